@@ -1,0 +1,23 @@
+//! safer-clip: CLIP in Burn, and the safety fine-tuning methods built on it (Safe-CLIP,
+//! SafeR-CLIP, HySAC), natively and in the browser through WebGPU.
+//!
+//! - [`model`]: the CLIP towers as Burn modules.
+//! - [`weights`]: Hugging Face `model.safetensors` loading.
+//! - [`tokenizer`], [`preprocess`]: text and image inputs exactly as CLIP prepares them.
+//! - [`pipeline`]: a loaded checkpoint that embeds text and images.
+//! - [`device`]: backend selection.
+//! - `web` (wasm32 only): the bindings the browser app calls.
+
+pub mod device;
+pub mod error;
+pub mod model;
+pub mod pipeline;
+pub mod preprocess;
+pub mod tokenizer;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use pipeline::Clip;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,74 @@
+//! The two towers, their projections into the shared space, and the learned temperature.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+
+use super::config::ClipConfig;
+use super::text::TextTransformer;
+use super::vision::VisionTransformer;
+use crate::error::Result;
+use crate::tokenizer::TokenBatch;
+
+#[derive(Module, Debug)]
+pub struct ClipModel {
+    pub text_model: TextTransformer,
+    pub vision_model: VisionTransformer,
+    pub text_projection: Linear,
+    pub visual_projection: Linear,
+    /// Log of the logit temperature, stored as in `transformers` (a scalar there, `[1]` here).
+    pub logit_scale: Param<Tensor<1>>,
+    #[module(skip)]
+    pub config: ClipConfig,
+}
+
+/// What `transformers`' `CLIPModel.forward` returns, minus the tower outputs.
+#[derive(Debug, Clone)]
+pub struct ClipOutput {
+    /// L2-normalised projected text embeddings, `[texts, projection_dim]`.
+    pub text_embeds: Tensor<2>,
+    /// L2-normalised projected image embeddings, `[images, projection_dim]`.
+    pub image_embeds: Tensor<2>,
+    /// `exp(logit_scale) · text_embeds · image_embedsᵀ`, `[texts, images]`.
+    pub logits_per_text: Tensor<2>,
+}
+
+impl ClipModel {
+    /// Projected, unnormalised text features (`get_text_features`).
+    pub fn text_features(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
+        Ok(self.text_projection.forward(self.text_model.forward(tokens)?))
+    }
+
+    /// Projected, unnormalised image features (`get_image_features`).
+    pub fn image_features(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
+        Ok(self.visual_projection.forward(self.vision_model.forward(pixels)?))
+    }
+
+    /// Unit-length text embeddings, the space every safety method works in.
+    pub fn embed_text(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
+        Ok(l2_normalize(self.text_features(tokens)?))
+    }
+
+    /// Unit-length image embeddings.
+    pub fn embed_images(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
+        Ok(l2_normalize(self.image_features(pixels)?))
+    }
+
+    pub fn forward(&self, tokens: &TokenBatch, pixels: Tensor<4>) -> Result<ClipOutput> {
+        let text_embeds = self.embed_text(tokens)?;
+        let image_embeds = self.embed_images(pixels)?;
+        let scale = self.logit_scale.val().exp().unsqueeze::<2>();
+        let logits_per_text = text_embeds.clone().matmul(image_embeds.clone().transpose()) * scale;
+        Ok(ClipOutput {
+            text_embeds,
+            image_embeds,
+            logits_per_text,
+        })
+    }
+}
+
+/// Divides each row by its L2 norm (no epsilon, as `transformers` does).
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt();
+    x / norm
+}

@@ -1,0 +1,91 @@
+//! The pre-LayerNorm transformer shared by both CLIP towers (`CLIPEncoder` in `transformers`).
+
+use burn::nn::{LayerNorm, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use super::config::Activation;
+
+/// Multi-head self-attention; `causal` is set for the text tower.
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub out_proj: Linear,
+    #[module(skip)]
+    pub num_heads: usize,
+}
+
+impl Attention {
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let [batch, seq, hidden] = x.dims();
+        let head_dim = hidden / self.num_heads;
+        let split_heads = |t: Tensor<3>| {
+            t.reshape([batch, seq, self.num_heads, head_dim])
+                .swap_dims(1, 2)
+        };
+        let q = split_heads(self.q_proj.forward(x.clone()));
+        let k = split_heads(self.k_proj.forward(x.clone()));
+        let v = split_heads(self.v_proj.forward(x));
+        let options = AttentionModuleOptions {
+            scale: Some((head_dim as f64).powf(-0.5)),
+            softcap: None,
+            is_causal: causal,
+        };
+        let context = attention(q, k, v, None, None, options)
+            .swap_dims(1, 2)
+            .reshape([batch, seq, hidden]);
+        self.out_proj.forward(context)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub fc1: Linear,
+    pub fc2: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = self.fc1.forward(x);
+        let x = match self.activation {
+            Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
+            Activation::Gelu => gelu(x),
+            Activation::GeluTanh => gelu_approximate(x),
+        };
+        self.fc2.forward(x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    pub layer_norm1: LayerNorm,
+    pub self_attn: Attention,
+    pub layer_norm2: LayerNorm,
+    pub mlp: Mlp,
+}
+
+impl EncoderLayer {
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x), causal);
+        x.clone() + self.mlp.forward(self.layer_norm2.forward(x))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub layers: Vec<EncoderLayer>,
+}
+
+impl Encoder {
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        self.layers
+            .iter()
+            .fold(x, |x, layer| layer.forward(x, causal))
+    }
+}

@@ -1,0 +1,13 @@
+//! CLIP as Burn modules, one file per part, mirroring `transformers`' `modeling_clip.py`.
+
+mod clip;
+mod config;
+mod encoder;
+mod text;
+mod vision;
+
+pub use clip::{ClipModel, ClipOutput, l2_normalize};
+pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
+pub use encoder::{Attention, Encoder, EncoderLayer, Mlp};
+pub use text::TextTransformer;
+pub use vision::VisionTransformer;

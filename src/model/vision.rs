@@ -1,0 +1,56 @@
+//! The vision tower: patch embedding, class token, pre-LayerNorm transformer, and the post
+//! LayerNorm of the class token (`CLIPVisionTransformer`).
+
+use burn::module::Param;
+use burn::nn::LayerNorm;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+
+use super::encoder::Encoder;
+use crate::error::{Error, Result};
+
+#[derive(Module, Debug)]
+pub struct VisionTransformer {
+    pub patch_embedding: Conv2d,
+    pub class_embedding: Param<Tensor<1>>,
+    pub position_embedding: Param<Tensor<2>>,
+    pub pre_layernorm: LayerNorm,
+    pub encoder: Encoder,
+    pub post_layernorm: LayerNorm,
+    #[module(skip)]
+    pub image_size: usize,
+}
+
+impl VisionTransformer {
+    /// Pooled output, `[batch, hidden_size]`, before the visual projection. `pixels` are
+    /// normalised images, `[batch, channels, image_size, image_size]`.
+    pub fn forward(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
+        let [batch, channels, height, width] = pixels.dims();
+        let [_, expected_channels, _, _] = self.patch_embedding.weight.dims();
+        if batch == 0 {
+            return Err(Error::Input("no image to encode".into()));
+        }
+        if channels != expected_channels || height != self.image_size || width != self.image_size {
+            return Err(Error::Input(format!(
+                "pixels have shape [{batch}, {channels}, {height}, {width}], the model takes \
+                 [batch, {expected_channels}, {s}, {s}]",
+                s = self.image_size
+            )));
+        }
+        let patches = self.patch_embedding.forward(pixels);
+        let [_, hidden, grid_h, grid_w] = patches.dims();
+        let patches = patches
+            .reshape([batch, hidden, grid_h * grid_w])
+            .swap_dims(1, 2);
+        let class = self
+            .class_embedding
+            .val()
+            .reshape([1, 1, hidden])
+            .expand([batch, 1, hidden]);
+        let x = Tensor::cat(vec![class, patches], 1) + self.position_embedding.val().unsqueeze::<3>();
+
+        let x = self.encoder.forward(self.pre_layernorm.forward(x), false);
+        let class_token = x.slice([0..batch, 0..1]).reshape([batch, hidden]);
+        Ok(self.post_layernorm.forward(class_token))
+    }
+}

@@ -1,0 +1,97 @@
+//! A loaded CLIP checkpoint ready to embed text and images: model, tokenizer and preprocessing
+//! bundled the way a Hugging Face model folder bundles them.
+
+use burn::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::{ClipConfig, ClipModel};
+use crate::preprocess::{Pixels, pixels_to_tensor, preprocess_image};
+use crate::tokenizer::ClipTokenizer;
+use crate::weights::{Checkpoint, load_clip};
+
+/// File names of a model folder on the Hugging Face hub.
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+pub struct Clip {
+    pub model: ClipModel,
+    pub tokenizer: ClipTokenizer,
+}
+
+impl Clip {
+    /// Loads from the bytes of `config.json`, `model.safetensors` and `tokenizer.json`.
+    pub fn from_bytes(config: &[u8], weights: &[u8], tokenizer: &[u8], device: &Device) -> Result<Self> {
+        let config = std::str::from_utf8(config)
+            .map_err(|_| Error::Config("config.json is not UTF-8 text".into()))?;
+        let config = ClipConfig::from_json(config)?;
+        let tokenizer = ClipTokenizer::from_bytes(tokenizer)?;
+        let checkpoint = Checkpoint::parse(weights, device)?;
+        let model = load_clip(&config, &checkpoint)?;
+        Ok(Self { model, tokenizer })
+    }
+
+    /// Loads a model folder as downloaded from the Hugging Face hub.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+        };
+        Self::from_bytes(
+            &read(CONFIG_FILE)?,
+            &read(WEIGHTS_FILE)?,
+            &read(TOKENIZER_FILE)?,
+            device,
+        )
+    }
+
+    pub fn config(&self) -> &ClipConfig {
+        &self.model.config
+    }
+
+    pub fn image_size(&self) -> usize {
+        self.config().vision_config.image_size
+    }
+
+    pub fn device(&self) -> Device {
+        self.model.logit_scale.device()
+    }
+
+    /// Unit-length embeddings of `texts`, `[texts, projection_dim]`.
+    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Tensor<2>> {
+        if texts.is_empty() {
+            return Err(Error::Input("no text to encode".into()));
+        }
+        let tokens = self.tokenizer.encode_batch(texts)?;
+        self.model.embed_text(&tokens)
+    }
+
+    /// Decodes and preprocesses encoded images (JPEG, PNG, WebP) for this model.
+    pub fn preprocess(&self, encoded: &[u8]) -> Result<Pixels> {
+        preprocess_image(encoded, self.image_size())
+    }
+
+    /// Unit-length embeddings of preprocessed images, `[images, projection_dim]`.
+    pub fn embed_images(&self, images: &[Pixels]) -> Result<Tensor<2>> {
+        self.model
+            .embed_images(pixels_to_tensor(images, &self.device())?)
+    }
+
+    /// `exp(logit_scale)`, CLIP's learned inverse temperature.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn logit_scale(&self) -> Result<f32> {
+        Ok(to_rows(self.model.logit_scale.val().exp().unsqueeze::<2>())?[0][0])
+    }
+}
+
+/// Reads a matrix back from the device, row by row (blocking; the browser reads asynchronously).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn to_rows(matrix: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    let [_, cols] = matrix.dims();
+    let values = matrix
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Device(format!("cannot read a result back: {e:?}")))?;
+    Ok(values.chunks(cols.max(1)).map(<[f32]>::to_vec).collect())
+}

@@ -1,0 +1,131 @@
+//! Reading tensors out of a safetensors file by name, checking each one's shape and dtype, and
+//! remembering which names were used so that leftovers can be reported.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use burn::module::Param;
+use burn::prelude::*;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+
+pub struct Checkpoint<'a> {
+    tensors: SafeTensors<'a>,
+    used: RefCell<BTreeSet<String>>,
+    device: Device,
+}
+
+impl<'a> Checkpoint<'a> {
+    /// Parses the header of a safetensors file held in memory; tensors are read lazily.
+    pub fn parse(bytes: &'a [u8], device: &Device) -> Result<Self> {
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| {
+            Error::Weights(format!(
+                "not a valid safetensors file ({} bytes): {e}",
+                bytes.len()
+            ))
+        })?;
+        Ok(Self {
+            tensors,
+            used: RefCell::default(),
+            device: device.clone(),
+        })
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.tensors.tensor(key).is_ok()
+    }
+
+    /// The tensor stored under `key` as `f32` values, checked against `shape`.
+    pub fn read_f32(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let view = self.tensors.tensor(key).map_err(|_| Error::MissingWeight {
+            key: key.to_string(),
+        })?;
+        // A stored scalar (shape `[]`) is accepted where one value is expected.
+        let stored: Vec<usize> = view.shape().to_vec();
+        let same_shape =
+            stored == shape || (stored.is_empty() && shape.iter().product::<usize>() == 1);
+        if !same_shape {
+            return Err(Error::WeightShape {
+                key: key.to_string(),
+                expected: shape.to_vec(),
+                found: stored,
+            });
+        }
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(Error::WeightDtype {
+                    key: key.to_string(),
+                    dtype: format!("{other:?}"),
+                });
+            }
+        };
+        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Weights(format!(
+                "weight `{key}` holds a non-finite value ({}) at flat index {bad}",
+                values[bad]
+            )));
+        }
+        self.used.borrow_mut().insert(key.to_string());
+        Ok(values)
+    }
+
+    pub fn tensor<const D: usize>(&self, key: &str, shape: [usize; D]) -> Result<Tensor<D>> {
+        let values = self.read_f32(key, &shape)?;
+        Ok(Tensor::from_data(TensorData::new(values, shape), &self.device))
+    }
+
+    pub fn param<const D: usize>(&self, key: &str, shape: [usize; D]) -> Result<Param<Tensor<D>>> {
+        Ok(Param::from_tensor(self.tensor(key, shape)?))
+    }
+
+    /// A PyTorch `[out, in]` matrix, transposed to Burn's `[in, out]` layout.
+    pub fn matrix_transposed(&self, key: &str, d_in: usize, d_out: usize) -> Result<Param<Tensor<2>>> {
+        let values = self.read_f32(key, &[d_out, d_in])?;
+        let mut transposed = vec![0.0f32; values.len()];
+        for (o, row) in values.chunks_exact(d_in).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                transposed[i * d_out + o] = v;
+            }
+        }
+        Ok(Param::from_tensor(Tensor::from_data(
+            TensorData::new(transposed, [d_in, d_out]),
+            &self.device,
+        )))
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Fails if the file holds tensors that were never read, other than the `ignored` ones
+    /// (buffers that `transformers` writes but that carry no learned value).
+    pub fn ensure_all_used(&self, ignored: impl Fn(&str) -> bool) -> Result<()> {
+        let used = self.used.borrow();
+        let mut unexpected: Vec<String> = self
+            .tensors
+            .names()
+            .into_iter()
+            .filter(|name| !used.contains(*name) && !ignored(name))
+            .map(str::to_string)
+            .collect();
+        if unexpected.is_empty() {
+            return Ok(());
+        }
+        unexpected.sort();
+        Err(Error::UnexpectedWeights { keys: unexpected })
+    }
+}

@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests: fixture paths, backends, and comparisons.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use safer_clip::device::{Backend, device};
+use safer_clip::model::{ClipConfig, ClipModel};
+use safer_clip::weights::{Checkpoint, load_clip};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// `../shared` beside the repository, or `None` with a message saying what is skipped.
+pub fn shared(what: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED {what}: ../shared is absent (it holds the CLIP tokenizer and golden data)");
+        None
+    }
+}
+
+/// Every backend the parity tests run on. wgpu needs a GPU or lavapipe (`mesa-vulkan-drivers`).
+pub fn backends() -> Vec<(Backend, Device)> {
+    [Backend::Ndarray, Backend::Flex, Backend::Wgpu]
+        .into_iter()
+        .map(|backend| {
+            let device = device(backend).unwrap_or_else(|e| panic!("{backend}: {e}"));
+            (backend, device)
+        })
+        .collect()
+}
+
+pub fn load_fixture_model(name: &str, device: &Device) -> ClipModel {
+    let dir = fixtures().join(name);
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let config = ClipConfig::from_json(&config).unwrap();
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let checkpoint = Checkpoint::parse(&bytes, device).unwrap();
+    load_clip(&config, &checkpoint).unwrap()
+}
+
+pub fn matrix(tensor: Tensor<2>) -> Vec<Vec<f32>> {
+    safer_clip::pipeline::to_rows(tensor).unwrap()
+}
+
+pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len(), "row counts differ");
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x.len(), y.len(), "column counts differ");
+            x.iter().zip(y).map(|(p, q)| (p - q).abs())
+        })
+        .fold(0.0, f32::max)
+}

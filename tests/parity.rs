@@ -1,0 +1,67 @@
+//! The Burn model against `transformers`' CLIPModel on the same random weights and inputs
+//! (fixtures from `scripts/make_fixtures.py`), on every backend.
+
+mod common;
+
+use burn::prelude::*;
+use common::{backends, fixtures, load_fixture_model, matrix, max_abs_diff};
+use safer_clip::tokenizer::TokenBatch;
+use serde::Deserialize;
+
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(Deserialize)]
+struct Reference {
+    input_ids: Vec<Vec<u32>>,
+    pixel_values: Vec<f32>,
+    pixel_shape: [usize; 4],
+    text_embeds: Vec<Vec<f32>>,
+    image_embeds: Vec<Vec<f32>>,
+    logits_per_text: Vec<Vec<f32>>,
+}
+
+fn check(name: &str) {
+    let text = std::fs::read_to_string(fixtures().join(name).join("reference.json")).unwrap();
+    let reference: Reference = serde_json::from_str(&text).unwrap();
+    for (backend, device) in backends() {
+        let model = load_fixture_model(name, &device);
+        let tokens = TokenBatch::from_sequences(&reference.input_ids, 0);
+        let pixels = Tensor::<4>::from_data(
+            TensorData::new(reference.pixel_values.clone(), reference.pixel_shape),
+            &device,
+        );
+        let out = model.forward(&tokens, pixels).unwrap();
+        for (what, ours, theirs) in [
+            ("text_embeds", matrix(out.text_embeds), &reference.text_embeds),
+            ("image_embeds", matrix(out.image_embeds), &reference.image_embeds),
+            ("logits_per_text", matrix(out.logits_per_text), &reference.logits_per_text),
+        ] {
+            let err = max_abs_diff(&ours, theirs);
+            println!("{name} {backend} {what}: max abs error {err:.2e}");
+            assert!(err <= TOLERANCE, "{name} on {backend}: {what} differs by {err}");
+        }
+    }
+}
+
+#[test]
+fn openai_layout_matches_transformers() {
+    check("tiny-quickgelu");
+}
+
+#[test]
+fn fp16_gelu_checkpoint_matches_transformers() {
+    check("tiny-gelu-fp16");
+}
+
+#[test]
+fn padding_length_does_not_change_text_embeddings() {
+    let text = std::fs::read_to_string(fixtures().join("tiny-quickgelu/reference.json")).unwrap();
+    let reference: Reference = serde_json::from_str(&text).unwrap();
+    let (_, device) = backends().remove(0);
+    let model = load_fixture_model("tiny-quickgelu", &device);
+    // The shortest sequence alone, without the padding the batch gave it.
+    let alone: Vec<u32> = reference.input_ids[0].iter().copied().take(5).collect();
+    let single = matrix(model.embed_text(&TokenBatch::from_sequences(&[alone], 0)).unwrap());
+    let err = max_abs_diff(&single, &reference.text_embeds[..1]);
+    assert!(err <= TOLERANCE, "padding changed the embedding by {err}");
+}
