@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Builds the browser app: the Rust core compiled to WebAssembly (Burn's wgpu backend on WebGPU)
+# with its JavaScript bindings in pkg/, then optionally serves www/, pkg/ and models/.
+#
+#   ./build.sh                 build (incremental; the first build takes ~20 min on 2 cores)
+#   ./build.sh --serve [PORT]  build, then serve on http://127.0.0.1:PORT/ (default 8080)
+#
+# Honours CARGO_TARGET_DIR. Needs rustup, cargo and Node.js 20+. wasm-opt runs when npm's
+# binaryen is installed here (npm install binaryen); Debian's binaryen 108 is never used: its
+# wasm-opt silently breaks wasm-bindgen's output.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() { sed -n '2,10p' build.sh | sed 's/^# \{0,1\}//'; }
+
+serve=false
+port=8080
+while (($#)); do
+  case $1 in
+    --serve)
+      serve=true
+      if [[ ${2:-} =~ ^[0-9]+$ ]]; then port=$2; shift; fi
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+target=wasm32-unknown-unknown
+profile=wasm-release
+target_dir=${CARGO_TARGET_DIR:-target}
+wasm=$target_dir/$target/$profile/safer_clip.wasm
+out=pkg
+
+if ! command -v rustup >/dev/null; then
+  echo "build.sh needs rustup (https://rustup.rs) to add the $target target" >&2
+  exit 1
+fi
+if ! rustup target list --installed | grep -qx "$target"; then
+  echo "==> rustup target add $target"
+  rustup target add "$target"
+fi
+
+# The CLI must match the wasm-bindgen crate exactly, or the bindings it writes do not fit.
+bindgen_version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [[ -z $bindgen_version ]]; then
+  echo "Cargo.lock has no wasm-bindgen entry" >&2
+  exit 1
+fi
+if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $bindgen_version" ]]; then
+  echo "==> cargo install wasm-bindgen-cli $bindgen_version (once; several minutes)"
+  # Without --locked: the CLI's own lock file pins a webpki-roots release that is gone.
+  cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+echo "==> cargo rustc ($target, $profile)"
+started=$SECONDS
+# `cargo rustc --crate-type cdylib`, not `cargo build`: Cargo.toml also builds an rlib, and cargo
+# skips LTO for a crate that builds one, which leaves the module twice the size.
+cargo rustc --lib --target "$target" --profile "$profile" --no-default-features --crate-type cdylib
+echo "    $((SECONDS - started)) s"
+
+# pkg/ is remade when the module, this script or the availability of wasm-opt changed. The
+# tools write into a scratch folder, so an interrupted run never leaves a half-made pkg/.
+wasm_opt=node_modules/.bin/wasm-opt
+stamp="$(stat -c '%s %Y' "$wasm") $(sha256sum build.sh | cut -c1-16) wasm-opt=$([[ -x $wasm_opt ]] && echo yes || echo no)"
+if [[ $(cat "$out/.stamp" 2>/dev/null) != "$stamp" ]]; then
+  scratch=$target_dir/$target/$profile/pkg
+  rm -rf "$scratch"
+  echo "==> wasm-bindgen --target web"
+  # The name section (function names for stack traces) is a fifth of the module; panic
+  # messages do not need it.
+  wasm-bindgen --target web --remove-name-section --out-dir "$scratch" "$wasm"
+
+  if [[ -x $wasm_opt ]]; then
+    echo "==> wasm-opt -Oz ($("$wasm_opt" --version))"
+    started=$SECONDS
+    "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-reference-types --enable-sign-ext --enable-mutable-globals --enable-multivalue \
+      "$scratch/safer_clip_bg.wasm" -o "$scratch/safer_clip_bg.wasm"
+    echo "    $((SECONDS - started)) s"
+  else
+    echo "==> skipping wasm-opt (npm install binaryen to use it; it saves raw size, not gzip size)"
+  fi
+  echo "$stamp" >"$scratch/.stamp"
+  rm -rf "$out"
+  mv "$scratch" "$out"
+fi
+
+size() { awk -v b="$1" 'BEGIN { if (b < 1048576) printf "%.0f kB", b / 1024; else printf "%.1f MB", b / 1048576 }'; }
+echo "==> $out/"
+for file in "$out/safer_clip_bg.wasm" "$out/safer_clip.js"; do
+  printf '    %-20s %9s raw, %9s gzip\n' "$(basename "$file")" \
+    "$(size "$(stat -c %s "$file")")" "$(size "$(gzip -9c "$file" | wc -c)")"
+done
+
+if $serve; then
+  exec node www/serve.mjs --port "$port"
+fi

@@ -1,0 +1,276 @@
+// End-to-end tests of the browser app in headless Chromium, WebGPU on the software adapter.
+// Run: node --test tests/e2e/   (after ./build.sh)
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  FIXTURE,
+  REPO,
+  SHARED_TOKENIZER,
+  browserSkipReason,
+  launchBrowser,
+  makeModelsDir,
+  openApp,
+  screenshot,
+  startServer,
+} from './harness.mjs';
+
+const skip = browserSkipReason() ?? false;
+
+const TIMEOUT = 120_000;
+const IMAGES = ['down-57x83.png', 'wide-200x31.png'].map((name) => join(REPO, 'tests/fixtures/images', name));
+// The tiny fixture's vocabulary is 512 ids; the real tokenizer gives ids up to 49407.
+const OUT_OF_VOCABULARY = /outside the vocabulary of 512/;
+
+const banner = (page, text) => page.locator('.banner', { hasText: text });
+
+/** Waits until `count` images are shown and all of them are encoded. */
+async function waitForImages(page, count) {
+  await page.locator('#image-results li').nth(count - 1).waitFor();
+  await page.waitForFunction(() => !document.querySelector('#image-results .note'), null, { timeout: TIMEOUT });
+}
+
+async function loadFromServer(page, name) {
+  await page.selectOption('#server-model', name);
+  await page.click('#server-form button');
+}
+
+describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
+  let models;
+  let server;
+  let browser;
+
+  before(async () => {
+    models = makeModelsDir();
+    server = await startServer(models.root);
+    browser = await launchBrowser({ webgpu: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.stop();
+    models?.remove();
+  });
+
+  it('finds the WebGPU adapter and lists the models folder', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(browser.context, server.url);
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    const options = await page.locator('#server-model option').allTextContents();
+    assert.deepEqual(options, ['no-tokenizer', 'tiny', 'tiny-words', 'truncated']);
+    assert.equal(await page.locator('#server-form button').isEnabled(), true);
+    await screenshot(page, 'start');
+    await page.close();
+  });
+
+  it('loads a model from the server; with the real tokenizer, texts report the tiny vocabulary', { timeout: TIMEOUT }, async () => {
+    const { page, logs } = await openApp(browser.context, server.url);
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    await loadFromServer(page, 'tiny');
+    await page.locator('#model-summary', { hasText: 'tiny: 24-d embeddings, 32 px images in 8 px patches' }).waitFor({ timeout: TIMEOUT });
+
+    const error = banner(page, 'Could not encode the captions');
+    await error.waitFor({ timeout: TIMEOUT });
+    assert.match(await error.textContent(), OUT_OF_VOCABULARY);
+
+    await page.setInputFiles('#image-files', IMAGES);
+    await waitForImages(page, 2);
+    await screenshot(page, 'vocabulary-error');
+    assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
+    await page.close();
+  });
+
+  it('ranks captions and images against a typed prompt', { timeout: TIMEOUT }, async () => {
+    const { page, logs } = await openApp(browser.context, server.url);
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    await loadFromServer(page, 'tiny-words');
+    await page.locator('#caption-results', { hasText: 'Type a prompt' }).waitFor({ timeout: TIMEOUT });
+    await page.setInputFiles('#image-files', IMAGES);
+    await waitForImages(page, 2);
+
+    await page.fill('#prompt', 'a photo of a dog');
+    await page.locator('#caption-results .score').nth(10).waitFor({ timeout: TIMEOUT });
+    await page.locator('#image-results .score').nth(1).waitFor({ timeout: TIMEOUT });
+    const scores = async (list) => (await page.locator(`${list} .score`).evaluateAll(
+      (bars) => bars.map((bar) => Number(bar.dataset.score)),
+    ));
+    for (const list of ['#caption-results', '#image-results']) {
+      const values = await scores(list);
+      assert.ok(values.every((v) => v >= -1 && v <= 1), `${list}: ${values}`);
+      assert.deepEqual(values, [...values].sort((a, b) => b - a), `${list} is ranked`);
+    }
+    assert.equal(await page.locator('.banner').count(), 0);
+    await screenshot(page, 'ranked');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'ranked-phone');
+    assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
+    await page.close();
+  });
+
+  it('gives unit-length image embeddings through the client API', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(browser.context, server.url);
+    const images = IMAGES.map((path) => [...readFileSync(path)]);
+    const result = await page.evaluate(async (images) => {
+      const { ClipClient } = await import('/clip-client.js');
+      const client = new ClipClient();
+      const progress = [];
+      const model = await client.loadModel({ kind: 'server', name: 'tiny' }, (p) => progress.push(p));
+      const blobs = images.map((bytes) => new Blob([new Uint8Array(bytes)], { type: 'image/png' }));
+      const embeddings = await client.encodeImage(blobs);
+      const textError = await client.encodeText(['a photo of a dog']).then(
+        () => null,
+        (error) => ({ name: error.name, message: error.message }),
+      );
+      return {
+        projectionDim: model.config.projection_dim,
+        stages: [...new Set(progress.map((p) => p.stage))],
+        rows: embeddings.rows,
+        cols: embeddings.cols,
+        data: [...embeddings.data],
+        textError,
+      };
+    }, images);
+
+    assert.deepEqual(result.stages, ['fetch', 'init']);
+    assert.equal(result.rows, 2);
+    assert.equal(result.cols, result.projectionDim);
+    const rows = [result.data.slice(0, result.cols), result.data.slice(result.cols)];
+    for (const row of rows) {
+      assert.ok(row.every(Number.isFinite));
+      assert.ok(Math.abs(Math.hypot(...row) - 1) < 1e-4, `norm ${Math.hypot(...row)}`);
+    }
+    const cosine = rows[0].reduce((sum, x, i) => sum + x * rows[1][i], 0);
+    assert.ok(cosine < 0.9999, `two different images embed alike (cosine ${cosine})`);
+    assert.equal(result.textError?.name, 'InvalidInput');
+    assert.match(result.textError.message, OUT_OF_VOCABULARY);
+    await page.close();
+  });
+
+  it('loads a model from picked files', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(browser.context, server.url);
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    await page.setInputFiles('#model-files', [join(FIXTURE, 'config.json'), join(FIXTURE, 'model.safetensors'), SHARED_TOKENIZER]);
+    await page.click('#files-form button');
+    await page.locator('#model-summary', { hasText: 'model.safetensors: 24-d embeddings' }).waitFor({ timeout: TIMEOUT });
+    await page.close();
+  });
+
+  it('says which file is missing', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(browser.context, server.url);
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    await loadFromServer(page, 'no-tokenizer');
+    const error = banner(page, 'Could not load no-tokenizer');
+    await error.waitFor({ timeout: TIMEOUT });
+    assert.match(await error.textContent(), /models\/no-tokenizer\/tokenizer\.json is missing/);
+    await screenshot(page, 'missing-file');
+    await page.close();
+  });
+
+  it('says when the weights are corrupt', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(browser.context, server.url);
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    await loadFromServer(page, 'truncated');
+    const error = banner(page, 'Could not load truncated');
+    await error.waitFor({ timeout: TIMEOUT });
+    assert.match(await error.textContent(), /cannot read weights/);
+    assert.equal(await page.locator('#model-summary').textContent(), 'No model loaded.');
+    await screenshot(page, 'corrupt-weights');
+    await page.close();
+  });
+
+  it('points to local files when the hub cannot be reached', { timeout: TIMEOUT }, async () => {
+    await browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+    try {
+      const { page } = await openApp(browser.context, server.url);
+      await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+      await page.click('#hub-form button');
+      const error = banner(page, 'Could not load openai/clip-vit-base-patch32');
+      await error.waitFor({ timeout: TIMEOUT });
+      assert.match(await error.textContent(), /Could not download config\.json from huggingface\.co.*Files on this computer/s);
+      await screenshot(page, 'hub-offline');
+      await page.close();
+    } finally {
+      await browser.context.unrouteAll();
+    }
+  });
+
+  it('downloads from the hub once, then loads offline from the cache', { timeout: TIMEOUT }, async () => {
+    const files = {
+      'config.json': readFileSync(join(FIXTURE, 'config.json')),
+      'model.safetensors': readFileSync(join(FIXTURE, 'model.safetensors')),
+      'tokenizer.json': readFileSync(SHARED_TOKENIZER),
+    };
+    const served = [];
+    // The weights are held back on the first download, to see the page while it loads.
+    let releaseWeights;
+    const weightsReleased = new Promise((resolve) => { releaseWeights = resolve; });
+    await browser.context.route('https://huggingface.co/test/tiny-clip/resolve/main/*', async (route) => {
+      const file = new URL(route.request().url()).pathname.split('/').pop();
+      served.push(file);
+      if (file === 'model.safetensors') await weightsReleased;
+      await route.fulfill({
+        status: 200,
+        headers: { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/octet-stream' },
+        body: files[file],
+      });
+    });
+    const loadFromHub = async ({ whileLoading = async () => {} } = {}) => {
+      const { page } = await openApp(browser.context, server.url);
+      await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+      await page.fill('#hub-repo', 'test/tiny-clip');
+      await page.click('#hub-form button');
+      await whileLoading(page);
+      await page.locator('#model-summary', { hasText: 'test/tiny-clip: 24-d embeddings' }).waitFor({ timeout: TIMEOUT });
+      await page.close();
+    };
+    try {
+      await loadFromHub({
+        whileLoading: async (page) => {
+          await page.locator('#load-label', { hasText: 'Downloading tokenizer.json' }).waitFor();
+          assert.equal(await page.locator('#hub-form button').isDisabled(), true);
+          await screenshot(page, 'loading');
+          releaseWeights();
+        },
+      });
+      assert.deepEqual(served.sort(), Object.keys(files).sort());
+      await browser.context.unrouteAll();
+      await browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+      await loadFromHub();
+    } finally {
+      await browser.context.unrouteAll();
+    }
+  });
+});
+
+describe('the app without WebGPU', { skip, timeout: TIMEOUT }, () => {
+  let models;
+  let server;
+  let browser;
+
+  before(async () => {
+    models = makeModelsDir();
+    server = await startServer(models.root);
+    browser = await launchBrowser({ webgpu: false });
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.stop();
+    models?.remove();
+  });
+
+  it('explains what to do and offers no model loading', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(browser.context, server.url);
+    const notice = banner(page, 'WebGPU is not available');
+    await notice.waitFor({ timeout: TIMEOUT });
+    assert.match(await notice.textContent(), /chrome:\/\/flags/);
+    assert.equal(await page.locator('body.no-webgpu').count(), 1);
+    for (const button of ['#server-form button', '#hub-form button', '#files-form button']) {
+      assert.equal(await page.locator(button).isDisabled(), true, button);
+    }
+    await screenshot(page, 'no-webgpu');
+    await page.close();
+  });
+});

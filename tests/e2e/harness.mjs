@@ -1,0 +1,152 @@
+// Shared set-up for the end-to-end tests: the app's server on a free port, a folder of test
+// models, and headless Chromium (Debian's, driven by playwright-core) with or without WebGPU.
+
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ARTIFACTS = join(REPO, 'tests/e2e/artifacts');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const FIXTURE = join(REPO, 'tests/fixtures/tiny-quickgelu');
+export const SHARED_TOKENIZER = resolve(REPO, '../shared/assets/clip-vit-base-patch32/tokenizer.json');
+
+/** Why the browser tests cannot run here, or null when they can. */
+export function browserSkipReason() {
+  if (!existsSync(join(REPO, 'pkg/safer_clip_bg.wasm'))) return 'pkg/ is not built: run ./build.sh first';
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM)`;
+  if (!existsSync(SHARED_TOKENIZER)) return `no tokenizer at ${SHARED_TOKENIZER} (../shared is absent)`;
+  return null;
+}
+
+/**
+ * A temporary models/ folder:
+ * - `tiny`: the tiny-quickgelu fixture with the real CLIP tokenizer (its vocabulary is 512, so
+ *   real token ids are out of range: images encode, texts fail with a readable error);
+ * - `no-tokenizer`: tokenizer.json is missing;
+ * - `truncated`: model.safetensors is cut in half;
+ * - `tiny-words`: the same weights with a word-level tokenizer that fits the 512 ids, so that
+ *   texts encode too (to meaningless but well-formed embeddings).
+ */
+export function makeModelsDir() {
+  const root = mkdtempSync(join(tmpdir(), 'safer-clip-models-'));
+  const folder = (name, files) => {
+    mkdirSync(join(root, name));
+    for (const [file, write] of Object.entries(files)) write(join(root, name, file));
+  };
+  const copy = (from) => (to) => copyFileSync(from, to);
+  const config = copy(join(FIXTURE, 'config.json'));
+  const weights = copy(join(FIXTURE, 'model.safetensors'));
+  const tokenizer = copy(SHARED_TOKENIZER);
+  folder('tiny', { 'config.json': config, 'model.safetensors': weights, 'tokenizer.json': tokenizer });
+  folder('no-tokenizer', { 'config.json': config, 'model.safetensors': weights });
+  const bytes = readFileSync(join(FIXTURE, 'model.safetensors'));
+  folder('truncated', {
+    'config.json': config,
+    'model.safetensors': (to) => writeFileSync(to, bytes.subarray(0, bytes.length >> 1)),
+    'tokenizer.json': tokenizer,
+  });
+  folder('tiny-words', {
+    'config.json': config,
+    'model.safetensors': weights,
+    'tokenizer.json': (to) => writeFileSync(to, JSON.stringify(wordTokenizer(WORDS))),
+  });
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** The words the tests type, and those of the page's example captions. */
+const WORDS = `a photo of dog cat red car parked on city street bowl fresh fruit kitchen table people
+  walking beach at sunset snowy mountain landscape plate pasta with tomato sauce child riding
+  bicycle in park skyline night small bird sitting branch an empty classroom wooden desks`.split(/\s+/);
+
+/**
+ * A tokenizer.json in the format of Hugging Face `tokenizers`: lower-cased words, one id each,
+ * between CLIP's start (510) and end (511) tokens. The end token has the highest id, as in
+ * CLIP, so the tiny fixture's legacy pooling (at the highest id) reads the end token.
+ */
+function wordTokenizer(words) {
+  const special = { '<|startoftext|>': 510, '<|endoftext|>': 511 };
+  const vocab = { '<unk>': 0, ...Object.fromEntries(words.map((word, i) => [word, i + 1])) };
+  const specialToken = (id) => ({ SpecialToken: { id, type_id: 0 } });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: Object.entries(special).map(([content, id]) => ({
+      id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    })),
+    normalizer: { type: 'Lowercase' },
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [specialToken('<|startoftext|>'), { Sequence: { id: 'A', type_id: 0 } }, specialToken('<|endoftext|>')],
+      pair: [specialToken('<|startoftext|>'), { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, specialToken('<|endoftext|>')],
+      special_tokens: Object.fromEntries(Object.entries(special).map(([token, id]) => [token, { id: token, ids: [id], tokens: [token] }])),
+    },
+    decoder: null,
+    model: { type: 'WordLevel', vocab: { ...vocab, ...special }, unk_token: '<unk>' },
+  };
+}
+
+/** Starts www/serve.mjs on a free port; resolves to its base URL and a way to stop it. */
+export async function startServer(modelsDir) {
+  const server = spawn(process.execPath, [join(REPO, 'www/serve.mjs'), '--port', '0', '--models', modelsDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const firstLine = await new Promise((resolveLine, reject) => {
+    server.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
+    createInterface({ input: server.stdout }).once('line', resolveLine);
+  });
+  const url = /^Serving (\S+)$/.exec(firstLine)?.[1];
+  if (!url) throw new Error(`unexpected first line from serve.mjs: ${firstLine}`);
+  return { url, stop: () => server.kill() };
+}
+
+/**
+ * Headless Chromium in a fresh profile. With `webgpu`, WebGPU runs on SwiftShader, Chromium's
+ * software adapter; without it, Chromium on Linux grants no WebGPU adapter.
+ */
+export async function launchBrowser({ webgpu }) {
+  const { chromium } = await import('playwright-core');
+  const profile = mkdtempSync(join(tmpdir(), 'safer-clip-chromium-'));
+  const args = [
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    ...(webgpu ? ['--enable-unsafe-webgpu'] : []),
+  ];
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args,
+    ignoreDefaultArgs: ['--headless'],
+    viewport: { width: 1280, height: 900 },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the app and collects what the page and its worker print to the console. */
+export async function openApp(context, url) {
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => logs.push(`pageerror: ${error.message}`));
+  await page.goto(url);
+  return { page, logs };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}

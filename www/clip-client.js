@@ -1,0 +1,121 @@
+// A promise-based client for the CLIP worker (worker.js). The page calls these methods and
+// never touches the WebAssembly core itself.
+
+import { ClipError } from './errors.js';
+
+export { ClipError };
+
+/**
+ * Where a checkpoint comes from.
+ * @typedef {{ kind: 'server', name: string }    // a folder in this server's models/
+ *   | { kind: 'hub', repo: string }              // a Hugging Face repo id
+ *   | { kind: 'files', files: File[] }           // config.json, model.safetensors, tokenizer.json
+ * } ModelSource
+ */
+
+/**
+ * @typedef {{ stage: 'fetch', file: string, loaded: number, total: number | null, cached: boolean }
+ *   | { stage: 'init' }                          // moving the weights onto the GPU
+ * } LoadProgress
+ */
+
+/** @typedef {{ vendor: string, architecture: string, description: string, isFallbackAdapter: boolean }} AdapterInfo */
+/** @typedef {{ config: Record<string, any>, loadMs: number }} LoadedModel */
+/** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
+/** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
+
+/**
+ * Fires `workerlost` (a CustomEvent whose `detail` is the ClipError) when the worker stops and
+ * takes the loaded model with it; the next request starts a fresh worker.
+ */
+export class ClipClient extends EventTarget {
+  /** @type {Worker | null} started on the first request, and again after a crash */
+  #worker = null;
+  #nextId = 1;
+  /** @type {Map<number, { resolve: Function, reject: Function, onProgress?: Function }>} */
+  #pending = new Map();
+
+  constructor(workerUrl = new URL('./worker.js', import.meta.url)) {
+    super();
+    this.workerUrl = workerUrl;
+  }
+
+  /**
+   * Loads the WebAssembly core and finds a WebGPU adapter.
+   * @returns {Promise<AdapterInfo>} rejects with a ClipError named NoWebGPU or AppNotBuilt
+   */
+  start() {
+    return this.#request('start');
+  }
+
+  /**
+   * @param {ModelSource} source
+   * @param {(progress: LoadProgress) => void} [onProgress]
+   * @returns {Promise<LoadedModel>}
+   */
+  loadModel(source, onProgress) {
+    return this.#request('loadModel', { source }, onProgress);
+  }
+
+  /**
+   * @param {string[]} texts
+   * @returns {Promise<Embeddings>}
+   */
+  encodeText(texts) {
+    return this.#request('encodeText', { texts });
+  }
+
+  /**
+   * @param {Blob[]} images encoded PNG, JPEG or WebP
+   * @returns {Promise<Embeddings>}
+   */
+  encodeImage(images) {
+    return this.#request('encodeImage', { images });
+  }
+
+  #request(type, args, onProgress) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, onProgress });
+      this.#worker ??= this.#spawn();
+      this.#worker.postMessage({ id, type, args });
+    });
+  }
+
+  #spawn() {
+    const worker = new Worker(this.workerUrl, { type: 'module' });
+    worker.addEventListener('message', ({ data }) => this.#receive(data));
+    worker.addEventListener('error', (event) => {
+      event.preventDefault();
+      this.#discardWorker(new ClipError('WorkerError', `The model worker failed: ${event.message || 'it could not start'}.`));
+    });
+    return worker;
+  }
+
+  #receive({ id, ok, result, error, progress }) {
+    const request = this.#pending.get(id);
+    if (!request) return;
+    if (progress) {
+      request.onProgress?.(progress);
+      return;
+    }
+    this.#pending.delete(id);
+    if (ok) {
+      request.resolve(result);
+    } else if (error.name === 'Crashed') {
+      this.#discardWorker(new ClipError(error.name, error.message), request);
+    } else {
+      request.reject(new ClipError(error.name, error.message));
+    }
+  }
+
+  /** Ends a worker that can no longer be trusted; everything pending fails with `error`. */
+  #discardWorker(error, request) {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.dispatchEvent(new CustomEvent('workerlost', { detail: error }));
+    request?.reject(error);
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,166 @@
+// Fetching a checkpoint's three files from wherever the user points: this server's models/
+// folder, the Hugging Face hub (cached with the Cache API, so a second visit works offline),
+// or files the user picked. Runs in the worker.
+
+import { ClipError } from './errors.js';
+
+/** @typedef {import('./clip-client.js').ModelSource} ModelSource */
+/** @typedef {import('./clip-client.js').LoadProgress} LoadProgress */
+/** @typedef {{ config: Uint8Array, weights: Uint8Array, tokenizer: Uint8Array }} ModelBytes */
+
+const CONFIG = 'config.json';
+const TOKENIZER = 'tokenizer.json';
+const WEIGHTS = 'model.safetensors';
+
+const HUB = 'https://huggingface.co';
+const HUB_CACHE = 'safer-clip-hub-v1';
+const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
+const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * @param {ModelSource} source
+ * @param {(progress: LoadProgress) => void} onProgress
+ * @returns {Promise<ModelBytes>}
+ */
+export async function fetchModelFiles(source, onProgress) {
+  switch (source.kind) {
+    case 'server':
+      return fetchEach((file) => fetchFromServer(source.name, file, onProgress));
+    case 'hub':
+      if (!REPO_ID.test(source.repo)) {
+        throw new ClipError('ModelFileMissing', `“${source.repo}” is not a Hugging Face repo id (like openai/clip-vit-base-patch32).`);
+      }
+      return fetchEach((file) => fetchFromHub(source.repo, file, onProgress));
+    case 'files':
+      return readPickedFiles(source.files, onProgress);
+    default:
+      throw new ClipError('ModelFileMissing', `unknown model source “${source.kind}”`);
+  }
+}
+
+/** The small files first, so a wrong folder or repo fails before the large download. */
+async function fetchEach(fetchFile) {
+  const config = await fetchFile(CONFIG);
+  const tokenizer = await fetchFile(TOKENIZER);
+  const weights = await fetchFile(WEIGHTS);
+  return { config, weights, tokenizer };
+}
+
+async function fetchFromServer(name, file, onProgress) {
+  const url = new URL(`../models/${encodeURIComponent(name)}/${file}`, self.location.href);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new ClipError('NetworkError', `Could not reach this server for models/${name}/${file} (${error.message}). Is ./build.sh --serve still running?`);
+  }
+  if (response.status === 404) {
+    throw new ClipError('ModelFileMissing', `models/${name}/${file} is missing on this server. A model folder needs config.json, model.safetensors and tokenizer.json (see models/README.md).`);
+  }
+  if (!response.ok) {
+    throw new ClipError('NetworkError', `This server answered ${response.status} ${response.statusText} for models/${name}/${file}.`);
+  }
+  return readStream(response.body, { file, total: contentLength(response) }, onProgress);
+}
+
+async function fetchFromHub(repo, file, onProgress) {
+  const url = `${HUB}/${repo}/resolve/main/${file}`;
+  const cache = await openHubCache();
+  const cached = await cache?.match(url);
+  if (cached) return readStream(cached.body, { file, total: contentLength(cached), cached: true }, onProgress);
+
+  const offlineHint = 'If you are offline or huggingface.co is blocked, get config.json, model.safetensors and tokenizer.json another way and open them under “Files on this computer”.';
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new ClipError('NetworkError', `Could not download ${file} from huggingface.co (${error.message}). ${offlineHint}`);
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new ClipError('NetworkError', `huggingface.co refused ${repo}/${file} (${response.status}): the repo is gated or private. ${offlineHint}`);
+  }
+  if (response.status === 404) {
+    throw new ClipError('ModelFileMissing', `${repo} has no ${file} on huggingface.co (404). Check the repo id: the app needs config.json, model.safetensors and tokenizer.json.`);
+  }
+  if (!response.ok) {
+    throw new ClipError('NetworkError', `huggingface.co answered ${response.status} for ${repo}/${file}. ${offlineHint}`);
+  }
+  // The cache reads its own copy of the body; a failed or truncated download is not stored.
+  const stored = cache?.put(url, response.clone()).catch((error) => {
+    console.warn(`${repo}/${file} was not cached (${error.message}); it will be downloaded again next time.`);
+  });
+  try {
+    return await readStream(response.body, { file, total: contentLength(response) }, onProgress);
+  } catch (error) {
+    throw new ClipError('NetworkError', `The download of ${file} from huggingface.co broke off (${error.message}). ${offlineHint}`);
+  } finally {
+    await stored;
+  }
+}
+
+/** The Cache API, or null where the browser withholds it (private windows, some embeds). */
+async function openHubCache() {
+  try {
+    return await caches.open(HUB_CACHE);
+  } catch {
+    return null;
+  }
+}
+
+/** @param {File[]} files */
+async function readPickedFiles(files, onProgress) {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const weights = files.find((f) => f.name.endsWith('.safetensors'));
+  const picked = { config: byName.get(CONFIG), tokenizer: byName.get(TOKENIZER), weights };
+  const missing = [[CONFIG, picked.config], [TOKENIZER, picked.tokenizer], [WEIGHTS, picked.weights]]
+    .filter(([, file]) => !file)
+    .map(([name]) => name);
+  if (missing.length > 0) {
+    throw new ClipError('ModelFileMissing', `Missing ${missing.join(' and ')}: pick or drop config.json, model.safetensors and tokenizer.json together.`);
+  }
+  const read = (file) => readStream(file.stream(), { file: file.name, total: file.size }, onProgress);
+  return { config: await read(picked.config), tokenizer: await read(picked.tokenizer), weights: await read(picked.weights) };
+}
+
+function contentLength(response) {
+  const length = Number(response.headers.get('Content-Length'));
+  return Number.isFinite(length) && length > 0 ? length : null;
+}
+
+/**
+ * Reads a whole stream into one buffer, reporting progress at most every 100 ms.
+ *
+ * @param {ReadableStream<Uint8Array>} stream
+ * @param {{ file: string, total: number | null, cached?: boolean }} what `total` is the expected
+ *   size; a compressed transfer may deliver more
+ * @param {(progress: LoadProgress) => void} onProgress
+ */
+async function readStream(stream, { file, total, cached = false }, onProgress) {
+  let buffer = new Uint8Array(total ?? 1 << 20);
+  let loaded = 0;
+  let reportedAt = 0;
+  const report = () => onProgress({ stage: 'fetch', file, loaded, total, cached });
+  report();
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > buffer.length) {
+      const grown = new Uint8Array(Math.max(buffer.length * 2, loaded + value.length));
+      grown.set(buffer.subarray(0, loaded));
+      buffer = grown;
+    }
+    buffer.set(value, loaded);
+    loaded += value.length;
+    if (performance.now() - reportedAt > PROGRESS_INTERVAL_MS) {
+      reportedAt = performance.now();
+      report();
+    }
+  }
+  if (total !== null && loaded < total) {
+    throw new Error(`received ${loaded} of ${total} bytes`);
+  }
+  total = loaded;
+  report();
+  return buffer.subarray(0, loaded);
+}
