@@ -52,7 +52,8 @@ def tiny_config(**overrides):
     )
     text.update(overrides.pop("text", {}))
     vision.update(overrides.pop("vision", {}))
-    return CLIPConfig(text_config=text, vision_config=vision, projection_dim=24, **overrides)
+    overrides.setdefault("projection_dim", 24)
+    return CLIPConfig(text_config=text, vision_config=vision, **overrides)
 
 
 MODELS = {
@@ -118,6 +119,58 @@ def make_model_fixture(name, spec):
         "input_ids": ids,
         "pixel_values": pixels.flatten().tolist(),
         "pixel_shape": list(pixels.shape),
+        "text_embeds": out.text_embeds.tolist(),
+        "image_embeds": out.image_embeds.tolist(),
+        "logits_per_text": out.logits_per_text.tolist(),
+    }
+    (out_dir / "reference.json").write_text(json.dumps(reference))
+    print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters")
+
+
+def make_full_vocab_fixture():
+    """A tiny model with CLIP's real 49,408-token vocabulary, for end-to-end tests that go
+    through the real tokenizer and image files (the CLI, the browser). Its reference holds
+    embeddings of real texts and of the PNG fixtures, preprocessed the way OpenAI's CLIP does."""
+    if not SHARED_TOKENIZER.exists():
+        print(f"skipping the full-vocabulary fixture: {SHARED_TOKENIZER} is absent", file=sys.stderr)
+        return
+    import numpy as np
+    from PIL import Image
+    from transformers import CLIPTokenizerFast
+
+    name = "tiny-fullvocab"
+    config = tiny_config(
+        text=dict(vocab_size=49408, hidden_size=4, intermediate_size=8, num_attention_heads=2,
+                  max_position_embeddings=77, bos_token_id=49406, pad_token_id=49407),
+        vision=dict(hidden_size=16, intermediate_size=32, num_attention_heads=2, patch_size=16),
+        projection_dim=8,
+    )
+    generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+    torch.manual_seed(0)
+    model = CLIPModel(config).eval()
+    randomize(model, generator)
+    out_dir = FIXTURES / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(out_dir, safe_serialization=True)
+    model = CLIPModel.from_pretrained(out_dir, torch_dtype=torch.float32).eval()
+
+    texts = ["a photo of a cat", "a man holding a knife in a kitchen", "Hello World!", "",
+             "a very long caption " * 30]
+    tokenizer = CLIPTokenizerFast.from_pretrained(SHARED_TOKENIZER)
+    ids = tokenizer(texts, padding=True, truncation=True, max_length=77, return_tensors="pt")
+    images = ["down-57x83.png", "alpha-30x50.png", "gray-40x40.png"]
+    mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+    std = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+    pixels = []
+    for image in images:
+        cropped = clip_resize_crop(Image.open(FIXTURES / "images" / image).convert("RGB"), 32)
+        array = (np.asarray(cropped, dtype=np.float32) / 255.0 - mean) / std
+        pixels.append(torch.from_numpy(array.transpose(2, 0, 1).copy()))
+    with torch.no_grad():
+        out = model(input_ids=ids["input_ids"], pixel_values=torch.stack(pixels))
+    reference = {
+        "texts": texts,
+        "images": images,
         "text_embeds": out.text_embeds.tolist(),
         "image_embeds": out.image_embeds.tolist(),
         "logits_per_text": out.logits_per_text.tolist(),
@@ -221,3 +274,4 @@ if __name__ == "__main__":
         make_model_fixture(name, spec)
     make_tokenizer_fixture()
     make_resample_fixture()
+    make_full_vocab_fixture()

@@ -4,15 +4,19 @@
 //! - [`model`]: the CLIP towers as Burn modules.
 //! - [`weights`]: Hugging Face `model.safetensors` loading.
 //! - [`tokenizer`], [`preprocess`]: text and image inputs exactly as CLIP prepares them.
+//! - [`data`]: caption pools and safety pairs.
 //! - [`pipeline`]: a loaded checkpoint that embeds text and images.
+//! - [`safety`]: the safety methods (nearest-safe target selection so far).
 //! - [`device`]: backend selection.
 //! - `web` (wasm32 only): the bindings the browser app calls.
 
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+pub mod safety;
 pub mod tokenizer;
 pub mod weights;
 

@@ -67,6 +67,18 @@ impl Clip {
         self.model.embed_text(&tokens)
     }
 
+    /// Unit-length embeddings of many texts, `batch_size` at a time (a caption pool, say).
+    pub fn embed_texts_in_batches<S: AsRef<str>>(&self, texts: &[S], batch_size: usize) -> Result<Tensor<2>> {
+        let parts = texts
+            .chunks(batch_size.max(1))
+            .map(|chunk| self.embed_texts(chunk))
+            .collect::<Result<Vec<_>>>()?;
+        if parts.is_empty() {
+            return Err(Error::Input("no text to encode".into()));
+        }
+        Ok(Tensor::cat(parts, 0))
+    }
+
     /// Decodes and preprocesses encoded images (JPEG, PNG, WebP) for this model.
     pub fn preprocess(&self, encoded: &[u8]) -> Result<Pixels> {
         preprocess_image(encoded, self.image_size())

@@ -1,6 +1,7 @@
 //! `safer-clip`: the command-line face of the core, for jobs too big for a browser tab.
 
 mod encode;
+mod nearest;
 
 use std::process::ExitCode;
 
@@ -17,12 +18,15 @@ struct Cli {
 enum Command {
     /// Embed texts and images and print their similarities.
     Encode(encode::EncodeArgs),
+    /// List the safe captions of a pool nearest to each query.
+    Nearest(nearest::NearestArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Encode(args) => encode::run(args),
+        Command::Nearest(args) => nearest::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,85 @@
+//! `safer-clip nearest`: the safe captions closest to each query in the model's text space.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use safer_clip::Clip;
+use safer_clip::data::parse_caption_pool;
+use safer_clip::device::{Backend, device};
+use safer_clip::error::{Error, Result};
+use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct NearestArgs {
+    /// Model folder with config.json, model.safetensors and tokenizer.json.
+    #[arg(long)]
+    model: PathBuf,
+    /// Caption pool: a text file, one caption per line.
+    #[arg(long)]
+    pool: PathBuf,
+    /// A query text (repeat for several).
+    #[arg(long = "query", required = true)]
+    queries: Vec<String>,
+    /// Neighbours to list per query.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+    /// Texts embedded at once while embedding the pool.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// ndarray, flex or wgpu.
+    #[arg(long, default_value = "ndarray")]
+    backend: Backend,
+    /// Print one JSON object per query, one per line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Neighbour<'a> {
+    caption: &'a str,
+    index: usize,
+    score: f32,
+}
+
+#[derive(Serialize)]
+struct QueryResult<'a> {
+    query: &'a str,
+    neighbours: Vec<Neighbour<'a>>,
+}
+
+pub fn run(args: NearestArgs) -> Result<()> {
+    let pool_text = std::fs::read_to_string(&args.pool)
+        .map_err(|e| Error::io(format!("cannot read {}", args.pool.display()), e))?;
+    let pool = parse_caption_pool(&pool_text)?;
+    let device = device(args.backend)?;
+    let clip = Clip::from_dir(&args.model, &device)?;
+
+    let pool_embeds = clip.embed_texts_in_batches(&pool, args.batch_size)?;
+    let query_embeds = clip.embed_texts(&args.queries)?;
+    let top = nearest(query_embeds, pool_embeds, args.k, None, DEFAULT_BLOCK)?;
+    let found = read_neighbours(top)?;
+
+    for (query, neighbours) in args.queries.iter().zip(found) {
+        let result = QueryResult {
+            query,
+            neighbours: neighbours
+                .iter()
+                .map(|n| Neighbour {
+                    caption: &pool[n.index],
+                    index: n.index,
+                    score: n.score,
+                })
+                .collect(),
+        };
+        if args.json {
+            println!("{}", serde_json::to_string(&result).expect("plain data serialises"));
+        } else {
+            println!("{query}");
+            for n in &result.neighbours {
+                println!("  {:>7.4}  #{:<6} {}", n.score, n.index, n.caption);
+            }
+        }
+    }
+    Ok(())
+}

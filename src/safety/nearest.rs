@@ -1,0 +1,144 @@
+//! Proximity-aware target selection (SafeR-CLIP): for each unsafe item, the safe captions
+//! nearest to it in the frozen model's space.
+//!
+//! The pool is scanned block by block and a running top-k is kept on the device, so a pool of
+//! any size never materialises more than one `[queries, block]` slice of the similarity matrix,
+//! and nothing is read back until the end (the browser reads asynchronously).
+
+use burn::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Pool rows compared at once: 8 queries × 8192 rows is 256 KiB of similarities.
+pub const DEFAULT_BLOCK: usize = 8192;
+
+/// The `k` best pool rows of each query: cosine scores `[queries, k]`, best first, and their
+/// row indices in the pool.
+pub struct TopK {
+    pub scores: Tensor<2>,
+    pub indices: Tensor<2, Int>,
+}
+
+/// One neighbour of a query, as read back from a [`TopK`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbour {
+    pub index: usize,
+    pub score: f32,
+}
+
+/// Nearest pool rows to each query by cosine similarity. Both `queries` `[q, d]` and `pool`
+/// `[n, d]` must hold unit-length rows. `exclude[i]`, when given, is a pool row that query `i`
+/// may not pick (its own paired caption, say).
+pub fn nearest(
+    queries: Tensor<2>,
+    pool: Tensor<2>,
+    k: usize,
+    exclude: Option<&[Option<usize>]>,
+    block: usize,
+) -> Result<TopK> {
+    let [n_queries, dim] = queries.dims();
+    let [pool_size, pool_dim] = pool.dims();
+    if pool_size == 0 {
+        return Err(Error::Input("the pool of safe captions is empty".into()));
+    }
+    if dim != pool_dim {
+        return Err(Error::Input(format!(
+            "queries have {dim} dimensions but the pool has {pool_dim}"
+        )));
+    }
+    let available = pool_size - usize::from(exclude.is_some());
+    if k == 0 || k > available {
+        return Err(Error::Input(format!(
+            "k = {k} must be between 1 and {available}, the pool rows a query can pick"
+        )));
+    }
+    if let Some(exclude) = exclude {
+        if exclude.len() != n_queries {
+            return Err(Error::Input(format!(
+                "{} exclusions given for {n_queries} queries",
+                exclude.len()
+            )));
+        }
+        if let Some(&bad) = exclude.iter().flatten().find(|&&i| i >= pool_size) {
+            return Err(Error::Input(format!("excluded row {bad} is outside the pool of {pool_size}")));
+        }
+    }
+    let device = queries.device();
+    let block = block.max(k);
+
+    let mut best: Option<TopK> = None;
+    for start in (0..pool_size).step_by(block) {
+        let end = (start + block).min(pool_size);
+        let mut scores = queries.clone().matmul(pool.clone().slice([start..end]).transpose());
+        if let Some(exclude) = exclude {
+            scores = mask_excluded(scores, exclude, start, end, &device);
+        }
+        let take = k.min(end - start);
+        let (block_scores, block_indices) = scores.topk_with_indices(take, 1);
+        let block_indices = block_indices.add_scalar(start as i64);
+        best = Some(match best {
+            None => TopK {
+                scores: block_scores,
+                indices: block_indices,
+            },
+            Some(previous) => {
+                let scores = Tensor::cat(vec![previous.scores, block_scores], 1);
+                let indices = Tensor::cat(vec![previous.indices, block_indices], 1);
+                let candidates = scores.dims()[1];
+                let (scores, order) = scores.topk_with_indices(k.min(candidates), 1);
+                TopK {
+                    scores,
+                    indices: indices.gather(1, order),
+                }
+            }
+        });
+    }
+    Ok(best.expect("the pool is not empty"))
+}
+
+fn mask_excluded(
+    scores: Tensor<2>,
+    exclude: &[Option<usize>],
+    start: usize,
+    end: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let [rows, cols] = scores.dims();
+    let mut mask = vec![false; rows * cols];
+    let mut any = false;
+    for (q, excluded) in exclude.iter().enumerate() {
+        if let Some(i) = excluded.filter(|i| (start..end).contains(i)) {
+            mask[q * cols + i - start] = true;
+            any = true;
+        }
+    }
+    if !any {
+        return scores;
+    }
+    let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [rows, cols]), device);
+    scores.mask_fill(mask, f32::NEG_INFINITY)
+}
+
+/// Reads a [`TopK`] back into neighbour lists, one per query (blocking; native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_neighbours(top: TopK) -> Result<Vec<Vec<Neighbour>>> {
+    let [queries, k] = top.scores.dims();
+    let read_err = |e| Error::Device(format!("cannot read neighbours back: {e:?}"));
+    let scores = top.scores.into_data().try_to_vec::<f32>().map_err(read_err)?;
+    let indices = top
+        .indices
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(read_err)?;
+    Ok((0..queries)
+        .map(|q| {
+            (0..k)
+                .map(|j| Neighbour {
+                    index: indices[q * k + j] as usize,
+                    score: scores[q * k + j],
+                })
+                .collect()
+        })
+        .collect())
+}

@@ -1,0 +1,181 @@
+//! Text and image files in, embeddings out, through the real CLIP tokenizer and the CLI,
+//! against `transformers` (a tiny model with CLIP's full vocabulary, `tiny-fullvocab`).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{backends, fixtures, matrix, max_abs_diff, shared};
+use safer_clip::Clip;
+use safer_clip::safety::nearest::{nearest, read_neighbours};
+use serde::Deserialize;
+
+const TOLERANCE: f32 = 1e-4;
+const IMAGE_SIZE: usize = 32;
+
+#[derive(Deserialize)]
+struct Reference {
+    texts: Vec<String>,
+    images: Vec<String>,
+    text_embeds: Vec<Vec<f32>>,
+    image_embeds: Vec<Vec<f32>>,
+    logits_per_text: Vec<Vec<f32>>,
+}
+
+fn reference() -> Reference {
+    let path = fixtures().join("tiny-fullvocab/reference.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A model folder as on the hub: the fixture's weights and config, the real tokenizer.
+fn model_dir(test: &str) -> Option<PathBuf> {
+    let shared = shared("end-to-end tests")?;
+    let dir = std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("tiny-fullvocab").join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(
+        shared.join("assets/clip-vit-base-patch32/tokenizer.json"),
+        dir.join("tokenizer.json"),
+    )
+    .unwrap();
+    Some(dir)
+}
+
+fn image_path(name: &str) -> PathBuf {
+    fixtures().join("images").join(name)
+}
+
+#[test]
+fn texts_and_image_files_match_transformers() {
+    let Some(dir) = model_dir("pipeline") else { return };
+    let reference = reference();
+    for (backend, device) in backends() {
+        let clip = Clip::from_dir(&dir, &device).unwrap();
+        assert_eq!(clip.image_size(), IMAGE_SIZE);
+        let texts = matrix(clip.embed_texts(&reference.texts).unwrap());
+        let err = max_abs_diff(&texts, &reference.text_embeds);
+        assert!(err <= TOLERANCE, "{backend}: text embeddings differ by {err}");
+
+        let pixels: Vec<_> = reference
+            .images
+            .iter()
+            .map(|name| clip.preprocess(&std::fs::read(image_path(name)).unwrap()).unwrap())
+            .collect();
+        let images = matrix(clip.embed_images(&pixels).unwrap());
+        let err = max_abs_diff(&images, &reference.image_embeds);
+        assert!(err <= TOLERANCE, "{backend}: image embeddings differ by {err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[derive(Deserialize)]
+struct Encoded {
+    text_embeds: Vec<Vec<f32>>,
+    image_embeds: Vec<Vec<f32>>,
+    logits_per_text: Vec<Vec<f32>>,
+}
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_safer-clip")).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn encode_command_prints_what_transformers_returns() {
+    let Some(dir) = model_dir("encode") else { return };
+    let reference = reference();
+    let mut args = vec!["encode", "--model", dir.to_str().unwrap(), "--json"];
+    for text in &reference.texts {
+        args.extend(["--text", text]);
+    }
+    let paths: Vec<String> = reference.images.iter().map(|i| image_path(i).display().to_string()).collect();
+    for path in &paths {
+        args.extend(["--image", path]);
+    }
+    let (ok, stdout, stderr) = cli(&args);
+    assert!(ok, "{stderr}");
+    let encoded: Encoded = serde_json::from_str(&stdout).unwrap();
+    assert!(max_abs_diff(&encoded.text_embeds, &reference.text_embeds) <= TOLERANCE);
+    assert!(max_abs_diff(&encoded.image_embeds, &reference.image_embeds) <= TOLERANCE);
+    assert!(max_abs_diff(&encoded.logits_per_text, &reference.logits_per_text) <= 1e-3);
+
+    // The readable table lists every text under every image, with probabilities.
+    let table_args: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let (ok, table, _) = cli(&table_args);
+    assert!(ok);
+    assert!(table.contains("down-57x83.png") && table.contains("a photo of a cat") && table.contains('%'));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[derive(Deserialize)]
+struct NearestLine {
+    query: String,
+    neighbours: Vec<NearestNeighbour>,
+}
+
+#[derive(Deserialize)]
+struct NearestNeighbour {
+    caption: String,
+    index: usize,
+    score: f32,
+}
+
+#[test]
+fn nearest_command_lists_pool_captions_by_score() {
+    let Some(dir) = model_dir("nearest") else { return };
+    let pool: Vec<String> = (0..40).map(|i| format!("a photo of a {} number {i}", ["cat", "dog", "car", "tree"][i % 4])).collect();
+    let pool_path = dir.join("pool.txt");
+    std::fs::write(&pool_path, pool.join("\n")).unwrap();
+    let (ok, stdout, stderr) = cli(&[
+        "nearest", "--model", dir.to_str().unwrap(), "--pool", pool_path.to_str().unwrap(),
+        "--query", "a photo of a cat number 7", "--query", "a red car", "--k", "3", "--json",
+        "--batch-size", "16",
+    ]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<NearestLine> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].query, "a photo of a cat number 7");
+    for line in &lines {
+        assert_eq!(line.neighbours.len(), 3);
+        for pair in line.neighbours.windows(2) {
+            assert!(pair[0].score >= pair[1].score, "neighbours must come best first");
+        }
+        for n in &line.neighbours {
+            assert_eq!(pool[n.index], n.caption, "index must be the caption's 0-based line");
+        }
+    }
+    // A query that is itself in the pool scores 1 with its own line, so the best score is 1.
+    assert!((lines[0].neighbours[0].score - 1.0).abs() < 1e-4);
+    // And the command agrees with the library, read back on the same backend.
+    let (_, device) = backends().remove(0);
+    let clip = Clip::from_dir(&dir, &device).unwrap();
+    let queries = clip.embed_texts(&["a photo of a cat number 7", "a red car"]).unwrap();
+    let top = nearest(queries, clip.embed_texts(&pool).unwrap(), 3, None, 8).unwrap();
+    for (line, expected) in lines.iter().zip(read_neighbours(top).unwrap()) {
+        for (ours, theirs) in line.neighbours.iter().zip(expected) {
+            assert!((ours.score - theirs.score).abs() < 1e-5, "{} vs {}", ours.score, theirs.score);
+        }
+    }
+
+    std::fs::write(&pool_path, "a cat\n\na dog\n").unwrap();
+    let (ok, _, stderr) = cli(&["nearest", "--model", dir.to_str().unwrap(), "--pool", pool_path.to_str().unwrap(), "--query", "x"]);
+    assert!(!ok && stderr.contains("line 2"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cli_errors_are_readable() {
+    let (ok, _, stderr) = cli(&["encode", "--model", "/nonexistent", "--text", "x"]);
+    assert!(!ok && stderr.starts_with("error: cannot read /nonexistent/config.json"), "{stderr}");
+    let (ok, _, stderr) = cli(&["encode", "--model", "/nonexistent"]);
+    assert!(!ok && stderr.contains("at least one --text or --image"), "{stderr}");
+    let (ok, _, stderr) = cli(&["encode", "--model", ".", "--text", "x", "--backend", "tpu"]);
+    assert!(!ok && stderr.contains("unknown backend `tpu`"), "{stderr}");
+}
