@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use burn::prelude::*;
 use safer_clip::Clip;
 use safer_clip::device::{Backend, device};
 use safer_clip::preprocess::Pixels;

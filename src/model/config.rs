@@ -199,6 +199,17 @@ mod tests {
     }
 
     #[test]
+    fn presets_are_valid_and_have_the_published_sizes() {
+        for (config, patches) in [
+            (ClipConfig::vit_base_patch32(), 49),
+            (ClipConfig::vit_large_patch14(), 256),
+        ] {
+            config.validate().unwrap();
+            assert_eq!(config.vision_config.num_patches(), patches);
+        }
+    }
+
+    #[test]
     fn unknown_activation_is_rejected_by_name() {
         let err = ClipConfig::from_json(r#"{"text_config": {"hidden_act": "swish"}}"#).unwrap_err();
         assert!(err.to_string().contains("swish"), "{err}");

@@ -9,8 +9,7 @@ use burn::prelude::*;
 use image::{ImageReader, Limits};
 
 use crate::error::{Error, Result};
-
-pub use resample::resize_bicubic_window;
+use resample::resize_bicubic_window;
 
 /// OpenAI CLIP's per-channel normalisation (the same for every released checkpoint).
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];

@@ -32,10 +32,6 @@ impl<'a> Checkpoint<'a> {
         })
     }
 
-    pub fn contains(&self, key: &str) -> bool {
-        self.tensors.tensor(key).is_ok()
-    }
-
     /// The tensor stored under `key` as `f32` values, checked against `shape`.
     pub fn read_f32(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let view = self.tensors.tensor(key).map_err(|_| Error::MissingWeight {
@@ -127,5 +123,45 @@ impl<'a> Checkpoint<'a> {
         }
         unexpected.sort();
         Err(Error::UnexpectedWeights { keys: unexpected })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use safetensors::tensor::TensorView;
+
+    use super::*;
+
+    fn file(dtype: Dtype, bytes: &[u8], shape: Vec<usize>) -> Vec<u8> {
+        let view = TensorView::new(dtype, shape, bytes).unwrap();
+        safetensors::serialize([("w", view)], None).unwrap()
+    }
+
+    #[test]
+    fn half_precision_files_widen_exactly() {
+        let values = [1.0f32, -2.5, 3.140625, 1e-3, 65504.0, -0.0];
+        let f16: Vec<u8> = values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+        let bf16: Vec<u8> = values.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
+        let device = Device::flex();
+        for (dtype, bytes) in [(Dtype::F16, f16), (Dtype::BF16, bf16)] {
+            let stored = file(dtype, &bytes, vec![2, 3]);
+            let read = Checkpoint::parse(&stored, &device).unwrap().read_f32("w", &[2, 3]).unwrap();
+            let expected: Vec<f32> = values
+                .iter()
+                .map(|&v| match dtype {
+                    Dtype::F16 => half::f16::from_f32(v).to_f32(),
+                    _ => half::bf16::from_f32(v).to_f32(),
+                })
+                .collect();
+            assert_eq!(read, expected, "{dtype:?}");
+        }
+    }
+
+    #[test]
+    fn a_stored_scalar_fills_a_one_element_shape() {
+        let stored = file(Dtype::F32, &2.5f32.to_le_bytes(), vec![]);
+        let checkpoint = Checkpoint::parse(&stored, &Device::flex()).unwrap();
+        assert_eq!(checkpoint.read_f32("w", &[1]).unwrap(), [2.5]);
+        assert!(checkpoint.read_f32("w", &[2]).is_err());
     }
 }
