@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 
 import {
   FIXTURE,
+  FULL_VOCAB_FIXTURE,
   REPO,
   SHARED_TOKENIZER,
   browserSkipReason,
@@ -59,7 +60,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
     const { page } = await openApp(browser.context, server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     const options = await page.locator('#server-model option').allTextContents();
-    assert.deepEqual(options, ['no-tokenizer', 'tiny', 'tiny-words', 'truncated']);
+    assert.deepEqual(options, ['full-vocab', 'no-tokenizer', 'tiny', 'tiny-words', 'truncated']);
     assert.equal(await page.locator('#server-form button').isEnabled(), true);
     await screenshot(page, 'start');
     await page.close();
@@ -107,6 +108,29 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
     await screenshot(page, 'ranked-phone');
     assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
     await page.close();
+  });
+
+  it('embeds texts and images as transformers does (full vocabulary, real tokenizer)', { timeout: TIMEOUT }, async () => {
+    const reference = JSON.parse(readFileSync(join(FULL_VOCAB_FIXTURE, 'reference.json'), 'utf8'));
+    const images = reference.images.map((name) => [...readFileSync(join(REPO, 'tests/fixtures/images', name))]);
+    const { page } = await openApp(browser.context, server.url);
+    const result = await page.evaluate(async ({ texts, images }) => {
+      const { ClipClient } = await import('/clip-client.js');
+      const client = new ClipClient();
+      await client.loadModel({ kind: 'server', name: 'full-vocab' }, () => {});
+      const blobs = images.map((bytes) => new Blob([new Uint8Array(bytes)], { type: 'image/png' }));
+      const rows = (m) => Array.from({ length: m.rows }, (_, i) => [...m.data.slice(i * m.cols, (i + 1) * m.cols)]);
+      return { texts: rows(await client.encodeText(texts)), images: rows(await client.encodeImage(blobs)) };
+    }, { texts: reference.texts, images });
+
+    const maxAbsDiff = (a, b) => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
+    assert.equal(result.texts.length, reference.text_embeds.length);
+    assert.equal(result.images.length, reference.image_embeds.length);
+    const textError = maxAbsDiff(result.texts, reference.text_embeds);
+    const imageError = maxAbsDiff(result.images, reference.image_embeds);
+    console.log(`browser vs transformers: texts ${textError.toExponential(2)}, images ${imageError.toExponential(2)}`);
+    assert.ok(textError <= 1e-4, `text embeddings differ by ${textError}`);
+    assert.ok(imageError <= 1e-4, `image embeddings differ by ${imageError}`);
   });
 
   it('gives unit-length image embeddings through the client API', { timeout: TIMEOUT }, async () => {

@@ -12,6 +12,7 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = join(REPO, 'tests/e2e/artifacts');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const FIXTURE = join(REPO, 'tests/fixtures/tiny-quickgelu');
+export const FULL_VOCAB_FIXTURE = join(REPO, 'tests/fixtures/tiny-fullvocab');
 export const SHARED_TOKENIZER = resolve(REPO, '../shared/assets/clip-vit-base-patch32/tokenizer.json');
 
 /** Why the browser tests cannot run here, or null when they can. */
@@ -29,7 +30,9 @@ export function browserSkipReason() {
  * - `no-tokenizer`: tokenizer.json is missing;
  * - `truncated`: model.safetensors is cut in half;
  * - `tiny-words`: the same weights with a word-level tokenizer that fits the 512 ids, so that
- *   texts encode too (to meaningless but well-formed embeddings).
+ *   texts encode too (to meaningless but well-formed embeddings);
+ * - `full-vocab`: the tiny-fullvocab fixture (CLIP's real vocabulary) with the real tokenizer,
+ *   whose reference.json holds what `transformers` returns for its texts and images.
  */
 export function makeModelsDir() {
   const root = mkdtempSync(join(tmpdir(), 'safer-clip-models-'));
@@ -47,6 +50,11 @@ export function makeModelsDir() {
   folder('truncated', {
     'config.json': config,
     'model.safetensors': (to) => writeFileSync(to, bytes.subarray(0, bytes.length >> 1)),
+    'tokenizer.json': tokenizer,
+  });
+  folder('full-vocab', {
+    'config.json': copy(join(FULL_VOCAB_FIXTURE, 'config.json')),
+    'model.safetensors': copy(join(FULL_VOCAB_FIXTURE, 'model.safetensors')),
     'tokenizer.json': tokenizer,
   });
   folder('tiny-words', {
