@@ -6,7 +6,7 @@
 //! - [`tokenizer`], [`preprocess`]: text and image inputs exactly as CLIP prepares them.
 //! - [`data`]: caption pools and safety pairs.
 //! - [`pipeline`]: a loaded checkpoint that embeds text and images.
-//! - [`safety`]: the safety methods (nearest-safe target selection so far).
+//! - [`safety`]: the safety methods: nearest-safe target selection, Safe-CLIP and SafeR-CLIP losses.
 //! - [`device`]: backend selection.
 //! - `web` (wasm32 only): the bindings the browser app calls.
 

@@ -1,4 +1,5 @@
-//! The safety methods: target selection and, as they land, the losses of Safe-CLIP, SafeR-CLIP
-//! and HySAC.
+//! The safety methods: nearest-safe target selection and the losses of Safe-CLIP and
+//! SafeR-CLIP (HySAC to come).
 
+pub mod losses;
 pub mod nearest;
