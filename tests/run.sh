@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: Rust unit and integration tests on every backend (ndarray, flex,
-# and wgpu through a GPU or Mesa's lavapipe). Installs what is missing on Debian/Ubuntu.
+# Runs the test suite: Rust unit and integration tests on every backend (ndarray, flex, and wgpu
+# through a GPU or Mesa's lavapipe), then the browser tests in headless Chromium when the app is
+# built (./build.sh). Installs what is missing on Debian/Ubuntu when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! ldconfig -p 2>/dev/null | grep -q libvulkan_lvp && ! ls /usr/share/vulkan/icd.d/*lvp* >/dev/null 2>&1; then
+apt_install() {
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "installing Mesa's software Vulkan driver (lavapipe) for the wgpu tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers >/dev/null
+    echo "installing $*"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    echo "note: no Vulkan driver found; install mesa-vulkan-drivers (or use a GPU) for the wgpu tests" >&2
+    echo "note: install $* (Debian/Ubuntu packages) for the full suite" >&2
   fi
-fi
+}
 
+if ! ls /usr/share/vulkan/icd.d/*lvp* >/dev/null 2>&1 && ! ls /usr/share/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
+  apt_install mesa-vulkan-drivers
+fi
 # Mesa's Vulkan driver complains without a runtime dir.
 if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
   XDG_RUNTIME_DIR=$(mktemp -d)
@@ -21,3 +25,11 @@ fi
 
 # The `ci` profile (Cargo.toml) builds dependencies lightly optimised and without debug info.
 cargo test --profile ci --all-targets "$@"
+
+if [ -f pkg/safer_clip_bg.wasm ]; then
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -d node_modules/playwright-core ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent
+  node --test tests/e2e/
+else
+  echo "SKIPPED browser tests: pkg/ is not built (run ./build.sh first)"
+fi

@@ -7,8 +7,8 @@ use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear, PaddingConfig2d};
 use super::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::model::{
-    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextTransformer,
-    VisionTransformer,
+    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig,
+    TextTransformer, VisionConfig, VisionTransformer,
 };
 
 /// Buffers some `transformers` versions save beside the weights; they are recomputed here.
@@ -58,18 +58,7 @@ fn load_text(config: &ClipConfig, checkpoint: &Checkpoint) -> Result<TextTransfo
             &format!("{p}.embeddings.position_embedding.weight"),
             [c.max_position_embeddings, c.hidden_size],
         )?,
-        encoder: encoder(
-            checkpoint,
-            &format!("{p}.encoder"),
-            EncoderShape {
-                layers: c.num_hidden_layers,
-                hidden: c.hidden_size,
-                intermediate: c.intermediate_size,
-                heads: c.num_attention_heads,
-                activation: c.hidden_act,
-                eps: c.layer_norm_eps,
-            },
-        )?,
+        encoder: encoder(checkpoint, &format!("{p}.encoder"), EncoderShape::from(c))?,
         final_layer_norm: layer_norm(
             checkpoint,
             &format!("{p}.final_layer_norm"),
@@ -110,18 +99,7 @@ fn load_vision(config: &ClipConfig, checkpoint: &Checkpoint) -> Result<VisionTra
             c.hidden_size,
             c.layer_norm_eps,
         )?,
-        encoder: encoder(
-            checkpoint,
-            &format!("{p}.encoder"),
-            EncoderShape {
-                layers: c.num_hidden_layers,
-                hidden: c.hidden_size,
-                intermediate: c.intermediate_size,
-                heads: c.num_attention_heads,
-                activation: c.hidden_act,
-                eps: c.layer_norm_eps,
-            },
-        )?,
+        encoder: encoder(checkpoint, &format!("{p}.encoder"), EncoderShape::from(c))?,
         post_layernorm: layer_norm(
             checkpoint,
             &format!("{p}.post_layernorm"),
@@ -139,6 +117,32 @@ struct EncoderShape {
     heads: usize,
     activation: Activation,
     eps: f64,
+}
+
+impl From<&TextConfig> for EncoderShape {
+    fn from(c: &TextConfig) -> Self {
+        Self {
+            layers: c.num_hidden_layers,
+            hidden: c.hidden_size,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            eps: c.layer_norm_eps,
+        }
+    }
+}
+
+impl From<&VisionConfig> for EncoderShape {
+    fn from(c: &VisionConfig) -> Self {
+        Self {
+            layers: c.num_hidden_layers,
+            hidden: c.hidden_size,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            eps: c.layer_norm_eps,
+        }
+    }
 }
 
 fn encoder(checkpoint: &Checkpoint, prefix: &str, shape: EncoderShape) -> Result<Encoder> {

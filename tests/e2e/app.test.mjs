@@ -39,25 +39,27 @@ async function loadFromServer(page, name) {
   await page.click('#server-form button');
 }
 
-describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
-  let models;
-  let server;
-  let browser;
-
+/** A models folder, the app's server and a browser, set up before a suite and torn down after. */
+function appSession({ webgpu }) {
+  const session = {};
   before(async () => {
-    models = makeModelsDir();
-    server = await startServer(models.root);
-    browser = await launchBrowser({ webgpu: true });
+    session.models = makeModelsDir();
+    session.server = await startServer(session.models.root);
+    session.browser = await launchBrowser({ webgpu });
   });
-
   after(async () => {
-    await browser?.close();
-    server?.stop();
-    models?.remove();
+    await session.browser?.close();
+    session.server?.stop();
+    session.models?.remove();
   });
+  return session;
+}
+
+describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
+  const session = appSession({ webgpu: true });
 
   it('finds the WebGPU adapter and lists the models folder', { timeout: TIMEOUT }, async () => {
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     const options = await page.locator('#server-model option').allTextContents();
     assert.deepEqual(options, ['full-vocab', 'no-tokenizer', 'tiny', 'tiny-words', 'truncated']);
@@ -67,7 +69,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('loads a model from the server; with the real tokenizer, texts report the tiny vocabulary', { timeout: TIMEOUT }, async () => {
-    const { page, logs } = await openApp(browser.context, server.url);
+    const { page, logs } = await openApp(session.browser.context, session.server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     await loadFromServer(page, 'tiny');
     await page.locator('#model-summary', { hasText: 'tiny: 24-d embeddings, 32 px images in 8 px patches' }).waitFor({ timeout: TIMEOUT });
@@ -84,7 +86,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('ranks captions and images against a typed prompt', { timeout: TIMEOUT }, async () => {
-    const { page, logs } = await openApp(browser.context, server.url);
+    const { page, logs } = await openApp(session.browser.context, session.server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     await loadFromServer(page, 'tiny-words');
     await page.locator('#caption-results', { hasText: 'Type a prompt' }).waitFor({ timeout: TIMEOUT });
@@ -113,7 +115,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   it('embeds texts and images as transformers does (full vocabulary, real tokenizer)', { timeout: TIMEOUT }, async () => {
     const reference = JSON.parse(readFileSync(join(FULL_VOCAB_FIXTURE, 'reference.json'), 'utf8'));
     const images = reference.images.map((name) => [...readFileSync(join(REPO, 'tests/fixtures/images', name))]);
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     const result = await page.evaluate(async ({ texts, images }) => {
       const { ClipClient } = await import('/clip-client.js');
       const client = new ClipClient();
@@ -134,7 +136,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('gives unit-length image embeddings through the client API', { timeout: TIMEOUT }, async () => {
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     const images = IMAGES.map((path) => [...readFileSync(path)]);
     const result = await page.evaluate(async (images) => {
       const { ClipClient } = await import('/clip-client.js');
@@ -173,7 +175,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('loads a model from picked files', { timeout: TIMEOUT }, async () => {
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     await page.setInputFiles('#model-files', [join(FIXTURE, 'config.json'), join(FIXTURE, 'model.safetensors'), SHARED_TOKENIZER]);
     await page.click('#files-form button');
@@ -182,7 +184,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('says which file is missing', { timeout: TIMEOUT }, async () => {
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     await loadFromServer(page, 'no-tokenizer');
     const error = banner(page, 'Could not load no-tokenizer');
@@ -193,7 +195,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('says when the weights are corrupt', { timeout: TIMEOUT }, async () => {
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     await loadFromServer(page, 'truncated');
     const error = banner(page, 'Could not load truncated');
@@ -205,9 +207,9 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
   });
 
   it('points to local files when the hub cannot be reached', { timeout: TIMEOUT }, async () => {
-    await browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+    await session.browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
     try {
-      const { page } = await openApp(browser.context, server.url);
+      const { page } = await openApp(session.browser.context, session.server.url);
       await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
       await page.click('#hub-form button');
       const error = banner(page, 'Could not load openai/clip-vit-base-patch32');
@@ -216,7 +218,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
       await screenshot(page, 'hub-offline');
       await page.close();
     } finally {
-      await browser.context.unrouteAll();
+      await session.browser.context.unrouteAll();
     }
   });
 
@@ -230,7 +232,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
     // The weights are held back on the first download, to see the page while it loads.
     let releaseWeights;
     const weightsReleased = new Promise((resolve) => { releaseWeights = resolve; });
-    await browser.context.route('https://huggingface.co/test/tiny-clip/resolve/main/*', async (route) => {
+    await session.browser.context.route('https://huggingface.co/test/tiny-clip/resolve/main/*', async (route) => {
       const file = new URL(route.request().url()).pathname.split('/').pop();
       served.push(file);
       if (file === 'model.safetensors') await weightsReleased;
@@ -241,7 +243,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
       });
     });
     const loadFromHub = async ({ whileLoading = async () => {} } = {}) => {
-      const { page } = await openApp(browser.context, server.url);
+      const { page } = await openApp(session.browser.context, session.server.url);
       await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
       await page.fill('#hub-repo', 'test/tiny-clip');
       await page.click('#hub-form button');
@@ -259,34 +261,20 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
         },
       });
       assert.deepEqual(served.sort(), Object.keys(files).sort());
-      await browser.context.unrouteAll();
-      await browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+      await session.browser.context.unrouteAll();
+      await session.browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
       await loadFromHub();
     } finally {
-      await browser.context.unrouteAll();
+      await session.browser.context.unrouteAll();
     }
   });
 });
 
 describe('the app without WebGPU', { skip, timeout: TIMEOUT }, () => {
-  let models;
-  let server;
-  let browser;
-
-  before(async () => {
-    models = makeModelsDir();
-    server = await startServer(models.root);
-    browser = await launchBrowser({ webgpu: false });
-  });
-
-  after(async () => {
-    await browser?.close();
-    server?.stop();
-    models?.remove();
-  });
+  const session = appSession({ webgpu: false });
 
   it('explains what to do and offers no model loading', { timeout: TIMEOUT }, async () => {
-    const { page } = await openApp(browser.context, server.url);
+    const { page } = await openApp(session.browser.context, session.server.url);
     const notice = banner(page, 'WebGPU is not available');
     await notice.waitFor({ timeout: TIMEOUT });
     assert.match(await notice.textContent(), /chrome:\/\/flags/);
