@@ -73,8 +73,16 @@ def pytorch_worker(model_dir, threads):
 
 
 def run_lines(cmd, env=None):
-    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    """Runs a measuring process and echoes each result row as it comes (runs take minutes)."""
+    rows = []
+    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stdout:
+            if line.startswith("{"):
+                print(line.strip(), flush=True)
+                rows.append(json.loads(line))
+    if process.returncode != 0:
+        sys.exit(f"{cmd[0]} failed with exit code {process.returncode}")
+    return rows
 
 
 def main():
