@@ -3,6 +3,8 @@
 
 use burn::prelude::*;
 
+#[cfg(not(target_arch = "wasm32"))]
+use crate::error::read_file;
 use crate::error::{Error, Result};
 use crate::model::{ClipConfig, ClipModel};
 use crate::preprocess::{Pixels, pixels_to_tensor, preprocess_image};
@@ -34,10 +36,7 @@ impl Clip {
     /// Loads a model folder as downloaded from the Hugging Face hub.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
-        };
+        let read = |name: &str| read_file(&dir.join(name));
         Self::from_bytes(
             &read(CONFIG_FILE)?,
             &read(WEIGHTS_FILE)?,
@@ -88,12 +87,6 @@ impl Clip {
     pub fn embed_images(&self, images: &[Pixels]) -> Result<Tensor<2>> {
         self.model
             .embed_images(pixels_to_tensor(images, &self.device())?)
-    }
-
-    /// `exp(logit_scale)`, CLIP's learned inverse temperature.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn logit_scale(&self) -> Result<f32> {
-        Ok(to_rows(self.model.logit_scale.val().exp().unsqueeze::<2>())?[0][0])
     }
 }
 

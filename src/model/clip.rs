@@ -57,13 +57,19 @@ impl ClipModel {
     pub fn forward(&self, tokens: &TokenBatch, pixels: Tensor<4>) -> Result<ClipOutput> {
         let text_embeds = self.embed_text(tokens)?;
         let image_embeds = self.embed_images(pixels)?;
-        let scale = self.logit_scale.val().exp().unsqueeze::<2>();
-        let logits_per_text = text_embeds.clone().matmul(image_embeds.clone().transpose()) * scale;
+        let logits_per_text = self.logits_per_text(text_embeds.clone(), image_embeds.clone());
         Ok(ClipOutput {
             text_embeds,
             image_embeds,
             logits_per_text,
         })
+    }
+
+    /// `exp(logit_scale) · text_embeds · image_embedsᵀ`, `[texts, images]`, for unit-length
+    /// embeddings.
+    pub fn logits_per_text(&self, text_embeds: Tensor<2>, image_embeds: Tensor<2>) -> Tensor<2> {
+        let scale = self.logit_scale.val().exp().unsqueeze::<2>();
+        text_embeds.matmul(image_embeds.transpose()) * scale
     }
 }
 

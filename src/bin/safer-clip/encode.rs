@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use safer_clip::Clip;
 use safer_clip::device::{Backend, device};
-use safer_clip::error::{Error, Result};
+use safer_clip::error::{Error, Result, read_file};
 use safer_clip::pipeline::to_rows;
 use serde::Serialize;
 
@@ -43,35 +43,31 @@ pub fn run(args: EncodeArgs) -> Result<()> {
     let device = device(args.backend)?;
     let clip = Clip::from_dir(&args.model, &device)?;
 
-    let text_embeds = if args.texts.is_empty() {
-        Vec::new()
+    let texts = if args.texts.is_empty() {
+        None
     } else {
-        to_rows(clip.embed_texts(&args.texts)?)?
+        Some(clip.embed_texts(&args.texts)?)
     };
-    let image_embeds = if args.images.is_empty() {
-        Vec::new()
+    let images = if args.images.is_empty() {
+        None
     } else {
         let pixels = args
             .images
             .iter()
             .map(|path| {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-                clip.preprocess(&bytes)
+                clip.preprocess(&read_file(path)?)
                     .map_err(|e| Error::Image(format!("{}: {e}", path.display())))
             })
             .collect::<Result<Vec<_>>>()?;
-        to_rows(clip.embed_images(&pixels)?)?
+        Some(clip.embed_images(&pixels)?)
     };
-    let scale = clip.logit_scale()?;
-    let logits_per_text: Vec<Vec<f32>> = text_embeds
-        .iter()
-        .map(|t| image_embeds.iter().map(|i| scale * dot(t, i)).collect())
-        .filter(|row: &Vec<f32>| !row.is_empty())
-        .collect();
+    let logits_per_text = match (&texts, &images) {
+        (Some(t), Some(i)) => to_rows(clip.model.logits_per_text(t.clone(), i.clone()))?,
+        _ => Vec::new(),
+    };
     let encoded = Encoded {
-        text_embeds,
-        image_embeds,
+        text_embeds: texts.map(to_rows).transpose()?.unwrap_or_default(),
+        image_embeds: images.map(to_rows).transpose()?.unwrap_or_default(),
         logits_per_text,
     };
 

@@ -6,7 +6,7 @@ use clap::Args;
 use safer_clip::Clip;
 use safer_clip::data::parse_caption_pool;
 use safer_clip::device::{Backend, device};
-use safer_clip::error::{Error, Result};
+use safer_clip::error::{Error, Result, read_file};
 use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
 use serde::Serialize;
 
@@ -49,8 +49,8 @@ struct QueryResult<'a> {
 }
 
 pub fn run(args: NearestArgs) -> Result<()> {
-    let pool_text = std::fs::read_to_string(&args.pool)
-        .map_err(|e| Error::io(format!("cannot read {}", args.pool.display()), e))?;
+    let pool_text = String::from_utf8(read_file(&args.pool)?)
+        .map_err(|_| Error::Input(format!("{} is not UTF-8 text", args.pool.display())))?;
     let pool = parse_caption_pool(&pool_text)?;
     let device = device(args.backend)?;
     let clip = Clip::from_dir(&args.model, &device)?;
