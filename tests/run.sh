@@ -23,6 +23,10 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
   export XDG_RUNTIME_DIR
 fi
 
+if [ ! -d ../shared ]; then
+  echo "note: ../shared is absent: the tokenizer, golden-image and end-to-end tests will skip"
+fi
+
 # The `ci` profile (Cargo.toml) builds dependencies lightly optimised and without debug info.
 cargo test --profile ci --all-targets "$@"
 
