@@ -82,3 +82,21 @@ pub async fn device(_backend: Backend) -> Result<Device> {
         .await
         .map_err(|e| Error::Device(format!("WebGPU is not available: {e}")))
 }
+
+/// Reads a tensor back as `f32` values. Awaiting lets the browser's event loop run while the GPU
+/// finishes; natively, [`block_on`] waits for it.
+pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| Error::Device(format!("cannot read a result back from the device: {e:?}")))?
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Device(format!("cannot read a result back from the device: {e:?}")))
+}
+
+/// Runs an async core function to completion on the calling thread (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    futures_lite::future::block_on(future)
+}

@@ -1,20 +1,21 @@
 //! The pre-LayerNorm transformer shared by both CLIP towers (`CLIPEncoder` in `transformers`).
 
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::Activation;
+use super::lora::LoraLinear;
 
 /// Multi-head self-attention; `causal` is set for the text tower.
 #[derive(Module, Debug)]
 pub struct Attention {
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub out_proj: Linear,
+    pub q_proj: LoraLinear,
+    pub k_proj: LoraLinear,
+    pub v_proj: LoraLinear,
+    pub out_proj: LoraLinear,
     #[module(skip)]
     pub num_heads: usize,
 }
@@ -44,8 +45,8 @@ impl Attention {
 
 #[derive(Module, Debug)]
 pub struct Mlp {
-    pub fc1: Linear,
-    pub fc2: Linear,
+    pub fc1: LoraLinear,
+    pub fc2: LoraLinear,
     #[module(skip)]
     pub activation: Activation,
 }
@@ -87,5 +88,46 @@ impl Encoder {
         self.layers
             .iter()
             .fold(x, |x, layer| layer.forward(x, causal))
+    }
+}
+
+impl Encoder {
+    /// Every projection a LoRA adapter can attach to, named as in `transformers`
+    /// (`layers.{i}.self_attn.k_proj`, `layers.{i}.mlp.fc1`, …), in checkpoint order.
+    pub fn projections(&self) -> Vec<(String, &LoraLinear)> {
+        let mut all = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (attn, mlp) = (&layer.self_attn, &layer.mlp);
+            for (name, linear) in [
+                ("self_attn.q_proj", &attn.q_proj),
+                ("self_attn.k_proj", &attn.k_proj),
+                ("self_attn.v_proj", &attn.v_proj),
+                ("self_attn.out_proj", &attn.out_proj),
+                ("mlp.fc1", &mlp.fc1),
+                ("mlp.fc2", &mlp.fc2),
+            ] {
+                all.push((format!("layers.{i}.{name}"), linear));
+            }
+        }
+        all
+    }
+
+    /// [`Self::projections`], mutably.
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut LoraLinear)> {
+        let mut all = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let (attn, mlp) = (&mut layer.self_attn, &mut layer.mlp);
+            for (name, linear) in [
+                ("self_attn.q_proj", &mut attn.q_proj),
+                ("self_attn.k_proj", &mut attn.k_proj),
+                ("self_attn.v_proj", &mut attn.v_proj),
+                ("self_attn.out_proj", &mut attn.out_proj),
+                ("mlp.fc1", &mut mlp.fc1),
+                ("mlp.fc2", &mut mlp.fc2),
+            ] {
+                all.push((format!("layers.{i}.{name}"), linear));
+            }
+        }
+        all
     }
 }

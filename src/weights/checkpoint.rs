@@ -2,7 +2,7 @@
 //! remembering which names were used so that leftovers can be reported.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 pub struct Checkpoint<'a> {
     tensors: SafeTensors<'a>,
+    metadata: HashMap<String, String>,
     used: RefCell<BTreeSet<String>>,
     device: Device,
 }
@@ -19,14 +20,17 @@ pub struct Checkpoint<'a> {
 impl<'a> Checkpoint<'a> {
     /// Parses the header of a safetensors file held in memory; tensors are read lazily.
     pub fn parse(bytes: &'a [u8], device: &Device) -> Result<Self> {
-        let tensors = SafeTensors::deserialize(bytes).map_err(|e| {
+        let invalid = |e| {
             Error::Weights(format!(
                 "not a valid safetensors file ({} bytes): {e}",
                 bytes.len()
             ))
-        })?;
+        };
+        let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
         Ok(Self {
             tensors,
+            metadata: header.metadata().clone().unwrap_or_default(),
             used: RefCell::default(),
             device: device.clone(),
         })
@@ -105,6 +109,11 @@ impl<'a> Checkpoint<'a> {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The free-form `__metadata__` strings of the file's header.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
     }
 
     /// Fails if the file holds tensors that were never read, other than the `ignored` ones

@@ -1,11 +1,13 @@
 //! The one place that knows `transformers`' `CLIPModel` key names: it builds every module of
-//! [`ClipModel`] from a checkpoint, checking each tensor's shape against the config.
+//! [`ClipModel`] from a checkpoint, checking each tensor's shape against the config, and writes
+//! a model back under the same names.
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear, PaddingConfig2d};
 
 use super::checkpoint::Checkpoint;
-use crate::error::Result;
+use super::writer::SafetensorsWriter;
+use crate::error::{Error, Result};
 use crate::model::{
     Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig,
     TextTransformer, VisionConfig, VisionTransformer,
@@ -153,16 +155,16 @@ fn encoder(checkpoint: &Checkpoint, prefix: &str, shape: EncoderShape) -> Result
             Ok(EncoderLayer {
                 layer_norm1: layer_norm(checkpoint, &format!("{p}.layer_norm1"), h, shape.eps)?,
                 self_attn: Attention {
-                    q_proj: linear(checkpoint, &format!("{p}.self_attn.q_proj"), h, h, true)?,
-                    k_proj: linear(checkpoint, &format!("{p}.self_attn.k_proj"), h, h, true)?,
-                    v_proj: linear(checkpoint, &format!("{p}.self_attn.v_proj"), h, h, true)?,
-                    out_proj: linear(checkpoint, &format!("{p}.self_attn.out_proj"), h, h, true)?,
+                    q_proj: linear(checkpoint, &format!("{p}.self_attn.q_proj"), h, h, true)?.into(),
+                    k_proj: linear(checkpoint, &format!("{p}.self_attn.k_proj"), h, h, true)?.into(),
+                    v_proj: linear(checkpoint, &format!("{p}.self_attn.v_proj"), h, h, true)?.into(),
+                    out_proj: linear(checkpoint, &format!("{p}.self_attn.out_proj"), h, h, true)?.into(),
                     num_heads: shape.heads,
                 },
                 layer_norm2: layer_norm(checkpoint, &format!("{p}.layer_norm2"), h, shape.eps)?,
                 mlp: Mlp {
-                    fc1: linear(checkpoint, &format!("{p}.mlp.fc1"), h, shape.intermediate, true)?,
-                    fc2: linear(checkpoint, &format!("{p}.mlp.fc2"), shape.intermediate, h, true)?,
+                    fc1: linear(checkpoint, &format!("{p}.mlp.fc1"), h, shape.intermediate, true)?.into(),
+                    fc2: linear(checkpoint, &format!("{p}.mlp.fc2"), shape.intermediate, h, true)?.into(),
                     activation: shape.activation,
                 },
             })
@@ -195,4 +197,58 @@ fn layer_norm(checkpoint: &Checkpoint, prefix: &str, d: usize, eps: f64) -> Resu
     norm.gamma = checkpoint.param(&format!("{prefix}.weight"), [d])?;
     norm.beta = Some(checkpoint.param(&format!("{prefix}.bias"), [d])?);
     Ok(norm)
+}
+
+/// The inverse of [`load_clip`]: a `model.safetensors` that `transformers` loads as this model,
+/// linear weights back in PyTorch's `[out, in]` layout. Adapters must be merged first.
+pub async fn save_clip(model: &ClipModel) -> Result<Vec<u8>> {
+    if model.projections().iter().any(|(_, layer)| layer.adapter.is_some()) {
+        return Err(Error::Input(
+            "the model carries LoRA adapters: merge them before exporting the full model".into(),
+        ));
+    }
+    let mut w = SafetensorsWriter::new();
+    w.metadata("format", "pt");
+    let text = &model.text_model;
+    w.add("text_model.embeddings.token_embedding.weight", text.token_embedding.weight.val()).await?;
+    w.add("text_model.embeddings.position_embedding.weight", text.position_embedding.val()).await?;
+    write_encoder(&mut w, "text_model.encoder", &text.encoder).await?;
+    write_layer_norm(&mut w, "text_model.final_layer_norm", &text.final_layer_norm).await?;
+    let vision = &model.vision_model;
+    w.add("vision_model.embeddings.patch_embedding.weight", vision.patch_embedding.weight.val()).await?;
+    w.add("vision_model.embeddings.class_embedding", vision.class_embedding.val()).await?;
+    w.add("vision_model.embeddings.position_embedding.weight", vision.position_embedding.val()).await?;
+    write_layer_norm(&mut w, "vision_model.pre_layrnorm", &vision.pre_layernorm).await?;
+    write_encoder(&mut w, "vision_model.encoder", &vision.encoder).await?;
+    write_layer_norm(&mut w, "vision_model.post_layernorm", &vision.post_layernorm).await?;
+    w.add_transposed("text_projection.weight", model.text_projection.weight.val()).await?;
+    w.add_transposed("visual_projection.weight", model.visual_projection.weight.val()).await?;
+    // A 0-d tensor in `transformers`.
+    let logit_scale = crate::device::read_f32(model.logit_scale.val()).await?;
+    w.add_values("logit_scale", &[], &logit_scale)?;
+    w.finish()
+}
+
+async fn write_encoder(w: &mut SafetensorsWriter, prefix: &str, encoder: &Encoder) -> Result<()> {
+    for (i, layer) in encoder.layers.iter().enumerate() {
+        let p = format!("{prefix}.layers.{i}");
+        write_layer_norm(w, &format!("{p}.layer_norm1"), &layer.layer_norm1).await?;
+        write_layer_norm(w, &format!("{p}.layer_norm2"), &layer.layer_norm2).await?;
+    }
+    for (name, projection) in encoder.projections() {
+        let linear = &projection.base;
+        w.add_transposed(&format!("{prefix}.{name}.weight"), linear.weight.val()).await?;
+        if let Some(bias) = &linear.bias {
+            w.add(&format!("{prefix}.{name}.bias"), bias.val()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_layer_norm(w: &mut SafetensorsWriter, prefix: &str, norm: &LayerNorm) -> Result<()> {
+    w.add(&format!("{prefix}.weight"), norm.gamma.val()).await?;
+    if let Some(beta) = &norm.beta {
+        w.add(&format!("{prefix}.bias"), beta.val()).await?;
+    }
+    Ok(())
 }

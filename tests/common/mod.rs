@@ -57,3 +57,18 @@ pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         })
         .fold(0.0, f32::max)
 }
+
+/// The token ids and pixels a fixture's `reference.json` was computed on.
+pub fn reference_inputs(name: &str, device: &Device) -> (safer_clip::tokenizer::TokenBatch, Tensor<4>) {
+    #[derive(serde::Deserialize)]
+    struct Inputs {
+        input_ids: Vec<Vec<u32>>,
+        pixel_values: Vec<f32>,
+        pixel_shape: [usize; 4],
+    }
+    let text = std::fs::read_to_string(fixtures().join(name).join("reference.json")).unwrap();
+    let inputs: Inputs = serde_json::from_str(&text).unwrap();
+    let tokens = safer_clip::tokenizer::TokenBatch::from_sequences(&inputs.input_ids, 0);
+    let pixels = Tensor::from_data(TensorData::new(inputs.pixel_values, inputs.pixel_shape), device);
+    (tokens, pixels)
+}

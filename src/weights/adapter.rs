@@ -1,0 +1,92 @@
+//! LoRA adapters alone as a small safetensors file, under PEFT's key names
+//! (`base_model.model.<projection>.lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`), with
+//! the [`LoraConfig`] in the header so that the file says how to rebuild what it holds.
+
+use super::checkpoint::Checkpoint;
+use super::writer::SafetensorsWriter;
+use crate::error::{Error, Result};
+use crate::model::{ClipModel, LoraAdapter, LoraConfig, is_target};
+
+/// Header value of `format` in an adapter file.
+pub const ADAPTER_FORMAT: &str = "safer-clip-lora";
+
+const PREFIX: &str = "base_model.model";
+
+fn key(projection: &str, factor: &str) -> String {
+    format!("{PREFIX}.{projection}.lora_{factor}.weight")
+}
+
+/// Stores every adapter of `model` and the config they were built with.
+pub async fn write_adapters(
+    writer: &mut SafetensorsWriter,
+    model: &ClipModel,
+    config: &LoraConfig,
+) -> Result<()> {
+    writer.metadata("format", ADAPTER_FORMAT);
+    writer.metadata("lora_config", serde_json::to_string(config).expect("config serialises"));
+    let mut stored = 0;
+    for (projection, layer) in model.projections() {
+        if let Some(adapter) = &layer.adapter {
+            writer.add_transposed(&key(&projection, "A"), adapter.a.val()).await?;
+            writer.add_transposed(&key(&projection, "B"), adapter.b.val()).await?;
+            stored += 1;
+        }
+    }
+    if stored == 0 {
+        return Err(Error::Input("the model carries no LoRA adapter to export".into()));
+    }
+    Ok(())
+}
+
+/// An adapter file's bytes, with `extra` header entries (method, base model, …).
+pub async fn save_adapters(
+    model: &ClipModel,
+    config: &LoraConfig,
+    extra: &[(&str, String)],
+) -> Result<Vec<u8>> {
+    let mut writer = SafetensorsWriter::new();
+    write_adapters(&mut writer, model, config).await?;
+    for (key, value) in extra {
+        writer.metadata(key, value.clone());
+    }
+    writer.finish()
+}
+
+/// The LoRA config recorded in a checkpoint's header.
+pub fn adapter_config(checkpoint: &Checkpoint) -> Result<LoraConfig> {
+    let json = checkpoint.metadata("lora_config").ok_or_else(|| {
+        Error::Weights(format!(
+            "not a {ADAPTER_FORMAT} file: its header has no `lora_config`"
+        ))
+    })?;
+    let config: LoraConfig = serde_json::from_str(json)
+        .map_err(|e| Error::Weights(format!("the adapter's `lora_config` is invalid: {e}")))?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// `model` (base weights) with the adapters stored in `checkpoint` attached, every shape
+/// checked against the model. Tensors other than adapters are left for the caller to read.
+pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipModel, LoraConfig)> {
+    let config = adapter_config(checkpoint)?;
+    let mut model = model.with_lora(&config)?;
+    for (projection, layer) in model.projections_mut() {
+        if !is_target(&projection, &config.targets) {
+            continue;
+        }
+        let [d_in, d_out] = layer.dims();
+        let a = checkpoint.matrix_transposed(&key(&projection, "A"), d_in, config.rank)?;
+        let b = checkpoint.matrix_transposed(&key(&projection, "B"), config.rank, d_out)?;
+        layer.adapter = Some(LoraAdapter::from_factors(a.val(), b.val(), &config));
+    }
+    Ok((model, config))
+}
+
+/// `model` with the adapters of an adapter file attached; the file must hold nothing else.
+pub fn load_adapters(model: ClipModel, bytes: &[u8]) -> Result<(ClipModel, LoraConfig)> {
+    let device = model.logit_scale.device();
+    let checkpoint = Checkpoint::parse(bytes, &device)?;
+    let loaded = read_adapters(model, &checkpoint)?;
+    checkpoint.ensure_all_used(|_| false)?;
+    Ok(loaded)
+}
