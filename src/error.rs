@@ -38,6 +38,9 @@ pub enum Error {
     #[error("device: {0}")]
     Device(String),
 
+    #[error("training stopped: {0}")]
+    Training(String),
+
     #[error("{context}: {source}")]
     Io {
         context: String,

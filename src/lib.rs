@@ -13,11 +13,13 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod evaluation;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
 pub mod safety;
 pub mod tokenizer;
+pub mod training;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -50,6 +50,7 @@ impl TokenBatch {
     }
 }
 
+#[derive(Clone)]
 pub struct ClipTokenizer {
     inner: Tokenizer,
     pad_id: u32,

@@ -6,8 +6,9 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{backends, fixtures, matrix, max_abs_diff, shared};
+use common::{backends, fixtures, hub_model_dir, matrix, max_abs_diff};
 use safer_clip::Clip;
+use safer_clip::device::block_on;
 use safer_clip::safety::nearest::{nearest, read_neighbours};
 use serde::Deserialize;
 
@@ -28,29 +29,13 @@ fn reference() -> Reference {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// A model folder as on the hub: the fixture's weights and config, the real tokenizer.
-fn model_dir(test: &str) -> Option<PathBuf> {
-    let shared = shared("end-to-end tests")?;
-    let dir = std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for file in ["config.json", "model.safetensors"] {
-        std::fs::copy(fixtures().join("tiny-fullvocab").join(file), dir.join(file)).unwrap();
-    }
-    std::fs::copy(
-        shared.join("assets/clip-vit-base-patch32/tokenizer.json"),
-        dir.join("tokenizer.json"),
-    )
-    .unwrap();
-    Some(dir)
-}
-
 fn image_path(name: &str) -> PathBuf {
     fixtures().join("images").join(name)
 }
 
 #[test]
 fn texts_and_image_files_match_transformers() {
-    let Some(dir) = model_dir("pipeline") else { return };
+    let Some(dir) = hub_model_dir("pipeline") else { return };
     let reference = reference();
     for (backend, device) in backends() {
         let clip = Clip::from_dir(&dir, &device).unwrap();
@@ -89,7 +74,7 @@ fn cli(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn encode_command_prints_what_transformers_returns() {
-    let Some(dir) = model_dir("encode") else { return };
+    let Some(dir) = hub_model_dir("encode") else { return };
     let reference = reference();
     let mut args = vec!["encode", "--model", dir.to_str().unwrap(), "--json"];
     for text in &reference.texts {
@@ -129,7 +114,7 @@ struct NearestNeighbour {
 
 #[test]
 fn nearest_command_lists_pool_captions_by_score() {
-    let Some(dir) = model_dir("nearest") else { return };
+    let Some(dir) = hub_model_dir("nearest") else { return };
     let pool: Vec<String> = (0..40).map(|i| format!("a photo of a {} number {i}", ["cat", "dog", "car", "tree"][i % 4])).collect();
     let pool_path = dir.join("pool.txt");
     std::fs::write(&pool_path, pool.join("\n")).unwrap();
@@ -158,7 +143,7 @@ fn nearest_command_lists_pool_captions_by_score() {
     let clip = Clip::from_dir(&dir, &device).unwrap();
     let queries = clip.embed_texts(&["a photo of a cat number 7", "a red car"]).unwrap();
     let top = nearest(queries, clip.embed_texts(&pool).unwrap(), 3, None, 8).unwrap();
-    for (line, expected) in lines.iter().zip(read_neighbours(top).unwrap()) {
+    for (line, expected) in lines.iter().zip(block_on(read_neighbours(top)).unwrap()) {
         for (ours, theirs) in line.neighbours.iter().zip(expected) {
             assert!((ours.score - theirs.score).abs() < 1e-5, "{} vs {}", ours.score, theirs.score);
         }

@@ -5,6 +5,7 @@ mod common;
 
 use burn::prelude::*;
 use common::backends;
+use safer_clip::device::block_on;
 use safer_clip::safety::nearest::{nearest, read_neighbours};
 
 /// Deterministic unit vectors (xorshift), so every backend sees the same data.
@@ -65,7 +66,7 @@ fn blocked_top_k_equals_brute_force() {
                 block,
             )
             .unwrap();
-            let found = read_neighbours(top).unwrap();
+            let found = block_on(read_neighbours(top)).unwrap();
             let expected = brute_force(&queries, &pool, 5, excluded.unwrap_or(&no_exclusion));
             for (q, (ours, theirs)) in found.iter().zip(&expected).enumerate() {
                 let ours: Vec<usize> = ours.iter().map(|n| n.index).collect();

@@ -7,6 +7,7 @@
 
 use burn::prelude::*;
 
+use crate::device::read_f32;
 use crate::error::{Error, Result};
 
 /// Pool rows compared at once: 8 queries × 8192 rows is 256 KiB of similarities.
@@ -119,18 +120,18 @@ fn mask_excluded(
     scores.mask_fill(mask, f32::NEG_INFINITY)
 }
 
-/// Reads a [`TopK`] back into neighbour lists, one per query (blocking; native only).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn read_neighbours(top: TopK) -> Result<Vec<Vec<Neighbour>>> {
+/// Reads a [`TopK`] back into neighbour lists, one per query.
+pub async fn read_neighbours(top: TopK) -> Result<Vec<Vec<Neighbour>>> {
     let [queries, k] = top.scores.dims();
-    let read_err = |e| Error::Device(format!("cannot read neighbours back: {e:?}"));
-    let scores = top.scores.into_data().try_to_vec::<f32>().map_err(read_err)?;
+    let scores = read_f32(top.scores).await?;
     let indices = top
         .indices
-        .into_data()
+        .into_data_async()
+        .await
+        .map_err(|e| Error::Device(format!("cannot read neighbours back: {e:?}")))?
         .convert::<i64>()
         .try_to_vec::<i64>()
-        .map_err(read_err)?;
+        .map_err(|e| Error::Device(format!("cannot read neighbours back: {e:?}")))?;
     Ok((0..queries)
         .map(|q| {
             (0..k)

@@ -1,5 +1,7 @@
 //! Reading tensors out of a safetensors file by name, checking each one's shape and dtype, and
-//! remembering which names were used so that leftovers can be reported.
+//! remembering which names were used so that leftovers can be reported. A checkpoint can also be
+//! random: every tensor asked for is drawn fresh, so the loader builds a random model of any
+//! config through the same key map.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -8,10 +10,17 @@ use burn::module::Param;
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
+use super::random::initial_values;
+use crate::data::SplitMix64;
 use crate::error::{Error, Result};
 
+enum Source<'a> {
+    File(SafeTensors<'a>),
+    Random(RefCell<SplitMix64>),
+}
+
 pub struct Checkpoint<'a> {
-    tensors: SafeTensors<'a>,
+    source: Source<'a>,
     metadata: HashMap<String, String>,
     used: RefCell<BTreeSet<String>>,
     device: Device,
@@ -29,16 +38,30 @@ impl<'a> Checkpoint<'a> {
         let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
         Ok(Self {
-            tensors,
+            source: Source::File(tensors),
             metadata: header.metadata().clone().unwrap_or_default(),
             used: RefCell::default(),
             device: device.clone(),
         })
     }
 
+    /// A checkpoint whose every tensor is random, scaled as CLIP initialises it (seeded).
+    pub fn random(seed: u64, device: &Device) -> Checkpoint<'static> {
+        Checkpoint {
+            source: Source::Random(RefCell::new(SplitMix64::new(seed))),
+            metadata: HashMap::new(),
+            used: RefCell::default(),
+            device: device.clone(),
+        }
+    }
+
     /// The tensor stored under `key` as `f32` values, checked against `shape`.
     pub fn read_f32(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let view = self.tensors.tensor(key).map_err(|_| Error::MissingWeight {
+        let tensors = match &self.source {
+            Source::File(tensors) => tensors,
+            Source::Random(rng) => return Ok(initial_values(key, shape, &mut rng.borrow_mut())),
+        };
+        let view = tensors.tensor(key).map_err(|_| Error::MissingWeight {
             key: key.to_string(),
         })?;
         // A stored scalar (shape `[]`) is accepted where one value is expected.
@@ -119,9 +142,11 @@ impl<'a> Checkpoint<'a> {
     /// Fails if the file holds tensors that were never read, other than the `ignored` ones
     /// (buffers that `transformers` writes but that carry no learned value).
     pub fn ensure_all_used(&self, ignored: impl Fn(&str) -> bool) -> Result<()> {
+        let Source::File(tensors) = &self.source else {
+            return Ok(());
+        };
         let used = self.used.borrow();
-        let mut unexpected: Vec<String> = self
-            .tensors
+        let mut unexpected: Vec<String> = tensors
             .names()
             .into_iter()
             .filter(|name| !used.contains(*name) && !ignored(name))

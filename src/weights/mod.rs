@@ -4,6 +4,7 @@
 mod adapter;
 mod checkpoint;
 mod clip;
+mod random;
 mod writer;
 
 pub use adapter::{ADAPTER_FORMAT, adapter_config, load_adapters, read_adapters, save_adapters, write_adapters};

@@ -72,3 +72,21 @@ pub fn reference_inputs(name: &str, device: &Device) -> (safer_clip::tokenizer::
     let pixels = Tensor::from_data(TensorData::new(inputs.pixel_values, inputs.pixel_shape), device);
     (tokens, pixels)
 }
+
+/// A model folder as on the hub: the `tiny-fullvocab` fixture's weights and config with the real
+/// CLIP tokenizer from `../shared`, in a fresh temporary folder; `None` (with a message) without
+/// `../shared`.
+pub fn hub_model_dir(test: &str) -> Option<PathBuf> {
+    let shared = shared(test)?;
+    let dir = std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("tiny-fullvocab").join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(
+        shared.join("assets/clip-vit-base-patch32/tokenizer.json"),
+        dir.join("tokenizer.json"),
+    )
+    .unwrap();
+    Some(dir)
+}

@@ -7,6 +7,7 @@ use safer_clip::Clip;
 use safer_clip::data::parse_caption_pool;
 use safer_clip::device::{Backend, device};
 use safer_clip::error::{Error, Result, read_file};
+use safer_clip::device::block_on;
 use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
 use serde::Serialize;
 
@@ -58,7 +59,7 @@ pub fn run(args: NearestArgs) -> Result<()> {
     let pool_embeds = clip.embed_texts_in_batches(&pool, args.batch_size)?;
     let query_embeds = clip.embed_texts(&args.queries)?;
     let top = nearest(query_embeds, pool_embeds, args.k, None, DEFAULT_BLOCK)?;
-    let found = read_neighbours(top)?;
+    let found = block_on(read_neighbours(top))?;
 
     for (query, neighbours) in args.queries.iter().zip(found) {
         let result = QueryResult {

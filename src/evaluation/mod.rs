@@ -1,0 +1,13 @@
+//! Measuring a tuned model against its original: retrieval (does an unsafe query land on safe
+//! content?), zero-shot accuracy (does it still know what it knew?) and drift (how far did it
+//! move?).
+
+mod drift;
+mod retrieval;
+mod zero_shot;
+
+pub use drift::{EmbeddingDrift, LayerDrift, embedding_drift, weight_drift};
+pub use retrieval::{
+    RECALL_KS, Recall, TextRedirection, VisuRetrieval, recall_at_k, text_redirection, visu_retrieval,
+};
+pub use zero_shot::{PromptSet, ZeroShot, class_embeddings, parse_prompt_file, zero_shot_accuracy};

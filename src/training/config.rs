@@ -1,0 +1,154 @@
+//! What a training run is: method, adapter, optimiser, schedule. Serialised into checkpoints so
+//! that a resumed run is the same run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::LoraConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// SafeR-CLIP (AAAI 2026): proximity-aware, relative redirection to the nearest safe caption.
+    Safer,
+    /// Safe-CLIP (ECCV 2024): redirection to the paired safe caption, eight weighted losses.
+    SafeClip,
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "safer" => Ok(Self::Safer),
+            "safeclip" => Ok(Self::SafeClip),
+            other => Err(Error::Input(format!(
+                "unknown method `{other}` (expected safer or safeclip)"
+            ))),
+        }
+    }
+}
+
+/// Which frozen embedding of an unsafe item looks for its nearest safe caption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetQuery {
+    /// `T0(t*)` against `T0(safe captions)`.
+    Text,
+    /// `V0(v*)` against `T0(safe captions)`; needs pair images.
+    Image,
+}
+
+/// Adam with decoupled weight decay (AdamW; `weight_decay = 0` is Adam).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub epsilon: f64,
+    pub weight_decay: f64,
+    /// Gradients are scaled so that their global L2 norm is at most this.
+    pub max_grad_norm: Option<f64>,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.0,
+            max_grad_norm: Some(1.0),
+        }
+    }
+}
+
+/// SafeR-CLIP's progressive curriculum: pairs ranked by how close their unsafe caption already
+/// is to its safe target (easy first); stage `k` of `stages` trains on the easiest
+/// `(k + 1) / stages` of them, for `epochs_per_stage` epochs each; later epochs use all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurriculumConfig {
+    pub stages: usize,
+    pub epochs_per_stage: usize,
+}
+
+impl Default for CurriculumConfig {
+    fn default() -> Self {
+        Self {
+            stages: 3,
+            epochs_per_stage: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub method: Method,
+    pub lora: LoraConfig,
+    pub optimizer: OptimizerConfig,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Stop after this many steps, even mid-epoch.
+    pub max_steps: Option<usize>,
+    pub curriculum: Option<CurriculumConfig>,
+    pub target_query: TargetQuery,
+    /// Keep an unsafe item's own paired safe caption out of its nearest-safe search.
+    pub exclude_own_pair: bool,
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// The published defaults of each method, on a batch size that fits a laptop.
+    pub fn new(method: Method) -> Self {
+        let (learning_rate, curriculum) = match method {
+            Method::Safer => (1e-4, Some(CurriculumConfig::default())),
+            Method::SafeClip => (1e-3, None),
+        };
+        Self {
+            method,
+            lora: LoraConfig::default(),
+            optimizer: OptimizerConfig {
+                learning_rate,
+                ..OptimizerConfig::default()
+            },
+            batch_size: 16,
+            epochs: 3,
+            max_steps: None,
+            curriculum,
+            target_query: TargetQuery::Text,
+            exclude_own_pair: false,
+            seed: 0,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.lora.validate()?;
+        let o = &self.optimizer;
+        let bad = |what: String| Err(Error::Input(what));
+        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
+            return bad(format!("learning rate must be positive, got {}", o.learning_rate));
+        }
+        if !((0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2)) {
+            return bad("Adam betas must be in [0, 1)".into());
+        }
+        if !(o.epsilon > 0.0 && o.weight_decay >= 0.0) {
+            return bad("Adam epsilon must be positive and weight decay non-negative".into());
+        }
+        if o.max_grad_norm.is_some_and(|n| !(n > 0.0)) {
+            return bad("the gradient clipping norm must be positive".into());
+        }
+        if self.batch_size == 0 || self.epochs == 0 || self.max_steps == Some(0) {
+            return bad("batch size, epochs and steps must be at least 1".into());
+        }
+        if let Some(c) = &self.curriculum {
+            if c.stages == 0 || c.epochs_per_stage == 0 {
+                return bad("curriculum stages and epochs per stage must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! Everything the frozen model T0/V0 contributes to training, computed once before the first
+//! step: the frozen embeddings of every pair and each unsafe item's nearest safe caption
+//! (SafeR-CLIP's proximity-aware target t̂, and v̂ = the image paired with it).
+
+use burn::prelude::*;
+
+use super::config::{TargetQuery, TrainConfig};
+use crate::data::Pair;
+use crate::error::{Error, Result};
+use crate::pipeline::Clip;
+use crate::preprocess::Pixels;
+use crate::safety::nearest::{DEFAULT_BLOCK, Neighbour, nearest, read_neighbours};
+
+/// Texts and images go through the frozen towers this many at a time.
+const ENCODE_BATCH: usize = 64;
+
+/// The preprocessed images of one pair.
+#[derive(Debug, Clone)]
+pub struct PairImages {
+    pub safe: Pixels,
+    pub unsafe_image: Pixels,
+}
+
+/// Frozen embeddings, one row per training pair, unit length, on the frozen model's device.
+#[derive(Debug, Clone)]
+pub struct FrozenTargets {
+    /// T0(t)
+    pub text_safe: Tensor<2>,
+    /// T0(t*)
+    pub text_unsafe: Tensor<2>,
+    /// T0(t̂)
+    pub text_target: Tensor<2>,
+    /// For each pair, t̂ as a row of the target pool (the pairs' safe captions first, then the
+    /// extra safe captions) and its cosine with the query: how far the redirection moves.
+    pub nearest: Vec<Neighbour>,
+    pub images: Option<FrozenImages>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FrozenImages {
+    /// V0(v)
+    pub safe: Tensor<2>,
+    /// V0(v*)
+    pub unsafe_image: Tensor<2>,
+    /// V0(v̂)
+    pub target: Tensor<2>,
+}
+
+fn embed_texts(clip: &Clip, texts: &[&str]) -> Result<Tensor<2>> {
+    clip.embed_texts_in_batches(texts, ENCODE_BATCH)
+}
+
+fn embed_images(clip: &Clip, images: &[&Pixels]) -> Result<Tensor<2>> {
+    let parts = images
+        .chunks(ENCODE_BATCH)
+        .map(|chunk| {
+            let chunk: Vec<Pixels> = chunk.iter().map(|p| (*p).clone()).collect();
+            clip.embed_images(&chunk)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tensor::cat(parts, 0))
+}
+
+/// Frozen embeddings and nearest safe targets of `pairs`, with `extra_safe` captions as further
+/// candidates. With images, candidates are the pairs' own safe captions only, so that every
+/// target t̂ has an image v̂.
+pub async fn frozen_targets(
+    frozen: &Clip,
+    pairs: &[Pair],
+    extra_safe: &[String],
+    images: Option<&[PairImages]>,
+    config: &TrainConfig,
+) -> Result<FrozenTargets> {
+    if pairs.is_empty() {
+        return Err(Error::Input("no training pairs".into()));
+    }
+    if let Some(images) = images {
+        if images.len() != pairs.len() {
+            return Err(Error::Input(format!(
+                "{} image pairs for {} caption pairs",
+                images.len(),
+                pairs.len()
+            )));
+        }
+    }
+    let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
+    let unsafe_captions: Vec<&str> = pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
+    let text_safe = embed_texts(frozen, &safe)?;
+    let text_unsafe = embed_texts(frozen, &unsafe_captions)?;
+    let frozen_images = match images {
+        Some(images) => {
+            let safe: Vec<&Pixels> = images.iter().map(|i| &i.safe).collect();
+            let unsafe_images: Vec<&Pixels> = images.iter().map(|i| &i.unsafe_image).collect();
+            Some((embed_images(frozen, &safe)?, embed_images(frozen, &unsafe_images)?))
+        }
+        None => None,
+    };
+
+    let pool = if images.is_none() && !extra_safe.is_empty() {
+        let extra: Vec<&str> = extra_safe.iter().map(String::as_str).collect();
+        Tensor::cat(vec![text_safe.clone(), embed_texts(frozen, &extra)?], 0)
+    } else {
+        text_safe.clone()
+    };
+    let query = match (config.target_query, &frozen_images) {
+        (TargetQuery::Text, _) => text_unsafe.clone(),
+        (TargetQuery::Image, Some((_, unsafe_images))) => unsafe_images.clone(),
+        (TargetQuery::Image, None) => {
+            return Err(Error::Input(
+                "image→text target selection needs images for every pair".into(),
+            ));
+        }
+    };
+    let exclude: Option<Vec<Option<usize>>> =
+        config.exclude_own_pair.then(|| (0..pairs.len()).map(Some).collect());
+    let top = nearest(query, pool.clone(), 1, exclude.as_deref(), DEFAULT_BLOCK)?;
+    let chosen = top.indices.clone().reshape([pairs.len()]);
+    let nearest: Vec<Neighbour> = read_neighbours(top).await?.into_iter().map(|n| n[0]).collect();
+    let text_target = pool.select(0, chosen.clone());
+    let images = frozen_images.map(|(safe, unsafe_image)| FrozenImages {
+        target: safe.clone().select(0, chosen),
+        safe,
+        unsafe_image,
+    });
+    Ok(FrozenTargets {
+        text_safe,
+        text_unsafe,
+        text_target,
+        nearest,
+        images,
+    })
+}

@@ -1,0 +1,358 @@
+//! The LoRA trainer, step by step so that a caller (the CLI's loop, the browser's worker) can
+//! report progress, pause, checkpoint and resume between steps.
+
+use std::collections::HashMap;
+
+use burn::module::{ModuleMapper, Param};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Method, TrainConfig};
+use super::optimizer::{AdamW, Moments, Update};
+use super::schedule::{Batch, schedule};
+use super::targets::{FrozenTargets, PairImages, frozen_targets};
+use crate::data::Pair;
+use crate::device::read_f32;
+use crate::error::{Error, Result};
+use crate::model::ClipModel;
+use crate::pipeline::Clip;
+use crate::preprocess::{Pixels, pixels_to_tensor};
+use crate::safety::losses::{
+    ImageEmbeddings, SAFECLIP_LOGIT_SCALE, StepEmbeddings, safeclip_terms, safer_terms, total,
+};
+use crate::tokenizer::ClipTokenizer;
+use crate::weights::{Checkpoint, SafetensorsWriter, read_adapters, save_adapters, write_adapters};
+
+/// What a run trains on: caption pairs, extra safe captions the targets may be drawn from,
+/// and optionally each pair's images.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    pub pairs: Vec<Pair>,
+    pub extra_safe: Vec<String>,
+    pub images: Option<Vec<PairImages>>,
+}
+
+impl TrainingSet {
+    /// A short hash of the data, stored in checkpoints so that a run is not resumed on
+    /// different data by mistake.
+    pub fn fingerprint(&self) -> String {
+        // FNV-1a, 64 bit.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |text: &str| {
+            for byte in text.bytes().chain([0xff]) {
+                hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for pair in &self.pairs {
+            feed(&pair.safe);
+            feed(&pair.unsafe_caption);
+        }
+        self.extra_safe.iter().for_each(|c| feed(c));
+        feed(if self.images.is_some() { "images" } else { "text" });
+        format!("{hash:016x}")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TermValue {
+    pub name: &'static str,
+    pub weight: f64,
+    pub value: f32,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Steps done, this one included.
+    pub step: usize,
+    pub total_steps: usize,
+    pub epoch: usize,
+    pub stage: usize,
+    pub examples: usize,
+    pub loss: f32,
+    pub terms: Vec<TermValue>,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+    pub seconds: f64,
+    pub examples_per_s: f64,
+}
+
+/// Header entry of a training checkpoint.
+#[derive(Debug, Serialize, Deserialize)]
+struct TrainingState {
+    config: TrainConfig,
+    steps: usize,
+    data: String,
+}
+
+const STATE_KEY: &str = "training_state";
+
+pub struct Trainer {
+    config: TrainConfig,
+    tokenizer: ClipTokenizer,
+    /// The model being trained: frozen base weights plus LoRA adapters, on an autodiff device.
+    model: ClipModel,
+    device: Device,
+    set: TrainingSet,
+    targets: FrozenTargets,
+    schedule: Vec<Batch>,
+    optimizer: AdamW,
+}
+
+impl Trainer {
+    /// Computes the frozen targets with `frozen` (which stays untouched) and attaches fresh
+    /// adapters to a copy of its model.
+    pub async fn new(frozen: &Clip, set: TrainingSet, config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let targets = frozen_targets(
+            frozen,
+            &set.pairs,
+            &set.extra_safe,
+            set.images.as_deref(),
+            &config,
+        )
+        .await?;
+        let difficulty: Vec<f32> = targets.nearest.iter().map(|n| n.score).collect();
+        let schedule = schedule(&config, &difficulty);
+        let device = frozen.device().autodiff();
+        device.seed(config.seed);
+        let model = on_autodiff(frozen.model.clone()).with_lora(&config.lora)?;
+        Ok(Self {
+            optimizer: AdamW::new(config.optimizer.clone()),
+            tokenizer: frozen.tokenizer.clone(),
+            config,
+            model,
+            device,
+            set,
+            targets,
+            schedule,
+        })
+    }
+
+    /// Continues the run saved by [`Self::checkpoint`]: same config, adapters, optimiser moments
+    /// and position in the schedule.
+    pub async fn resume(frozen: &Clip, set: TrainingSet, checkpoint: &[u8]) -> Result<Self> {
+        let device = frozen.device().autodiff();
+        let file = Checkpoint::parse(checkpoint, &device)?;
+        let state: TrainingState = file
+            .metadata(STATE_KEY)
+            .ok_or_else(|| Error::Weights("not a training checkpoint (no training state in its header)".into()))
+            .and_then(|json| {
+                serde_json::from_str(json).map_err(|e| Error::Weights(format!("invalid training state: {e}")))
+            })?;
+        if state.data != set.fingerprint() {
+            return Err(Error::Input(
+                "the checkpoint was trained on different pairs; resume with the same data".into(),
+            ));
+        }
+        let mut trainer = Self::new(frozen, set, state.config).await?;
+        let (model, _) = read_adapters(on_autodiff(frozen.model.clone()), &file)?;
+        for (name, layer) in model.projections() {
+            let Some(adapter) = &layer.adapter else { continue };
+            for (factor, param) in [("a", &adapter.a), ("b", &adapter.b)] {
+                let key = format!("{name}.{factor}");
+                let dims = param.val().dims();
+                let moment = |which: &str| file.tensor(&format!("optimizer.{which}.{key}"), dims);
+                // A factor that never had a gradient (the image tower of a text-only run) has
+                // no moments yet.
+                if let Ok(first) = moment("exp_avg") {
+                    let second = moment("exp_avg_sq")?;
+                    let moments = Moments { first: first.inner(), second: second.inner() };
+                    trainer.optimizer.moments.insert(key, moments);
+                }
+            }
+        }
+        file.ensure_all_used(|_| false)?;
+        trainer.model = model;
+        trainer.optimizer.steps = state.steps;
+        Ok(trainer)
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn targets(&self) -> &FrozenTargets {
+        &self.targets
+    }
+
+    pub fn steps_done(&self) -> usize {
+        self.optimizer.steps
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.schedule.len()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.steps_done() >= self.total_steps()
+    }
+
+    /// The tuned model for inference: adapters attached, dropout off, no autodiff.
+    pub fn model(&self) -> ClipModel {
+        self.model.valid()
+    }
+
+    fn embeddings(&self, batch: &Batch) -> Result<StepEmbeddings> {
+        let n = batch.pairs.len();
+        let pairs: Vec<&Pair> = batch.pairs.iter().map(|&i| &self.set.pairs[i]).collect();
+        let captions: Vec<&str> = pairs
+            .iter()
+            .map(|p| p.safe.as_str())
+            .chain(pairs.iter().map(|p| p.unsafe_caption.as_str()))
+            .collect();
+        let tokens = self.tokenizer.encode_batch(&captions)?;
+        let text = self.model.text_features(&tokens)?;
+        let frozen_device = self.targets.text_safe.device();
+        let ids: Vec<i64> = batch.pairs.iter().map(|&i| i as i64).collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &frozen_device);
+        let rows = |t: &Tensor<2>| t.clone().select(0, ids.clone()).autodiff();
+        let images = match (&self.set.images, &self.targets.images) {
+            (Some(images), Some(frozen)) => {
+                let pixels: Vec<Pixels> = batch
+                    .pairs
+                    .iter()
+                    .map(|&i| images[i].safe.clone())
+                    .chain(batch.pairs.iter().map(|&i| images[i].unsafe_image.clone()))
+                    .collect();
+                let tuned = self.model.image_features(pixels_to_tensor(&pixels, &self.device)?)?;
+                Some(ImageEmbeddings {
+                    tuned_image_safe: tuned.clone().slice([0..n]),
+                    tuned_image_unsafe: tuned.slice([n..2 * n]),
+                    frozen_image_safe: rows(&frozen.safe),
+                    frozen_image_unsafe: rows(&frozen.unsafe_image),
+                    frozen_image_target: rows(&frozen.target),
+                })
+            }
+            _ => None,
+        };
+        Ok(StepEmbeddings {
+            tuned_text_safe: text.clone().slice([0..n]),
+            tuned_text_unsafe: text.slice([n..2 * n]),
+            frozen_text_safe: rows(&self.targets.text_safe),
+            frozen_text_unsafe: rows(&self.targets.text_unsafe),
+            frozen_text_target: rows(&self.targets.text_target),
+            images,
+        })
+    }
+
+    /// Trains on the next batch. `None` once the schedule is done. If the loss or the gradient
+    /// is not finite, nothing is applied: the error says so and the adapters stay as they were.
+    pub async fn step(&mut self) -> Result<Option<StepReport>> {
+        let Some(batch) = self.schedule.get(self.steps_done()).cloned() else {
+            return Ok(None);
+        };
+        let started = web_time::Instant::now();
+        // Dropout masks depend only on the seed and the step, so a resumed run draws the same.
+        self.device
+            .seed(self.config.seed ^ (self.steps_done() as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let embeddings = self.embeddings(&batch)?;
+        let terms = match self.config.method {
+            Method::Safer => safer_terms(&embeddings),
+            Method::SafeClip => safeclip_terms(&embeddings, SAFECLIP_LOGIT_SCALE),
+        };
+        let loss = total(&terms);
+        let grads = loss.backward();
+
+        let mut updates = Vec::new();
+        for (name, layer) in self.model.projections() {
+            let Some(adapter) = &layer.adapter else { continue };
+            for (factor, param) in [("a", &adapter.a), ("b", &adapter.b)] {
+                if let Some(grad) = param.val().grad(&grads) {
+                    let name = format!("{name}.{factor}");
+                    updates.push(Update { name, value: param.val().inner(), grad });
+                }
+            }
+        }
+        if updates.is_empty() {
+            return Err(Error::Training("no adapter received a gradient".into()));
+        }
+        let grad_norm = AdamW::global_norm(&updates);
+        let names: Vec<String> = updates.iter().map(|u| u.name.clone()).collect();
+        let previous = (self.model.clone(), self.optimizer.clone());
+        let values = self.optimizer.step(updates, grad_norm.clone());
+        let mut updated: HashMap<String, Tensor<2>> = names.into_iter().zip(values).collect();
+        for (name, layer) in self.model.projections_mut() {
+            let Some(adapter) = &mut layer.adapter else { continue };
+            for (factor, param) in [("a", &mut adapter.a), ("b", &mut adapter.b)] {
+                if let Some(value) = updated.remove(&format!("{name}.{factor}")) {
+                    *param = Param::initialized(param.id, Tensor::from_inner(value).require_grad());
+                }
+            }
+        }
+
+        let mut scalars = vec![loss.inner()];
+        scalars.extend(terms.iter().map(|t| t.value.clone().inner()));
+        scalars.push(grad_norm);
+        let read = read_f32(Tensor::cat(scalars, 0)).await?;
+        if let Some(bad) = read.iter().position(|v| !v.is_finite()) {
+            (self.model, self.optimizer) = previous;
+            let what = match bad {
+                0 => "the loss".to_string(),
+                i if i <= terms.len() => format!("the loss term {}", terms[i - 1].name),
+                _ => "the gradient norm".to_string(),
+            };
+            return Err(Error::Training(format!(
+                "{what} became {} at step {}; the adapters from step {} are kept (try a lower learning rate)",
+                read[bad],
+                self.steps_done() + 1,
+                self.steps_done()
+            )));
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(Some(StepReport {
+            step: self.steps_done(),
+            total_steps: self.total_steps(),
+            epoch: batch.epoch,
+            stage: batch.stage,
+            examples: batch.pairs.len(),
+            loss: read[0],
+            terms: terms
+                .iter()
+                .zip(&read[1..])
+                .map(|(t, &value)| TermValue { name: t.name, weight: t.weight, value })
+                .collect(),
+            grad_norm: read[read.len() - 1],
+            seconds,
+            examples_per_s: batch.pairs.len() as f64 / seconds.max(1e-9),
+        }))
+    }
+
+    /// The adapters alone, as a safetensors file with their config.
+    pub async fn adapter_file(&self) -> Result<Vec<u8>> {
+        let method = serde_json::to_string(&self.config.method).expect("method serialises");
+        let extra = [("method", method), ("steps", self.steps_done().to_string())];
+        save_adapters(&self.model, &self.config.lora, &extra).await
+    }
+
+    /// Everything needed to resume: adapters, optimiser moments, config and position.
+    pub async fn checkpoint(&self) -> Result<Vec<u8>> {
+        let mut writer = SafetensorsWriter::new();
+        write_adapters(&mut writer, &self.model, &self.config.lora).await?;
+        for (key, moments) in &self.optimizer.moments {
+            writer.add(&format!("optimizer.exp_avg.{key}"), moments.first.clone()).await?;
+            writer.add(&format!("optimizer.exp_avg_sq.{key}"), moments.second.clone()).await?;
+        }
+        let state = TrainingState {
+            config: self.config.clone(),
+            steps: self.steps_done(),
+            data: self.set.fingerprint(),
+        };
+        writer.metadata(STATE_KEY, serde_json::to_string(&state).expect("state serialises"));
+        writer.finish()
+    }
+}
+
+
+/// The model with every weight on the autodiff side of its device (frozen, no gradient kept), so
+/// that adapters attached to it train and dropout runs in every layer.
+fn on_autodiff(model: ClipModel) -> ClipModel {
+    struct ToAutodiff;
+    impl ModuleMapper for ToAutodiff {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            Param::from_mapped_value(id, tensor.autodiff(), mapper)
+        }
+    }
+    model.no_grad().map(&mut ToAutodiff)
+}

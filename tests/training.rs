@@ -1,0 +1,244 @@
+//! The LoRA trainer on a small random CLIP with the real tokenizer: SafeR-CLIP training
+//! redirects unsafe captions, drift is reported for SafeR-CLIP and Safe-CLIP on the same data,
+//! runs resume exactly, a diverging run keeps its last good adapters, and bad input is refused.
+
+mod common;
+
+use burn::prelude::*;
+use common::shared;
+use safer_clip::Clip;
+use safer_clip::data::{Pair, parse_caption_pool, parse_pairs};
+use safer_clip::device::block_on;
+use safer_clip::evaluation::{embedding_drift, text_redirection, weight_drift};
+use safer_clip::model::{ClipConfig, ClipModel};
+use safer_clip::tokenizer::ClipTokenizer;
+use safer_clip::preprocess::Pixels;
+use safer_clip::safety::losses::{StepEmbeddings, safer_terms};
+use safer_clip::training::{Method, PairImages, StepReport, TargetQuery, TrainConfig, Trainer, TrainingSet};
+
+/// A small random CLIP, wide enough for captions to differ, with the real tokenizer.
+fn clip(test: &str) -> Option<Clip> {
+    let tokenizer = shared(test)?.join("assets/clip-vit-base-patch32/tokenizer.json");
+    let config = ClipConfig::from_json(
+        r#"{"projection_dim": 32,
+            "text_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4},
+            "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                              "image_size": 32, "patch_size": 16}}"#,
+    )
+    .unwrap();
+    Some(Clip {
+        model: ClipModel::random(&config, 7, &Device::flex()).unwrap(),
+        tokenizer: ClipTokenizer::from_bytes(&std::fs::read(tokenizer).unwrap()).unwrap(),
+    })
+}
+
+/// Every `stride`-th shipped pair: all nine categories.
+fn pairs(stride: usize) -> Vec<Pair> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/pairs.jsonl")).unwrap();
+    parse_pairs(&text).unwrap().into_iter().step_by(stride).collect()
+}
+
+fn pool() -> Vec<String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/safe_pool.txt")).unwrap();
+    parse_caption_pool(&text).unwrap()
+}
+
+fn text_set(stride: usize) -> TrainingSet {
+    TrainingSet { pairs: pairs(stride), extra_safe: pool()[..200].to_vec(), images: None }
+}
+
+/// A fast configuration for a model this small: a big learning rate and a small adapter.
+fn config(method: Method) -> TrainConfig {
+    let mut config = TrainConfig::new(method);
+    config.optimizer.learning_rate = 1e-2;
+    config.lora.rank = 4;
+    config.lora.alpha = 4.0;
+    config.batch_size = 16;
+    config.epochs = 4;
+    config
+}
+
+fn run(trainer: &mut Trainer) -> Vec<StepReport> {
+    let mut reports = Vec::new();
+    while let Some(report) = block_on(trainer.step()).unwrap() {
+        reports.push(report);
+    }
+    reports
+}
+
+/// SafeR-CLIP's text redirection terms (relative + unimodal) of `model` over every training
+/// pair, against the trainer's frozen targets.
+fn redirection_loss(model: &ClipModel, clip: &Clip, trainer: &Trainer) -> f32 {
+    let pairs = text_set(3).pairs;
+    let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
+    let unsafe_captions: Vec<&str> = pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
+    let targets = trainer.targets();
+    let embeddings = StepEmbeddings {
+        tuned_text_safe: embed(model, clip, &safe),
+        tuned_text_unsafe: embed(model, clip, &unsafe_captions),
+        frozen_text_safe: targets.text_safe.clone(),
+        frozen_text_unsafe: targets.text_unsafe.clone(),
+        frozen_text_target: targets.text_target.clone(),
+        images: None,
+    };
+    safer_terms(&embeddings)
+        .into_iter()
+        .filter(|t| t.name.starts_with("safer_"))
+        .map(|t| t.value.into_scalar::<f32>())
+        .sum()
+}
+
+fn embed(model: &ClipModel, clip: &Clip, texts: &[&str]) -> Tensor<2> {
+    model.embed_text(&clip.tokenizer.encode_batch(texts).unwrap()).unwrap()
+}
+
+#[test]
+fn safer_training_redirects_unsafe_captions_and_both_methods_report_drift() {
+    let Some(clip) = clip("training") else { return };
+    let set = text_set(3);
+    let safe: Vec<&str> = set.pairs.iter().map(|p| p.safe.as_str()).collect();
+    let unsafe_captions: Vec<&str> = set.pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
+    let held_out: Vec<String> = pool()[2000..2200].to_vec();
+    let held_out: Vec<&str> = held_out.iter().map(String::as_str).collect();
+    let before = block_on(text_redirection(embed(&clip.model, &clip, &safe), embed(&clip.model, &clip, &unsafe_captions))).unwrap();
+
+    for method in [Method::Safer, Method::SafeClip] {
+        // The same number of steps for both methods (SafeR-CLIP's curriculum shortens its epochs).
+        let mut config = config(method);
+        config.max_steps = Some(24);
+        let mut trainer = block_on(Trainer::new(&clip, set.clone(), config)).unwrap();
+        let reports = run(&mut trainer);
+        assert_eq!(reports.len(), 24);
+        let tuned = trainer.model();
+        let after = block_on(text_redirection(embed(&tuned, &clip, &safe), embed(&tuned, &clip, &unsafe_captions))).unwrap();
+        let drift = block_on(embedding_drift(embed(&clip.model, &clip, &held_out), embed(&tuned, &clip, &held_out))).unwrap();
+        let weights = block_on(weight_drift(&tuned)).unwrap();
+        let mean_weight_change = weights.iter().map(|l| l.relative_change).sum::<f64>() / weights.len() as f64;
+        println!(
+            "{method:?}: {} steps, loss {:.4} → {:.4}; unsafe→safe top-1 {:.3} → {:.3}; held-out safe caption cosine to the original: mean {:.4}, min {:.4}; mean ‖ΔW‖/‖W‖ {:.4}",
+            reports.len(),
+            reports[0].loss,
+            reports.last().unwrap().loss,
+            before.safe_top1,
+            after.safe_top1,
+            drift.mean_cosine,
+            drift.min_cosine,
+            mean_weight_change
+        );
+        if method == Method::Safer {
+            let loss_before = redirection_loss(&clip.model, &clip, &trainer);
+            let loss_after = redirection_loss(&tuned, &clip, &trainer);
+            println!("SafeR redirection loss over all training pairs: {loss_before:.4} → {loss_after:.4}");
+            assert!(loss_after < loss_before, "redirection loss should fall: {loss_before} → {loss_after}");
+            assert!(after.safe_top1 > before.safe_top1, "{} → {}", before.safe_top1, after.safe_top1);
+            assert!(reports.iter().any(|r| r.stage == 0) && reports.iter().any(|r| r.stage == 2));
+        }
+    }
+}
+
+#[test]
+fn a_resumed_run_continues_exactly() {
+    let Some(clip) = clip("training-resume") else { return };
+    let set = text_set(9);
+    let mut config = config(Method::Safer);
+    config.max_steps = Some(4);
+    config.batch_size = 8;
+    // Dropout draws from the backend's process-wide generator, which tests running in parallel
+    // share; the replay is exact only when nothing else draws in between.
+    config.lora.dropout = 0.0;
+
+    let mut straight = block_on(Trainer::new(&clip, set.clone(), config.clone())).unwrap();
+    let straight_losses: Vec<f32> = run(&mut straight).iter().map(|r| r.loss).collect();
+
+    let mut first = block_on(Trainer::new(&clip, set.clone(), config.clone())).unwrap();
+    block_on(first.step()).unwrap();
+    block_on(first.step()).unwrap();
+    let checkpoint = block_on(first.checkpoint()).unwrap();
+    let mut resumed = block_on(Trainer::resume(&clip, set.clone(), &checkpoint)).unwrap();
+    assert_eq!(resumed.steps_done(), 2);
+    let resumed_losses: Vec<f32> = run(&mut resumed).iter().map(|r| r.loss).collect();
+    assert_eq!(resumed_losses, straight_losses[2..], "same batches, dropout and moments");
+    assert_eq!(factors(&block_on(resumed.adapter_file()).unwrap()), factors(&block_on(straight.adapter_file()).unwrap()));
+
+    let other_data = text_set(10);
+    let error = block_on(Trainer::resume(&clip, other_data, &checkpoint)).err().unwrap().to_string();
+    assert!(error.contains("different pairs"), "{error}");
+    let adapter_only = block_on(first.adapter_file()).unwrap();
+    let error = block_on(Trainer::resume(&clip, set, &adapter_only)).err().unwrap().to_string();
+    assert!(error.contains("not a training checkpoint"), "{error}");
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_its_last_good_adapters() {
+    let Some(clip) = clip("training-nan") else { return };
+    let mut config = config(Method::Safer);
+    config.optimizer.learning_rate = 1e30;
+    config.optimizer.max_grad_norm = None;
+    let mut trainer = block_on(Trainer::new(&clip, text_set(9), config)).unwrap();
+    let mut last_good = factors(&block_on(trainer.adapter_file()).unwrap());
+    let error = loop {
+        match block_on(trainer.step()) {
+            Ok(Some(_)) => last_good = factors(&block_on(trainer.adapter_file()).unwrap()),
+            Ok(None) => panic!("a learning rate of 1e30 should diverge"),
+            Err(error) => break error.to_string(),
+        }
+    };
+    assert!(error.contains("training stopped") && error.contains("are kept"), "{error}");
+    assert_eq!(factors(&block_on(trainer.adapter_file()).unwrap()), last_good);
+    assert!(trainer.steps_done() >= 1);
+}
+
+#[test]
+fn pairs_with_images_train_every_term() {
+    let Some(clip) = clip("training-images") else { return };
+    let size = clip.image_size();
+    let mut rng = safer_clip::data::SplitMix64::new(5);
+    let mut image = || Pixels {
+        size,
+        values: (0..3 * size * size).map(|_| (rng.below(2000) as f32 / 1000.0) - 1.0).collect(),
+    };
+    let pairs = pairs(20);
+    let images: Vec<PairImages> = pairs.iter().map(|_| PairImages { safe: image(), unsafe_image: image() }).collect();
+    let set = TrainingSet { pairs, extra_safe: vec![], images: Some(images) };
+    for method in [Method::Safer, Method::SafeClip] {
+        let mut config = config(method);
+        config.max_steps = Some(6);
+        config.target_query = TargetQuery::Image;
+        let mut trainer = block_on(Trainer::new(&clip, set.clone(), config)).unwrap();
+        let reports = run(&mut trainer);
+        let names: Vec<&str> = reports[0].terms.iter().map(|t| t.name).collect();
+        assert_eq!(names.len(), if method == Method::Safer { 6 } else { 8 }, "{names:?}");
+        assert!(names.iter().any(|n| n.contains("image")));
+        assert!(reports.iter().all(|r| r.loss.is_finite()));
+        let image_layers = block_on(weight_drift(&trainer.model())).unwrap();
+        assert!(
+            image_layers.iter().any(|l| l.layer.starts_with("vision_model") && l.relative_change > 0.0),
+            "the image tower's adapters should train"
+        );
+    }
+}
+
+#[test]
+fn bad_training_input_is_refused() {
+    let Some(clip) = clip("training-bad") else { return };
+    let empty = TrainingSet { pairs: vec![], extra_safe: vec![], images: None };
+    let error = |set: TrainingSet, config: TrainConfig| block_on(Trainer::new(&clip, set, config)).err().unwrap().to_string();
+    assert!(error(empty, config(Method::Safer)).contains("no training pairs"));
+    let mut image_query = config(Method::Safer);
+    image_query.target_query = TargetQuery::Image;
+    assert!(error(text_set(9), image_query).contains("needs images"));
+    let mut no_rank = config(Method::Safer);
+    no_rank.lora.rank = 0;
+    assert!(error(text_set(9), no_rank).contains("rank"));
+    let mut bad_lr = config(Method::SafeClip);
+    bad_lr.optimizer.learning_rate = f64::NAN;
+    assert!(error(text_set(9), bad_lr).contains("learning rate"));
+}
+
+/// The tensors of an adapter file by name (header metadata order is not fixed).
+fn factors(file: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let tensors = safetensors::SafeTensors::deserialize(file).unwrap();
+    let mut all: Vec<(String, Vec<u8>)> = tensors.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect();
+    all.sort();
+    all
+}
