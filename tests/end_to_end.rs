@@ -1,5 +1,6 @@
 //! Text and image files in, embeddings out, through the real CLIP tokenizer and the CLI,
-//! against `transformers` (a tiny model with CLIP's full vocabulary, `tiny-fullvocab`).
+//! against `transformers` (a tiny model with CLIP's full vocabulary, `tiny-fullvocab`); and
+//! the train → merge → eval workflow of the CLI.
 
 mod common;
 
@@ -163,4 +164,102 @@ fn cli_errors_are_readable() {
     assert!(!ok && stderr.contains("at least one --text or --image"), "{stderr}");
     let (ok, _, stderr) = cli(&["encode", "--model", ".", "--text", "x", "--backend", "tpu"]);
     assert!(!ok && stderr.contains("unknown backend `tpu`"), "{stderr}");
+}
+
+const PAIRS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/pairs.jsonl");
+
+#[test]
+fn train_merge_and_eval_from_the_command_line() {
+    let Some(dir) = hub_model_dir("cli-train") else { return };
+    let model = dir.to_str().unwrap();
+    let out = dir.join("run");
+    let out_arg = out.to_str().unwrap();
+    let (ok, stdout, stderr) = cli(&[
+        "train", "--model", model, "--pairs", PAIRS, "--out", out_arg, "--max-steps", "4",
+        "--batch-size", "8", "--lr", "1e-2", "--checkpoint-every", "2", "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(report["config"]["method"], "safer");
+    let pairs = safer_clip::data::parse_pairs(&std::fs::read_to_string(PAIRS).unwrap()).unwrap();
+    let test_pairs = safer_clip::data::split_pairs(&pairs, 0.1, 0.1, 0).unwrap().test.len() as u64;
+    assert_eq!(report["data"]["test"].as_u64(), Some(test_pairs));
+    for key in ["original", "tuned"] {
+        let top1 = report[key]["text"]["safe_top1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&top1), "{key}: {top1}");
+    }
+    assert!(report["drift"]["mean_weight_change"].as_f64().unwrap() > 0.0);
+    for file in ["adapter.safetensors", "checkpoint.safetensors", "report.json"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+
+    let adapter = out.join("adapter.safetensors");
+    let merged = dir.join("merged");
+    let (ok, _, stderr) = cli(&["merge", "--model", model, "--adapter", adapter.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let text = "a man punching another man outside a bar at night";
+    let device = burn::prelude::Device::flex();
+    let merged_clip = Clip::from_dir(&merged, &device).unwrap();
+    let base = Clip::from_dir(&dir, &device).unwrap();
+    let (adapted, _) = safer_clip::weights::load_adapters(base.model.clone(), &std::fs::read(&adapter).unwrap()).unwrap();
+    let tokens = base.tokenizer.encode_batch(&[text]).unwrap();
+    let diff = max_abs_diff(&matrix(merged_clip.embed_texts(&[text]).unwrap()), &matrix(adapted.embed_text(&tokens).unwrap()));
+    assert!(diff < 1e-5, "merged folder vs adapter on the base: {diff}");
+
+    let (ok, stdout, stderr) = cli(&["eval", "--model", model, "--adapter", adapter.to_str().unwrap(), "--pairs", PAIRS, "--test-split"]);
+    assert!(ok, "{stderr}");
+    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(eval["original"]["pairs"]["pairs"].as_u64(), Some(test_pairs));
+    assert_eq!(
+        eval["tuned"]["pairs"]["text"]["safe_top1"], report["tuned"]["text"]["safe_top1"],
+        "eval of the saved adapter on the test split = the training report"
+    );
+}
+
+#[test]
+fn training_errors_are_readable_and_keep_the_adapter() {
+    let Some(dir) = hub_model_dir("cli-train-errors") else { return };
+    let model = dir.to_str().unwrap();
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"safe\": \"a cat\", \"unsafe\": \"a dead cat\"}\n{\"safe\": \"a dog\"}\n").unwrap();
+    let out = dir.join("run");
+    let (ok, _, stderr) = cli(&["train", "--model", model, "--pairs", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("line 2") && stderr.contains("missing field `unsafe`"), "{stderr}");
+
+    let (ok, _, stderr) = cli(&[
+        "train", "--model", model, "--pairs", PAIRS, "--out", out.to_str().unwrap(), "--lr", "1e30",
+        "--grad-clip", "0", "--batch-size", "8",
+    ]);
+    assert!(!ok && stderr.contains("training stopped") && stderr.contains("are kept"), "{stderr}");
+    assert!(out.join("adapter.safetensors").is_file(), "the last good adapter is written");
+
+    let (ok, _, stderr) = cli(&["train", "--model", model, "--pairs", PAIRS, "--out", out.to_str().unwrap(), "--targets", "k_proj,attn"]);
+    assert!(!ok && stderr.contains("unknown LoRA target `attn`"), "{stderr}");
+}
+
+#[test]
+fn zero_shot_eval_reads_openai_prompts_and_class_folders() {
+    let Some(dir) = hub_model_dir("cli-zero-shot") else { return };
+    let shared = common::shared("zero-shot").unwrap();
+    let (ok, stdout, stderr) = cli(&[
+        "eval", "--model", dir.to_str().unwrap(),
+        "--images", shared.join("data/cifar10-test").to_str().unwrap(),
+        "--prompts", shared.join("data/clip-prompts.md").to_str().unwrap(),
+        "--per-class", "3",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let zero_shot = &report["original"]["zero_shot"];
+    assert_eq!(zero_shot["images"].as_u64(), Some(30));
+    assert_eq!(zero_shot["per_class"].as_array().unwrap().len(), 10);
+    assert_eq!(zero_shot["per_class"][0][0], "airplane");
+    let accuracy = zero_shot["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy));
+
+    let (ok, _, stderr) = cli(&[
+        "eval", "--model", dir.to_str().unwrap(), "--images", "/nonexistent",
+        "--prompts", shared.join("data/clip-prompts.md").to_str().unwrap(), "--dataset", "CIFAR11",
+    ]);
+    assert!(!ok && stderr.contains("no `## CIFAR11` section"), "{stderr}");
 }

@@ -3,10 +3,12 @@
 //! move?).
 
 mod drift;
+mod report;
 mod retrieval;
 mod zero_shot;
 
 pub use drift::{EmbeddingDrift, LayerDrift, embedding_drift, weight_drift};
+pub use report::{Drift, PairMetrics, drift, pair_metrics};
 pub use retrieval::{
     RECALL_KS, Recall, TextRedirection, VisuRetrieval, recall_at_k, text_redirection, visu_retrieval,
 };

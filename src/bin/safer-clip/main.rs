@@ -1,7 +1,11 @@
 //! `safer-clip`: the command-line face of the core, for jobs too big for a browser tab.
 
 mod encode;
+mod eval;
+mod inputs;
+mod merge;
 mod nearest;
+mod train;
 
 use std::process::ExitCode;
 
@@ -20,6 +24,12 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// List the safe captions of a pool nearest to each query.
     Nearest(nearest::NearestArgs),
+    /// Fine-tune LoRA adapters that redirect unsafe content (SafeR-CLIP or Safe-CLIP).
+    Train(train::TrainArgs),
+    /// Measure retrieval, zero-shot accuracy and drift, with or without an adapter.
+    Eval(eval::EvalArgs),
+    /// Fold an adapter into the model's weights and write a full model folder.
+    Merge(merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +37,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Encode(args) => encode::run(args),
         Command::Nearest(args) => nearest::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Merge(args) => merge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use safer_clip::Clip;
 use safer_clip::data::parse_caption_pool;
-use safer_clip::device::{Backend, device};
+use safer_clip::device::{Backend, block_on, device};
 use safer_clip::error::{Error, Result, read_file};
-use safer_clip::device::block_on;
 use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
 use serde::Serialize;
 

@@ -1,0 +1,153 @@
+//! `safer-clip eval`: retrieval on pairs, zero-shot accuracy on an image folder, and, with an
+//! adapter, the same for the tuned model beside the original plus how far it drifted.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use safer_clip::Clip;
+use safer_clip::data::split_pairs;
+use safer_clip::device::{Backend, block_on, device};
+use safer_clip::error::{Error, Result, read_file};
+use safer_clip::evaluation::{Drift, PairMetrics, ZeroShot, drift, pair_metrics, parse_prompt_file, zero_shot_accuracy};
+use safer_clip::preprocess::Pixels;
+use safer_clip::weights::load_adapters;
+use serde::Serialize;
+
+use crate::inputs::{read_pair_images, read_pairs, read_text};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Model folder with config.json, model.safetensors and tokenizer.json.
+    #[arg(long)]
+    model: PathBuf,
+    /// Adapter to evaluate beside the original model.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// Safe/unsafe pairs, JSONL.
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// Evaluate only the test split made as `train` makes it (same fractions and seed).
+    #[arg(long)]
+    test_split: bool,
+    #[arg(long, default_value_t = 0.1)]
+    validation: f64,
+    #[arg(long, default_value_t = 0.1)]
+    test: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Image folder with one subfolder per class (e.g. ../shared/data/cifar10-test).
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// OpenAI's prompts.md with the class names and templates.
+    #[arg(long)]
+    prompts: Option<PathBuf>,
+    /// Section of the prompt file.
+    #[arg(long, default_value = "CIFAR10")]
+    dataset: String,
+    /// Images per class to classify (0: all).
+    #[arg(long, default_value_t = 100)]
+    per_class: usize,
+    #[arg(long, default_value = "ndarray")]
+    backend: Backend,
+}
+
+#[derive(Serialize)]
+struct ModelReport {
+    pairs: Option<PairMetrics>,
+    zero_shot: Option<ZeroShot>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    original: ModelReport,
+    tuned: Option<ModelReport>,
+    drift: Option<Drift>,
+}
+
+/// `(image, class)` examples from `folder/<class>/<file>`, classes in prompt-file order.
+fn class_folder(folder: &Path, classes: &[String], per_class: usize, size: usize) -> Result<Vec<(Pixels, usize)>> {
+    let mut examples = Vec::new();
+    for (index, class) in classes.iter().enumerate() {
+        let dir = folder.join(class);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|source| Error::Io { context: format!("cannot list {}", dir.display()), source })?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if per_class > 0 {
+            files.truncate(per_class);
+        }
+        for file in files {
+            let pixels = safer_clip::preprocess::preprocess_image(&read_file(&file)?, size)
+                .map_err(|e| Error::Input(format!("{}: {e}", file.display())))?;
+            examples.push((pixels, index));
+        }
+    }
+    Ok(examples)
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let device = device(args.backend)?;
+    let clip = Clip::from_dir(&args.model, &device)?;
+    let tuned = match &args.adapter {
+        Some(path) => {
+            let (model, _) = load_adapters(clip.model.clone(), &read_file(path)?)
+                .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+            Some(Clip { model, tokenizer: clip.tokenizer.clone() })
+        }
+        None => None,
+    };
+
+    let pairs = match &args.pairs {
+        Some(path) => {
+            let mut pairs = read_pairs(path)?;
+            let mut images = read_pair_images(&pairs, path, clip.image_size())?;
+            if args.test_split {
+                let test = split_pairs(&pairs, args.validation, args.test, args.seed)?.test;
+                pairs = test.iter().map(|&i| pairs[i].clone()).collect();
+                images = images.map(|all| test.iter().map(|&i| all[i].clone()).collect());
+            }
+            Some((pairs, images))
+        }
+        None => None,
+    };
+    let zero_shot = match (&args.images, &args.prompts) {
+        (Some(folder), Some(prompts)) => {
+            let prompts = parse_prompt_file(&read_text(prompts)?, &args.dataset)?;
+            let examples = class_folder(folder, &prompts.classes, args.per_class, clip.image_size())?;
+            Some((prompts, examples))
+        }
+        (None, None) => None,
+        _ => return Err(Error::Input("zero-shot evaluation needs both --images and --prompts".into())),
+    };
+    if pairs.is_none() && zero_shot.is_none() {
+        return Err(Error::Input("nothing to evaluate: give --pairs and/or --images with --prompts".into()));
+    }
+
+    let measure = |model: &Clip| -> Result<ModelReport> {
+        Ok(ModelReport {
+            pairs: match &pairs {
+                Some((pairs, images)) => Some(block_on(pair_metrics(model, pairs, images.as_deref()))?),
+                None => None,
+            },
+            zero_shot: match &zero_shot {
+                Some((prompts, examples)) => Some(block_on(zero_shot_accuracy(model, prompts, examples, 64))?),
+                None => None,
+            },
+        })
+    };
+    let report = Report {
+        original: measure(&clip)?,
+        tuned: tuned.as_ref().map(measure).transpose()?,
+        drift: match (&tuned, &pairs) {
+            (Some(tuned), Some((pairs, _))) => {
+                let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
+                Some(block_on(drift(&clip, tuned, &safe))?)
+            }
+            _ => None,
+        },
+    };
+    println!("{}", serde_json::to_string_pretty(&report).expect("plain data serialises"));
+    Ok(())
+}

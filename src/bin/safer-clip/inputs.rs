@@ -1,0 +1,59 @@
+//! Reading the CLI's input files: text files, pair files with their images.
+
+use std::path::Path;
+
+use safer_clip::data::{Pair, parse_caption_pool, parse_pairs};
+use safer_clip::error::{Error, Result, read_file};
+use safer_clip::preprocess::preprocess_image;
+use safer_clip::training::PairImages;
+
+pub fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read_file(path)?)
+        .map_err(|_| Error::Input(format!("{} is not UTF-8 text", path.display())))
+}
+
+pub fn read_pool(path: &Path) -> Result<Vec<String>> {
+    parse_caption_pool(&read_text(path)?)
+        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}
+
+pub fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
+    parse_pairs(&read_text(path)?).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}
+
+/// The preprocessed images of `pairs` when every pair names both, `None` when none does.
+/// Image paths are relative to the pair file; URLs are for the browser app.
+pub fn read_pair_images(pairs: &[Pair], pair_file: &Path, image_size: usize) -> Result<Option<Vec<PairImages>>> {
+    let with_images = pairs.iter().filter(|p| p.has_images()).count();
+    if with_images == 0 {
+        return Ok(None);
+    }
+    if with_images != pairs.len() {
+        return Err(Error::Input(format!(
+            "{} of {} pairs have images; give images for every pair or for none",
+            with_images,
+            pairs.len()
+        )));
+    }
+    let base = pair_file.parent().unwrap_or(Path::new("."));
+    let load = |name: &str| -> Result<_> {
+        if name.starts_with("http://") || name.starts_with("https://") {
+            return Err(Error::Input(format!(
+                "image URLs are fetched by the browser app; download {name} and give its path"
+            )));
+        }
+        let path = base.join(name);
+        preprocess_image(&read_file(&path)?, image_size)
+            .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+    };
+    pairs
+        .iter()
+        .map(|p| {
+            Ok(PairImages {
+                safe: load(p.safe_image.as_deref().unwrap_or_default())?,
+                unsafe_image: load(p.unsafe_image.as_deref().unwrap_or_default())?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
