@@ -6,54 +6,18 @@
 //!
 //! Prints one JSON object per line.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Instant;
+
+use common::{args, images, peak_rss_mib, rate, texts};
 use safer_clip::Clip;
 use safer_clip::device::{Backend, device};
-use safer_clip::preprocess::Pixels;
 
 const BATCHES: [usize; 3] = [1, 8, 32];
-const MIN_TIME: Duration = Duration::from_secs(3);
-
-fn texts(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| format!("a photo of a {} dog playing with a ball in the park number {i}", ["small", "large", "brown"][i % 3]))
-        .collect()
-}
-
-fn images(n: usize, size: usize) -> Vec<Pixels> {
-    (0..n)
-        .map(|i| Pixels {
-            size,
-            values: (0..3 * size * size).map(|j| ((i * 31 + j) % 97) as f32 / 48.0 - 1.0).collect(),
-        })
-        .collect()
-}
-
-/// Runs `f` until `MIN_TIME` has passed (after one warm-up call) and returns calls per second.
-fn rate(mut f: impl FnMut()) -> f64 {
-    f();
-    let started = Instant::now();
-    let mut calls = 0;
-    while started.elapsed() < MIN_TIME || calls < 3 {
-        f();
-        calls += 1;
-    }
-    calls as f64 / started.elapsed().as_secs_f64()
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 fn main() {
-    let all: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo test --all-targets` runs this binary without `--bench`: it only checks it builds.
-    let benchmarking = all.iter().any(|a| a == "--bench");
-    let args: Vec<String> = all.into_iter().filter(|a| a != "--bench").collect();
+    let (args, benchmarking) = args();
     let Some(model_dir) = args.first() else {
         eprintln!("usage: cargo bench --bench encode -- MODEL_DIR [ndarray|flex|wgpu ...]");
         std::process::exit(if benchmarking { 2 } else { 0 });

@@ -52,22 +52,34 @@ fn brute_force(queries: &[Vec<f32>], pool: &[Vec<f32>], k: usize, exclude: &[Opt
 
 #[test]
 fn blocked_top_k_equals_brute_force() {
+    check_against_brute_force(203, &[(7, true), (64, false), (1000, true)], 5);
+}
+
+/// Blocks of hundreds of rows take the grouped top-k path (groups of 64, a ragged last group).
+#[test]
+fn grouped_top_k_on_large_blocks_equals_brute_force() {
+    check_against_brute_force(2203, &[(700, true), (4096, false)], 5);
+    check_against_brute_force(2203, &[(1500, true)], 1);
+}
+
+fn check_against_brute_force(pool_size: usize, blocks: &[(usize, bool)], k: usize) {
     let queries = unit_rows(9, 32, 1);
-    let pool = unit_rows(203, 32, 2);
+    let pool = unit_rows(pool_size, 32, 2);
     let exclude: Vec<Option<usize>> = (0..9).map(|i| (i % 2 == 0).then_some(i * 20)).collect();
     let no_exclusion = vec![None; 9];
     for (backend, device) in backends() {
-        for (block, excluded) in [(7, Some(&exclude)), (64, None), (1000, Some(&exclude))] {
+        for &(block, with_exclusions) in blocks {
+            let excluded = with_exclusions.then_some(&exclude);
             let top = nearest(
                 tensor(&queries, &device),
                 tensor(&pool, &device),
-                5,
+                k,
                 excluded.map(Vec::as_slice),
                 block,
             )
             .unwrap();
             let found = block_on(read_neighbours(top)).unwrap();
-            let expected = brute_force(&queries, &pool, 5, excluded.unwrap_or(&no_exclusion));
+            let expected = brute_force(&queries, &pool, k, excluded.unwrap_or(&no_exclusion));
             for (q, (ours, theirs)) in found.iter().zip(&expected).enumerate() {
                 let ours: Vec<usize> = ours.iter().map(|n| n.index).collect();
                 assert_eq!(&ours, theirs, "{backend}, block {block}, query {q}");

@@ -120,7 +120,7 @@ mod tests {
                 xs[i] = xs[i] - 0.1 * 0.01 * xs[i] - 0.1 * update;
             }
         }
-        let ours = x.into_data().to_vec::<f32>().unwrap();
+        let ours = x.into_data().try_to_vec::<f32>().unwrap();
         for (o, e) in ours.iter().zip(xs) {
             assert!((*o as f64 - e).abs() < 1e-5, "{o} vs {e}");
         }
@@ -138,10 +138,10 @@ mod tests {
             .map(|(i, g)| Update { name: i.to_string(), value: g.zeros_like(), grad: g.clone() })
             .collect();
         let norm = AdamW::global_norm(&updates);
-        assert_eq!(norm.clone().into_data().to_vec::<f32>().unwrap(), [50.0]);
+        assert_eq!(norm.clone().into_data().try_to_vec::<f32>().unwrap(), [50.0]);
         adam.step(updates, norm);
         // With β = 0 the first moment is the clipped gradient itself.
-        let first = adam.moments["0"].first.clone().into_data().to_vec::<f32>().unwrap();
+        let first = adam.moments["0"].first.clone().into_data().try_to_vec::<f32>().unwrap();
         assert!((first[0] - 0.6).abs() < 1e-5 && (first[1] - 0.8).abs() < 1e-5, "{first:?}");
     }
 }
