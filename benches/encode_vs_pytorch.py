@@ -13,39 +13,15 @@ import argparse
 import json
 import os
 import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_common import make_model, rate, run_lines  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "assets" / "clip-vit-base-patch32"
 BATCHES = (1, 8, 32)
-MIN_TIME = 3.0
-
-
-def make_model(out_dir):
-    import torch
-    from transformers import CLIPConfig, CLIPModel
-
-    config = CLIPConfig.from_pretrained(SHARED) if SHARED.exists() else CLIPConfig()
-    torch.manual_seed(0)
-    CLIPModel(config).eval().save_pretrained(out_dir, safe_serialization=True)
-    if SHARED.exists():
-        shutil.copy(SHARED / "tokenizer.json", out_dir / "tokenizer.json")
-    else:
-        sys.exit("needs ../shared/assets/clip-vit-base-patch32/tokenizer.json")
-
-
-def rate(fn):
-    fn()
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < MIN_TIME or calls < 3:
-        fn()
-        calls += 1
-    return calls / (time.perf_counter() - start)
 
 
 def pytorch_worker(model_dir, threads):
@@ -72,19 +48,6 @@ def pytorch_worker(model_dir, threads):
                           "peak_rss_mib": round(peak)}), flush=True)
 
 
-def run_lines(cmd, env=None):
-    """Runs a measuring process and echoes each result row as it comes (runs take minutes)."""
-    rows = []
-    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) as process:
-        for line in process.stdout:
-            if line.startswith("{"):
-                print(line.strip(), flush=True)
-                rows.append(json.loads(line))
-    if process.returncode != 0:
-        sys.exit(f"{cmd[0]} failed with exit code {process.returncode}")
-    return rows
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--backends", nargs="+", default=["ndarray", "flex"])
@@ -98,9 +61,10 @@ def main():
         model_dir = Path(tmp)
         make_model(model_dir)
         env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
-        rows = run_lines([sys.executable, __file__, "--worker", str(model_dir), "--threads", str(args.threads)])
+        rows = run_lines([sys.executable, __file__, "--worker", str(model_dir), "--threads", str(args.threads)],
+                         ("impl",))
         rows += run_lines(["cargo", "bench", "--profile", "dev", "--bench", "encode", "--", str(model_dir),
-                           *args.backends], env=env)
+                           *args.backends], ("impl",), env=env)
 
     torch_rows = {r["batch"]: r for r in rows if r["impl"] == "pytorch-cpu"}
     print(f"\nViT-B/32-size random weights, {args.threads} threads, {os.uname().machine}, {os.cpu_count()} cores")
