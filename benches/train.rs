@@ -37,7 +37,7 @@ fn measure(model_dir: &str, backend: Backend, mode: &str, batch: usize) {
             .map(|p| PairImages { safe: p[0].clone(), unsafe_image: p[1].clone() })
             .collect()
     });
-    let set = TrainingSet { pairs, extra_safe: vec![], images: pair_images };
+    let set = TrainingSet { pairs, extra_safe: vec![], extra_safe_embeddings: None, images: pair_images };
     let mut config = TrainConfig::new(Method::Safer);
     config.batch_size = batch;
     config.curriculum = None;

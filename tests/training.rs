@@ -44,12 +44,15 @@ fn pool() -> Vec<String> {
 }
 
 fn text_set(stride: usize) -> TrainingSet {
-    TrainingSet { pairs: pairs(stride), extra_safe: pool()[..200].to_vec(), images: None }
+    TrainingSet { pairs: pairs(stride), extra_safe: pool()[..200].to_vec(), extra_safe_embeddings: None, images: None }
 }
 
-/// A fast configuration for a model this small: a big learning rate and a small adapter.
+/// A fast configuration for a model this small: a big learning rate and a small adapter. No
+/// dropout: its masks come from the backend's process-wide generator, which tests running in
+/// parallel share, and these measurements must not depend on the order they run in.
 fn config(method: Method) -> TrainConfig {
     let mut config = TrainConfig::new(method);
+    config.lora.dropout = 0.0;
     config.optimizer.learning_rate = 1e-2;
     config.lora.rank = 4;
     config.lora.alpha = 4.0;
@@ -143,9 +146,6 @@ fn a_resumed_run_continues_exactly() {
     let mut config = config(Method::Safer);
     config.max_steps = Some(4);
     config.batch_size = 8;
-    // Dropout draws from the backend's process-wide generator, which tests running in parallel
-    // share; the replay is exact only when nothing else draws in between.
-    config.lora.dropout = 0.0;
 
     let mut straight = block_on(Trainer::new(&clip, set.clone(), config.clone())).unwrap();
     let straight_losses: Vec<f32> = run(&mut straight).iter().map(|r| r.loss).collect();
@@ -199,7 +199,7 @@ fn pairs_with_images_train_every_term() {
     };
     let pairs = pairs(20);
     let images: Vec<PairImages> = pairs.iter().map(|_| PairImages { safe: image(), unsafe_image: image() }).collect();
-    let set = TrainingSet { pairs, extra_safe: vec![], images: Some(images) };
+    let set = TrainingSet { pairs, extra_safe: vec![], extra_safe_embeddings: None, images: Some(images) };
     for method in [Method::Safer, Method::SafeClip] {
         let mut config = config(method);
         config.max_steps = Some(6);
@@ -221,7 +221,7 @@ fn pairs_with_images_train_every_term() {
 #[test]
 fn bad_training_input_is_refused() {
     let Some(clip) = clip("training-bad") else { return };
-    let empty = TrainingSet { pairs: vec![], extra_safe: vec![], images: None };
+    let empty = TrainingSet { pairs: vec![], extra_safe: vec![], extra_safe_embeddings: None, images: None };
     let error = |set: TrainingSet, config: TrainConfig| block_on(Trainer::new(&clip, set, config)).err().unwrap().to_string();
     assert!(error(empty, config(Method::Safer)).contains("no training pairs"));
     let mut image_query = config(Method::Safer);

@@ -12,7 +12,7 @@ use crate::preprocess::Pixels;
 use crate::safety::nearest::{DEFAULT_BLOCK, Neighbour, nearest, read_neighbours};
 
 /// Texts and images go through the frozen towers this many at a time.
-const ENCODE_BATCH: usize = 64;
+const ENCODE_BATCH: usize = 256;
 
 /// The preprocessed images of one pair.
 #[derive(Debug, Clone)]
@@ -61,13 +61,14 @@ fn embed_images(clip: &Clip, images: &[&Pixels]) -> Result<Tensor<2>> {
     Ok(Tensor::cat(parts, 0))
 }
 
-/// Frozen embeddings and nearest safe targets of `pairs`, with `extra_safe` captions as further
-/// candidates. With images, candidates are the pairs' own safe captions only, so that every
-/// target t̂ has an image v̂.
+/// Frozen embeddings and nearest safe targets of `pairs`, with `extra_safe` captions (embedded
+/// already, or here) as further candidates. With images, candidates are the pairs' own safe
+/// captions only, so that every target t̂ has an image v̂.
 pub async fn frozen_targets(
     frozen: &Clip,
     pairs: &[Pair],
     extra_safe: &[String],
+    extra_safe_embeddings: Option<Tensor<2>>,
     images: Option<&[PairImages]>,
     config: &TrainConfig,
 ) -> Result<FrozenTargets> {
@@ -97,8 +98,18 @@ pub async fn frozen_targets(
     };
 
     let pool = if images.is_none() && !extra_safe.is_empty() {
-        let extra: Vec<&str> = extra_safe.iter().map(String::as_str).collect();
-        Tensor::cat(vec![text_safe.clone(), embed_texts(frozen, &extra)?], 0)
+        let extra = match extra_safe_embeddings {
+            Some(embeddings) if embeddings.dims()[0] == extra_safe.len() => embeddings,
+            Some(embeddings) => {
+                return Err(Error::Input(format!(
+                    "{} embeddings given for {} extra safe captions",
+                    embeddings.dims()[0],
+                    extra_safe.len()
+                )));
+            }
+            None => embed_texts(frozen, &extra_safe.iter().map(String::as_str).collect::<Vec<_>>())?,
+        };
+        Tensor::cat(vec![text_safe.clone(), extra], 0)
     } else {
         text_safe.clone()
     };

@@ -29,6 +29,9 @@ use crate::weights::{Checkpoint, SafetensorsWriter, read_adapters, save_adapters
 pub struct TrainingSet {
     pub pairs: Vec<Pair>,
     pub extra_safe: Vec<String>,
+    /// The frozen model's embeddings of `extra_safe`, when the caller already has them (the
+    /// browser embeds its caption pool once for search); computed when `None`.
+    pub extra_safe_embeddings: Option<Tensor<2>>,
     pub images: Option<Vec<PairImages>>,
 }
 
@@ -108,6 +111,7 @@ impl Trainer {
             frozen,
             &set.pairs,
             &set.extra_safe,
+            set.extra_safe_embeddings.clone(),
             set.images.as_deref(),
             &config,
         )

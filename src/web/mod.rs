@@ -8,10 +8,16 @@ use burn::prelude::*;
 use js_sys::{Array, Float32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Clip;
+use crate::data::parse_pairs;
 use crate::device::{Backend, device};
 use crate::error::Error;
 use crate::preprocess::Pixels;
+use crate::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
+use crate::training::{Method, TrainConfig, Trainer, TrainingSet};
+use crate::weights::load_adapters;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -74,9 +80,39 @@ async fn read_back(matrix: Tensor<2>) -> Result<Matrix, JsError> {
     Ok(Matrix { rows, cols, data })
 }
 
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Texts embedded at once while embedding a caption pool: large, since every GPU dispatch costs.
+const POOL_BATCH: usize = 256;
+
 #[wasm_bindgen]
 pub struct WebClip {
     clip: Clip,
+}
+
+/// A caption pool embedded by one model, ready for nearest-neighbour queries.
+#[wasm_bindgen]
+pub struct CaptionPool {
+    captions: Vec<String>,
+    embeddings: Tensor<2>,
+}
+
+#[wasm_bindgen]
+impl CaptionPool {
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.captions.len()
+    }
+}
+
+#[derive(Serialize)]
+struct Neighbour {
+    index: usize,
+    score: f32,
 }
 
 #[wasm_bindgen]
@@ -118,5 +154,141 @@ impl WebClip {
             })
             .collect::<Result<Vec<Pixels>, JsError>>()?;
         read_back(self.clip.embed_images(&pixels).map_err(js_error)?).await
+    }
+
+    /// Embeds captions once so that [`Self::nearest`] can search them.
+    #[wasm_bindgen(js_name = embedPool)]
+    pub fn embed_pool(&self, captions: Vec<String>) -> Result<CaptionPool, JsError> {
+        if captions.is_empty() {
+            return Err(JsError::new("the caption pool is empty"));
+        }
+        let embeddings = self.clip.embed_texts_in_batches(&captions, POOL_BATCH).map_err(js_error)?;
+        Ok(CaptionPool { captions, embeddings })
+    }
+
+    /// For each query text, the `k` pool captions nearest to it: `[[{index, score}, …], …]`.
+    pub async fn nearest(&self, pool: &CaptionPool, queries: Vec<String>, k: usize) -> Result<JsValue, JsError> {
+        let queries = self.clip.embed_texts(&queries).map_err(js_error)?;
+        let top = nearest(queries, pool.embeddings.clone(), k, None, DEFAULT_BLOCK).map_err(js_error)?;
+        let found: Vec<Vec<Neighbour>> = read_neighbours(top)
+            .await
+            .map_err(js_error)?
+            .into_iter()
+            .map(|row| row.into_iter().map(|n| Neighbour { index: n.index, score: n.score }).collect())
+            .collect();
+        to_js(&found)
+    }
+
+    /// This model with the adapters of an adapter file (from a training run or `safer-clip
+    /// train`) attached.
+    #[wasm_bindgen(js_name = withAdapter)]
+    pub fn with_adapter(&self, adapter: Vec<u8>) -> Result<WebClip, JsError> {
+        let (model, _) = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?;
+        Ok(WebClip { clip: Clip { model, tokenizer: self.clip.tokenizer.clone() } })
+    }
+}
+
+/// What the page lets a person choose about a training run; everything else keeps the method's
+/// published defaults.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TrainOptions {
+    method: Method,
+    #[serde(default)]
+    rank: Option<usize>,
+    #[serde(default)]
+    learning_rate: Option<f64>,
+    #[serde(default)]
+    batch_size: Option<usize>,
+    #[serde(default)]
+    epochs: Option<usize>,
+    #[serde(default)]
+    max_steps: Option<usize>,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+impl TrainOptions {
+    fn config(self) -> TrainConfig {
+        let mut config = TrainConfig::new(self.method);
+        config.lora.rank = self.rank.unwrap_or(config.lora.rank);
+        config.optimizer.learning_rate = self.learning_rate.unwrap_or(config.optimizer.learning_rate);
+        config.batch_size = self.batch_size.unwrap_or(config.batch_size);
+        config.epochs = self.epochs.unwrap_or(config.epochs);
+        config.max_steps = self.max_steps.or(config.max_steps);
+        config.seed = self.seed.unwrap_or(config.seed);
+        config
+    }
+}
+
+/// A LoRA training run on the page's GPU, driven one step at a time by the worker.
+#[wasm_bindgen]
+pub struct WebTrainer {
+    trainer: Trainer,
+    tokenizer: crate::tokenizer::ClipTokenizer,
+}
+
+/// Text pairs (JSONL), with the pool the original model embedded for search as extra targets.
+fn training_set(pairs_jsonl: &str, pool: &CaptionPool) -> Result<TrainingSet, JsError> {
+    Ok(TrainingSet {
+        pairs: parse_pairs(pairs_jsonl).map_err(js_error)?,
+        extra_safe: pool.captions.clone(),
+        extra_safe_embeddings: Some(pool.embeddings.clone()),
+        images: None,
+    })
+}
+
+#[wasm_bindgen]
+impl WebTrainer {
+    /// Starts a run on text pairs (JSONL); targets may also come from `pool`, a caption pool
+    /// `clip` embedded. `options`: `{method: "safer" | "safeclip", rank?, learningRate?,
+    /// batchSize?, epochs?, maxSteps?, seed?}`.
+    pub async fn create(clip: &WebClip, pairs_jsonl: String, pool: &CaptionPool, options: JsValue) -> Result<WebTrainer, JsError> {
+        let options: TrainOptions = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| JsError::new(&format!("invalid training options: {e}")))?;
+        let set = training_set(&pairs_jsonl, pool)?;
+        let trainer = Trainer::new(&clip.clip, set, options.config()).await.map_err(js_error)?;
+        Ok(WebTrainer { trainer, tokenizer: clip.clip.tokenizer.clone() })
+    }
+
+    /// Continues a run from a checkpoint made by [`Self::checkpoint`], on the same data.
+    pub async fn resume(clip: &WebClip, pairs_jsonl: String, pool: &CaptionPool, checkpoint: Vec<u8>) -> Result<WebTrainer, JsError> {
+        let set = training_set(&pairs_jsonl, pool)?;
+        let trainer = Trainer::resume(&clip.clip, set, &checkpoint).await.map_err(js_error)?;
+        Ok(WebTrainer { trainer, tokenizer: clip.clip.tokenizer.clone() })
+    }
+
+    #[wasm_bindgen(getter, js_name = totalSteps)]
+    pub fn total_steps(&self) -> usize {
+        self.trainer.total_steps()
+    }
+
+    #[wasm_bindgen(getter, js_name = stepsDone)]
+    pub fn steps_done(&self) -> usize {
+        self.trainer.steps_done()
+    }
+
+    /// Trains on the next batch: the step's report (`{step, total_steps, epoch, stage, loss,
+    /// terms: [{name, weight, value}], grad_norm, examples_per_s, …}`), or `null` when done.
+    pub async fn step(&mut self) -> Result<JsValue, JsError> {
+        match self.trainer.step().await.map_err(js_error)? {
+            Some(report) => to_js(&report),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Adapters, optimiser state and position, as a safetensors file.
+    pub async fn checkpoint(&self) -> Result<Vec<u8>, JsError> {
+        self.trainer.checkpoint().await.map_err(js_error)
+    }
+
+    /// The adapters alone, as a safetensors file `safer-clip eval/merge` and PEFT read.
+    pub async fn adapter(&self) -> Result<Vec<u8>, JsError> {
+        self.trainer.adapter_file().await.map_err(js_error)
+    }
+
+    /// The model as trained so far, for before/after comparisons.
+    pub fn tuned(&self) -> WebClip {
+        WebClip { clip: Clip { model: self.trainer.model(), tokenizer: self.tokenizer.clone() } }
     }
 }

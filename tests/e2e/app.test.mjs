@@ -286,3 +286,87 @@ describe('the app without WebGPU', { skip, timeout: TIMEOUT }, () => {
     await page.close();
   });
 });
+
+describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 6 }, () => {
+  const session = appSession({ webgpu: true });
+
+  async function loadFullVocab(page) {
+    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+    await loadFromServer(page, 'full-vocab');
+    await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
+  }
+
+  async function steps(page) {
+    return page.evaluate(() => Number(document.querySelector('#train-progress').value));
+  }
+
+  it('trains LoRA steps, compares before/after, and round-trips the adapter', { timeout: TIMEOUT * 3 }, async () => {
+    const { page } = await openApp(session.browser.context, session.server.url);
+    await loadFullVocab(page);
+    await page.fill('#compare-prompt', 'a man punching another man outside a bar at night');
+    await page.locator('#compare-original li .caption').first().waitFor({ timeout: TIMEOUT });
+    assert.match(await page.locator('#compare-tuned').textContent(), /Train or upload an adapter/);
+
+    await page.selectOption('#train-method', 'safeclip');
+    await page.fill('#train-lr', '0.01');
+    await page.fill('#train-steps', '8');
+    await page.click('#train-start');
+    await page.locator('#train-label', { hasText: 'Done: 8 steps' }).waitFor({ timeout: TIMEOUT * 2 });
+    const losses = await page.evaluate(() => [...document.querySelectorAll('#loss-legend li')].map((li) => li.textContent));
+    assert.ok(losses.length >= 5, `a line per term and the total: ${losses}`);
+    await page.locator('#compare-tuned li .caption').first().waitFor({ timeout: TIMEOUT });
+    await screenshot(page, 'training-done');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
+    const adapterPath = await download.path();
+    const adapter = readFileSync(adapterPath);
+    assert.ok(adapter.length > 1000, 'an adapter file');
+    const header = JSON.parse(adapter.subarray(8, 8 + Number(adapter.readBigUInt64LE(0))).toString());
+    assert.equal(header.__metadata__.format, 'safer-clip-lora');
+    assert.ok(Object.keys(header).some((key) => key.endsWith('.lora_A.weight')));
+
+    // A fresh page: upload the adapter instead of training.
+    await page.reload();
+    await loadFullVocab(page);
+    await page.setInputFiles('#adapter-upload', adapterPath);
+    await page.fill('#compare-prompt', 'a man punching another man outside a bar at night');
+    await page.locator('#compare-tuned li .caption').first().waitFor({ timeout: TIMEOUT });
+    await page.setInputFiles('#adapter-upload', { name: 'bad.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not an adapter') });
+    await banner(page, 'is not a usable adapter').waitFor({ timeout: TIMEOUT });
+    await page.close();
+  });
+
+  it('the loss of a Safe-CLIP run falls, and a paused run resumes from its checkpoint after a reload', { timeout: TIMEOUT * 3 }, async () => {
+    const { page } = await openApp(session.browser.context, session.server.url);
+    await loadFullVocab(page);
+    const reports = [];
+    await page.exposeFunction('recordStep', (label) => reports.push(label));
+    await page.evaluate(() => {
+      new MutationObserver(() => window.recordStep(document.querySelector('#train-label').textContent))
+        .observe(document.querySelector('#train-label'), { childList: true, characterData: true, subtree: true });
+    });
+    await page.selectOption('#train-method', 'safeclip');
+    await page.fill('#train-lr', '0.01');
+    await page.fill('#train-steps', '12');
+    await page.click('#train-start');
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) >= 4, null, { timeout: TIMEOUT * 2 });
+    await page.click('#train-pause');
+    await page.locator('#train-pause', { hasText: 'Resume' }).waitFor();
+    const pausedAt = await steps(page);
+    const loss = (label) => Number(/loss ([\d.]+)/.exec(label)?.[1]);
+    const stepLabels = reports.filter((label) => /loss/.test(label));
+    assert.ok(loss(stepLabels.at(-1)) < loss(stepLabels[0]), `loss should fall: ${stepLabels[0]} → ${stepLabels.at(-1)}`);
+
+    await page.reload();
+    await loadFullVocab(page);
+    const resume = page.locator('#train-resume-saved');
+    await resume.waitFor({ timeout: TIMEOUT });
+    const savedAt = Number(/step (\d+)/.exec(await resume.textContent())[1]);
+    assert.ok(savedAt >= pausedAt, `the checkpoint holds step ${savedAt}, paused at ${pausedAt}`);
+    await page.fill('#train-lr', '0.01');
+    await resume.click();
+    await page.locator('#train-label', { hasText: 'Done: 12 steps' }).waitFor({ timeout: TIMEOUT * 2 });
+    await screenshot(page, 'training-resumed');
+    await page.close();
+  });
+});

@@ -169,6 +169,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let set = TrainingSet {
         pairs: subset(&pairs, &splits.train),
         extra_safe,
+        extra_safe_embeddings: None,
         images: images.as_ref().map(|i| subset(i, &splits.train)),
     };
     let data = DataSummary {
