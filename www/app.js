@@ -3,11 +3,18 @@
 import { showBanner } from './banners.js';
 import { ClipClient } from './clip-client.js';
 import { setupModelPanel } from './model-panel.js';
+import { setupSafetyPanel } from './safety-panel.js';
 import { setupSearchPanel } from './search-panel.js';
 
 const client = new ClipClient();
 const search = setupSearchPanel(client);
-const modelPanel = setupModelPanel(client, { onModel: (model) => search.setModel(model) });
+const safety = setupSafetyPanel(client);
+const modelPanel = setupModelPanel(client, {
+  onModel: (model) => {
+    search.setModel(model);
+    safety.setModel(model);
+  },
+});
 const gpuStatus = document.getElementById('gpu-status');
 
 // A file dropped outside a drop zone would otherwise replace the page with itself.

@@ -23,6 +23,11 @@ export { ClipError };
 /** @typedef {{ config: Record<string, any>, loadMs: number }} LoadedModel */
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
+/** @typedef {{ index: number, score: number }} Neighbour */
+/**
+ * @typedef {{ method: 'safer' | 'safeclip', rank?: number, learningRate?: number, batchSize?: number,
+ *   epochs?: number, maxSteps?: number, seed?: number }} TrainOptions
+ */
 
 /**
  * Fires `workerlost` (a CustomEvent whose `detail` is the ClipError) when the worker stops and
@@ -73,6 +78,64 @@ export class ClipClient extends EventTarget {
     return this.#request('encodeImage', { images });
   }
 
+  /**
+   * Embeds a caption pool (the safe captions nearest-safe lookups search) with the original and,
+   * later, the tuned model.
+   * @param {string[]} captions
+   */
+  setPool(captions) {
+    return this.#request('setPool', { captions });
+  }
+
+  /**
+   * The pool captions nearest to each query, by the original and (when there is one) the tuned
+   * model.
+   * @param {string[]} queries
+   * @param {number} k
+   * @returns {Promise<{ original: Neighbour[][], tuned: Neighbour[][] | null }>}
+   */
+  nearestSafe(queries, k) {
+    return this.#request('nearestSafe', { queries, k });
+  }
+
+  /**
+   * Starts LoRA safety training on the GPU, with the caption pool (setPool) as extra safe
+   * targets; progress arrives as `trainstep` events (detail: the step's report) and the end as a
+   * `trainend` event (detail: `{reason, error?}`).
+   * @param {{ pairs: string, options?: TrainOptions, checkpointEvery?: number, resume?: boolean }} run
+   * @returns {Promise<{ totalSteps: number, stepsDone: number }>}
+   */
+  train(run) {
+    return this.#request('train', run);
+  }
+
+  pauseTraining() {
+    return this.#request('pauseTraining');
+  }
+
+  resumeTraining() {
+    return this.#request('resumeTraining');
+  }
+
+  cancelTraining() {
+    return this.#request('cancelTraining');
+  }
+
+  /** @returns {Promise<{ steps: number, savedAt: string } | null>} the checkpoint this browser keeps */
+  checkpointInfo() {
+    return this.#request('checkpointInfo');
+  }
+
+  /** @returns {Promise<{ bytes: Uint8Array }>} the tuned model's adapters as a safetensors file */
+  exportAdapter() {
+    return this.#request('exportAdapter');
+  }
+
+  /** @param {Uint8Array} bytes an adapter file from a run here or from `safer-clip train` */
+  importAdapter(bytes) {
+    return this.#request('importAdapter', { bytes });
+  }
+
   #request(type, args, onProgress) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -92,7 +155,11 @@ export class ClipClient extends EventTarget {
     return worker;
   }
 
-  #receive({ id, ok, result, error, progress }) {
+  #receive({ id, ok, result, error, progress, event, ...detail }) {
+    if (event) {
+      this.dispatchEvent(new CustomEvent(event, { detail: event === 'trainstep' ? detail.report : detail }));
+      return;
+    }
     const request = this.#pending.get(id);
     if (!request) return;
     if (progress) {

@@ -4,6 +4,7 @@
 import { clearBanner, showBanner } from './banners.js';
 import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
+import { note, scoreBar } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
@@ -247,29 +248,6 @@ export function setupSearchPanel(client) {
       }
     },
   };
-}
-
-/** A cosine similarity as a number and a bar from 0 to 1. */
-function scoreBar(score) {
-  const bar = document.createElement('span');
-  bar.className = 'score';
-  const fill = document.createElement('span');
-  fill.className = 'score-fill';
-  fill.style.inlineSize = `${Math.min(Math.max(score, 0), 1) * 100}%`;
-  fill.setAttribute('aria-hidden', 'true');
-  const value = document.createElement('span');
-  value.className = 'score-value';
-  value.textContent = score.toFixed(3);
-  bar.append(fill, value);
-  bar.dataset.score = String(score);
-  return bar;
-}
-
-function note(text, tag = 'li') {
-  const element = document.createElement(tag);
-  element.className = 'note';
-  element.textContent = text;
-  return element;
 }
 
 function sameTexts(a, b) {

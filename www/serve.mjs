@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The app's static server: www/ at /, the WebAssembly build (pkg/) at /pkg/, and a folder of
-// model checkpoints at /models/. Nothing outside those three folders is ever served.
+// The app's static server: www/ at /, the WebAssembly build (pkg/) at /pkg/, a folder of
+// model checkpoints at /models/, and the project's safety data (data/: the bundled pairs and
+// safe caption pool) at /data/. Nothing outside those four folders is ever served.
 //
 //   node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR]
 //
@@ -22,6 +23,7 @@ const MIME_TYPES = {
   '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
+  '.jsonl': 'application/jsonl; charset=utf-8',
   '.md': 'text/markdown; charset=utf-8',
   '.txt': 'text/plain; charset=utf-8',
   '.wasm': 'application/wasm',
@@ -43,13 +45,14 @@ const ISOLATION_HEADERS = {
 };
 
 /**
- * @param {{ www?: string, pkg?: string, models?: string }} [roots]
+ * @param {{ www?: string, pkg?: string, models?: string, data?: string }} [roots]
  * @returns {import('node:http').Server}
  */
 export function createAppServer(roots = {}) {
   const mounts = [
     { prefix: '/pkg/', root: resolve(roots.pkg ?? join(REPO, 'pkg')) },
     { prefix: '/models/', root: resolve(roots.models ?? join(REPO, 'models')), listing: true },
+    { prefix: '/data/', root: resolve(roots.data ?? join(REPO, 'data')) },
     { prefix: '/', root: resolve(roots.www ?? join(REPO, 'www')) },
   ];
 

@@ -1,17 +1,28 @@
 // The module worker that owns the WebAssembly core and the loaded model, so the page never
 // freezes. Protocol (see clip-client.js): requests `{id, type, args}`; replies
 // `{id, ok: true, result}` or `{id, ok: false, error: {name, message}}`, and while a model loads,
-// `{id, progress}`. Requests run one at a time, in order.
+// `{id, progress}`. Requests run one at a time, in order. A training run goes one step per turn
+// of the same queue, so requests (pause, search) are answered between steps; its steps and its
+// end are posted as events: `{event: 'trainstep', report}`, `{event: 'trainend', reason, error?}`.
 
 import { ClipError } from './errors.js';
 import { fetchModelFiles } from './model-files.js';
 
 /** @type {typeof import('../pkg/safer_clip.js') | null} */
-let core = null;
+let wasm = null;
 /** @type {import('../pkg/safer_clip.js').WebClip | null} */
 let clip = null;
 /** Set once the WebAssembly module has trapped: its memory can no longer be trusted. */
 let crash = null;
+/** The model with safety adapters: from the current training run, or an uploaded adapter. */
+let tuned = null;
+/** The caption pool embedded by the original model and, when there is one, the tuned model. */
+let pool = { captions: [], original: null, tuned: null };
+/** The current training run. */
+let run = null;
+
+const CHECKPOINT_CACHE = 'safer-clip-checkpoints';
+const CHECKPOINT_URL = '/checkpoint/latest';
 
 const handlers = {
   /** Initialises the core and checks for a WebGPU adapter. */
@@ -27,11 +38,14 @@ const handlers = {
     const files = await fetchModelFiles(source, onProgress);
     onProgress({ stage: 'init' });
     // Free the previous model first: two large models may not fit in GPU memory together.
+    stopRun('cancelled');
+    setTuned(null);
+    freePools();
     clip?.free();
     clip = null;
     const started = performance.now();
     try {
-      clip = await core.WebClip.load(files.config, files.weights, files.tokenizer);
+      clip = await wasm.WebClip.load(files.config, files.weights, files.tokenizer);
     } catch (error) {
       throw coreError(error, 'InvalidModel');
     }
@@ -48,14 +62,180 @@ const handlers = {
     const bytes = await Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
     return embeddings(() => loadedModel().embedImages(bytes));
   },
+
+  /** @param {{ captions: string[] }} args */
+  async setPool({ captions }) {
+    freePools();
+    pool.captions = captions;
+    pool.original = await core(() => loadedModel().embedPool(captions));
+    return { size: captions.length };
+  },
+
+  /**
+   * The pool captions nearest to each query, for the original model and, when there is one,
+   * the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
+   * @param {{ queries: string[], k: number }} args
+   */
+  async nearestSafe({ queries, k }) {
+    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
+    const original = await core(() => loadedModel().nearest(pool.original, queries, k));
+    let tunedResult = null;
+    if (tuned) {
+      pool.tuned ??= await core(() => tuned.embedPool(pool.captions));
+      tunedResult = await core(() => tuned.nearest(pool.tuned, queries, k));
+    }
+    return { original, tuned: tunedResult };
+  },
+
+  /**
+   * Starts a LoRA training run (or resumes the checkpoint kept in this browser) and returns at
+   * once; steps follow as `trainstep` events.
+   * The caption pool (setPool) doubles as extra safe targets.
+   * @param {{ pairs: string, options: object, checkpointEvery?: number, resume?: boolean }} args
+   */
+  async train({ pairs, options, checkpointEvery = 10, resume = false }) {
+    const model = loadedModel();
+    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first: it holds the safe targets.');
+    stopRun('cancelled');
+    const trainer = resume
+      ? await core(async () => wasm.WebTrainer.resume(model, pairs, pool.original, await storedCheckpoint()), 'InvalidCheckpoint')
+      : await core(() => wasm.WebTrainer.create(model, pairs, pool.original, options), 'InvalidTraining');
+    run = { trainer, paused: false, checkpointEvery };
+    scheduleStep(run);
+    return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone };
+  },
+
+  /** Stops after the current step and keeps a checkpoint of it in this browser. */
+  async pauseTraining() {
+    if (!run) return { stepsDone: 0 };
+    run.paused = true;
+    await saveCheckpoint(run.trainer);
+    return { stepsDone: run.trainer.stepsDone };
+  },
+
+  async resumeTraining() {
+    if (!run) throw new ClipError('NoTraining', 'There is no training run to resume.');
+    if (run.paused) {
+      run.paused = false;
+      scheduleStep(run);
+    }
+    return { stepsDone: run.trainer.stepsDone };
+  },
+
+  async cancelTraining() {
+    stopRun('cancelled');
+    return {};
+  },
+
+  /** Whether this browser keeps a checkpoint, and how far it got. */
+  async checkpointInfo() {
+    const cache = await caches.open(CHECKPOINT_CACHE);
+    const response = await cache.match(CHECKPOINT_URL);
+    if (!response) return null;
+    return { steps: Number(response.headers.get('x-steps')), savedAt: response.headers.get('x-saved-at') };
+  },
+
+  /** The adapters of the tuned model, as a safetensors file. */
+  async exportAdapter() {
+    if (run) return { bytes: await core(() => run.trainer.adapter()) };
+    if (tuned && uploadedAdapter) return { bytes: uploadedAdapter };
+    throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
+  },
+
+  /** @param {{ bytes: Uint8Array }} args an adapter file */
+  async importAdapter({ bytes }) {
+    const model = loadedModel();
+    const adapted = await core(() => model.withAdapter(bytes), 'InvalidAdapter');
+    stopRun('cancelled');
+    setTuned(adapted);
+    uploadedAdapter = bytes;
+    return {};
+  },
 };
 
+let uploadedAdapter = null;
+
+function setTuned(model) {
+  tuned?.free();
+  tuned = model;
+  pool.tuned?.free();
+  pool.tuned = null;
+}
+
+function freePools() {
+  pool.original?.free();
+  pool.tuned?.free();
+  pool = { captions: [], original: null, tuned: null };
+}
+
+function stopRun(reason, error) {
+  if (!run) return;
+  run.trainer.free();
+  run = null;
+  self.postMessage({ event: 'trainend', reason, error });
+}
+
+/** Queues the next step of `current` behind whatever requests are waiting. */
+function scheduleStep(current) {
+  queue = queue.then(() => trainStep(current));
+}
+
+async function trainStep(current) {
+  if (run !== current || current.paused || crash) return;
+  let report;
+  try {
+    report = await core(() => current.trainer.step(), 'TrainingStopped');
+    if (report && report.step % current.checkpointEvery === 0) await saveCheckpoint(current.trainer);
+  } catch (error) {
+    // The adapters stay the last good ones; keep them so they can still be downloaded.
+    await saveCheckpoint(current.trainer).catch(() => {});
+    const { name, message } = error instanceof ClipError ? error : new ClipError('TrainingStopped', String(error));
+    current.paused = true;
+    self.postMessage({ event: 'trainend', reason: 'error', error: { name, message } });
+    return;
+  }
+  if (!report) {
+    await saveCheckpoint(current.trainer);
+    setTuned(current.trainer.tuned());
+    self.postMessage({ event: 'trainend', reason: 'done' });
+    return;
+  }
+  // The tuned model is refreshed from the adapters after every step, for before/after views.
+  setTuned(current.trainer.tuned());
+  self.postMessage({ event: 'trainstep', report });
+  scheduleStep(current);
+}
+
+async function saveCheckpoint(trainer) {
+  const bytes = await trainer.checkpoint();
+  const cache = await caches.open(CHECKPOINT_CACHE);
+  await cache.put(CHECKPOINT_URL, new Response(bytes, {
+    headers: { 'x-steps': String(trainer.stepsDone), 'x-saved-at': new Date().toISOString() },
+  }));
+}
+
+async function storedCheckpoint() {
+  const cache = await caches.open(CHECKPOINT_CACHE);
+  const response = await cache.match(CHECKPOINT_URL);
+  if (!response) throw new ClipError('NoCheckpoint', 'This browser keeps no training checkpoint.');
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Runs a core call, turning its failures into ClipErrors named `name`. */
+async function core(call, name = 'InvalidInput') {
+  try {
+    return await call();
+  } catch (error) {
+    throw coreError(error, name);
+  }
+}
+
 async function loadCore() {
-  if (core) return;
+  if (wasm) return;
   try {
     const module = await import('../pkg/safer_clip.js');
     await module.default();
-    core = module;
+    wasm = module;
   } catch (error) {
     throw new ClipError('AppNotBuilt', `The WebAssembly core could not be loaded (${error.message}). Build it with ./build.sh, then reload.`);
   }

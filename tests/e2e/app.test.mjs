@@ -287,17 +287,13 @@ describe('the app without WebGPU', { skip, timeout: TIMEOUT }, () => {
   });
 });
 
-describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 6 }, () => {
+describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => {
   const session = appSession({ webgpu: true });
 
   async function loadFullVocab(page) {
     await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
     await loadFromServer(page, 'full-vocab');
     await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
-  }
-
-  async function steps(page) {
-    return page.evaluate(() => Number(document.querySelector('#train-progress').value));
   }
 
   it('trains LoRA steps, compares before/after, and round-trips the adapter', { timeout: TIMEOUT * 3 }, async () => {
@@ -336,7 +332,7 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 6 }, () => {
     await page.close();
   });
 
-  it('the loss of a Safe-CLIP run falls, and a paused run resumes from its checkpoint after a reload', { timeout: TIMEOUT * 3 }, async () => {
+  it('the loss of a Safe-CLIP run falls, and a paused run resumes from its checkpoint after a reload', { timeout: TIMEOUT * 6 }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocab(page);
     const reports = [];
@@ -347,25 +343,28 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 6 }, () => {
     });
     await page.selectOption('#train-method', 'safeclip');
     await page.fill('#train-lr', '0.01');
-    await page.fill('#train-steps', '12');
+    await page.fill('#train-steps', '6');
     await page.click('#train-start');
-    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) >= 4, null, { timeout: TIMEOUT * 2 });
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) >= 3, null, { timeout: TIMEOUT * 2 });
     await page.click('#train-pause');
-    await page.locator('#train-pause', { hasText: 'Resume' }).waitFor();
-    const pausedAt = await steps(page);
+    const paused = page.locator('#train-label', { hasText: 'saved in this browser' });
+    await paused.waitFor({ timeout: TIMEOUT });
+    const pausedAt = Number(/step (\d+)/.exec(await paused.textContent())[1]);
     const loss = (label) => Number(/loss ([\d.]+)/.exec(label)?.[1]);
-    const stepLabels = reports.filter((label) => /loss/.test(label));
-    assert.ok(loss(stepLabels.at(-1)) < loss(stepLabels[0]), `loss should fall: ${stepLabels[0]} → ${stepLabels.at(-1)}`);
+    const stepLosses = [...new Set(reports.filter((label) => /loss/.test(label)))].map(loss);
+    const later = stepLosses.slice(1);
+    const mean = later.reduce((a, b) => a + b, 0) / later.length;
+    assert.ok(later.length >= 2 && mean < stepLosses[0], `the loss should fall from step 1: ${stepLosses}`);
 
     await page.reload();
     await loadFullVocab(page);
     const resume = page.locator('#train-resume-saved');
     await resume.waitFor({ timeout: TIMEOUT });
     const savedAt = Number(/step (\d+)/.exec(await resume.textContent())[1]);
-    assert.ok(savedAt >= pausedAt, `the checkpoint holds step ${savedAt}, paused at ${pausedAt}`);
-    await page.fill('#train-lr', '0.01');
+    assert.equal(savedAt, pausedAt, 'the checkpoint holds the step the run paused at');
     await resume.click();
-    await page.locator('#train-label', { hasText: 'Done: 12 steps' }).waitFor({ timeout: TIMEOUT * 2 });
+    await page.locator('#train-label', { hasText: `Step ${savedAt + 1} of 6` }).waitFor({ timeout: TIMEOUT * 2 });
+    await page.locator('#train-label', { hasText: 'Done: 6 steps' }).waitFor({ timeout: TIMEOUT * 2 });
     await screenshot(page, 'training-resumed');
     await page.close();
   });

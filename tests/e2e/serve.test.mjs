@@ -36,6 +36,7 @@ describe('www/serve.mjs', () => {
     writeFileSync(join(dir('www'), 'index.html'), '<!doctype html><title>app</title>');
     writeFileSync(join(dir('www'), 'app.js'), 'export {};');
     writeFileSync(join(dir('pkg'), 'safer_clip_bg.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d]));
+    writeFileSync(join(dir('data'), 'pairs.jsonl'), '{"safe": "a", "unsafe": "b"}\n');
     writeFileSync(join(dir('models', 'tiny'), 'config.json'), '{}');
     writeFileSync(join(root, 'models', 'tiny', 'model.safetensors'), '0123456789');
     dir('models', 'no-config');
@@ -45,7 +46,7 @@ describe('www/serve.mjs', () => {
     symlinkSync(join(root, 'outside', 'config.json'), join(root, 'models', 'tiny', 'leak.json'));
     symlinkSync(join(root, 'models', 'tiny'), join(root, 'models', 'alias'));
 
-    server = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models') });
+    server = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${server.address().port}`;
   });
@@ -55,13 +56,14 @@ describe('www/serve.mjs', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('serves the three roots with their MIME types and isolation headers', async () => {
+  it('serves the four roots with their MIME types and isolation headers', async () => {
     const cases = [
       ['/', 'text/html; charset=utf-8'],
       ['/app.js', 'text/javascript; charset=utf-8'],
       ['/pkg/safer_clip_bg.wasm', 'application/wasm'],
       ['/models/tiny/config.json', 'application/json; charset=utf-8'],
       ['/models/tiny/model.safetensors', 'application/octet-stream'],
+      ['/data/pairs.jsonl', 'application/jsonl; charset=utf-8'],
     ];
     for (const [path, type] of cases) {
       const { status, headers } = await get(base, path);

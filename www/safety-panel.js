@@ -1,0 +1,290 @@
+// The safety panel: LoRA training on the GPU with live loss curves, pause/resume, a checkpoint
+// kept in this browser, adapter download/upload, and the nearest safe captions of a prompt for
+// the original and the tuned model side by side.
+
+import { clearBanner, showBanner } from './banners.js';
+import { note, scoreBar } from './result-items.js';
+
+/** @typedef {import('./clip-client.js').ClipClient} ClipClient */
+
+const BUNDLED_PAIRS = '/data/pairs.jsonl';
+const BUNDLED_POOL = '/data/safe_pool.txt';
+const SHOWN = 5;
+const PROMPT_DELAY_MS = 250;
+const COLOURS = ['#1b1b1b', '#c0392b', '#2471a3', '#229954', '#b9770e', '#7d3c98', '#117a65', '#a04000', '#5d6d7e'];
+
+const $ = (id) => document.getElementById(id);
+
+/** @param {ClipClient} client */
+export function setupSafetyPanel(client) {
+  const form = $('train-form');
+  const startButton = $('train-start');
+  const pauseButton = $('train-pause');
+  const cancelButton = $('train-cancel');
+  const resumeSavedButton = $('train-resume-saved');
+  const status = $('train-status');
+  const label = $('train-label');
+  const progress = $('train-progress');
+  const canvas = /** @type {HTMLCanvasElement} */ ($('loss-curve'));
+  const legend = $('loss-legend');
+  const downloadButton = $('adapter-download');
+  const uploadInput = $('adapter-upload');
+  const comparePrompt = $('compare-prompt');
+  const compareStatus = $('compare-status');
+  const originalList = $('compare-original');
+  const tunedList = $('compare-tuned');
+
+  let hasModel = false;
+  let training = false;
+  let paused = false;
+  let hasTuned = false;
+  /** @type {string[]} */
+  let pool = [];
+  /** Loss history: one `{step, loss, terms: {name: value}}` per step. */
+  let history = [];
+  /** The data of the current run, kept to resume its checkpoint. */
+  let runData = null;
+
+  function setButtons() {
+    startButton.disabled = !hasModel || training;
+    pauseButton.disabled = !training;
+    pauseButton.textContent = paused ? 'Resume' : 'Pause';
+    cancelButton.disabled = !training;
+    downloadButton.disabled = !hasTuned;
+    uploadInput.disabled = !hasModel || training;
+    comparePrompt.disabled = !hasModel || pool.length === 0;
+  }
+
+  async function text(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.text();
+  }
+
+  async function trainingData() {
+    const file = $('train-pairs').files[0];
+    return { pairs: file ? await file.text() : await text(BUNDLED_PAIRS) };
+  }
+
+  function options() {
+    const number = (id) => Number($(id).value);
+    return {
+      method: $('train-method').value,
+      rank: number('train-rank'),
+      learningRate: number('train-lr'),
+      maxSteps: number('train-steps'),
+      batchSize: number('train-batch'),
+    };
+  }
+
+  async function start(resume) {
+    clearBanner('training');
+    resumeSavedButton.hidden = true;
+    training = true;
+    paused = false;
+    history = [];
+    drawCurve();
+    setButtons();
+    status.hidden = false;
+    label.textContent = 'Embedding the pairs and finding each unsafe caption’s nearest safe caption…';
+    progress.removeAttribute('value');
+    try {
+      runData ??= await trainingData();
+      const run = await client.train({ ...runData, options: options(), resume });
+      progress.max = run.totalSteps;
+      progress.value = run.stepsDone;
+      label.textContent = `Step ${run.stepsDone} of ${run.totalSteps}`;
+    } catch (error) {
+      training = false;
+      status.hidden = true;
+      setButtons();
+      showBanner({ key: 'training', title: 'Training could not start', message: error.message });
+    }
+  }
+
+  client.addEventListener('trainstep', ({ detail: report }) => {
+    history.push({
+      step: report.step,
+      loss: report.loss,
+      terms: Object.fromEntries(report.terms.map((t) => [t.name, t.value])),
+    });
+    progress.max = report.total_steps;
+    progress.value = report.step;
+    label.textContent = `Step ${report.step} of ${report.total_steps} · epoch ${report.epoch + 1}` +
+      ` · loss ${report.loss.toFixed(4)} · ${report.examples_per_s.toFixed(1)} pairs/s`;
+    hasTuned = true;
+    drawCurve();
+    setButtons();
+  });
+
+  client.addEventListener('trainend', ({ detail: { reason, error } }) => {
+    if (reason === 'error') {
+      // The run is kept, paused, with its last good adapters: it can be downloaded.
+      paused = true;
+      showBanner({ key: 'training', title: 'Training stopped', message: error.message });
+      label.textContent = `Stopped at step ${progress.value}: the adapters of the last good step are kept.`;
+    } else {
+      training = false;
+      paused = false;
+      label.textContent = reason === 'done' ? `Done: ${progress.value} steps.` : 'Cancelled.';
+    }
+    setButtons();
+    refreshSaved();
+    compare();
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    runData = null;
+    start(false);
+  });
+  resumeSavedButton.addEventListener('click', () => start(true));
+  pauseButton.addEventListener('click', async () => {
+    paused = !paused;
+    setButtons();
+    if (!paused) {
+      await client.resumeTraining();
+      return;
+    }
+    label.textContent = 'Pausing after this step…';
+    try {
+      const { stepsDone } = await client.pauseTraining();
+      label.textContent = `Paused at step ${stepsDone}; saved in this browser.`;
+    } catch (error) {
+      showBanner({ key: 'training', title: 'The checkpoint could not be saved', message: error.message });
+    }
+    compare();
+  });
+  cancelButton.addEventListener('click', () => client.cancelTraining());
+
+  downloadButton.addEventListener('click', async () => {
+    try {
+      const { bytes } = await client.exportAdapter();
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      link.download = 'adapter.safetensors';
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    } catch (error) {
+      showBanner({ key: 'adapter', title: 'The adapter could not be exported', message: error.message });
+    }
+  });
+  uploadInput.addEventListener('change', async () => {
+    const file = uploadInput.files[0];
+    if (!file) return;
+    clearBanner('adapter');
+    try {
+      await client.importAdapter(new Uint8Array(await file.arrayBuffer()));
+      hasTuned = true;
+      setButtons();
+      compare();
+    } catch (error) {
+      showBanner({ key: 'adapter', title: `${file.name} is not a usable adapter`, message: error.message });
+    } finally {
+      uploadInput.value = '';
+    }
+  });
+
+  let promptTimer;
+  comparePrompt.addEventListener('input', () => {
+    clearTimeout(promptTimer);
+    promptTimer = setTimeout(compare, PROMPT_DELAY_MS);
+  });
+
+  async function compare() {
+    const query = comparePrompt.value.trim();
+    if (!hasModel || pool.length === 0 || !query) {
+      originalList.replaceChildren(note('Type a prompt to see its nearest safe captions.'));
+      tunedList.replaceChildren(note(hasTuned ? 'Type a prompt.' : 'Train or upload an adapter.'));
+      return;
+    }
+    compareStatus.textContent = 'Searching…';
+    try {
+      const found = await client.nearestSafe([query], SHOWN);
+      if (comparePrompt.value.trim() !== query) return;
+      originalList.replaceChildren(...neighbours(found.original[0]));
+      tunedList.replaceChildren(...(found.tuned ? neighbours(found.tuned[0]) : [note('Train or upload an adapter.')]));
+      compareStatus.textContent = `Nearest of ${pool.length.toLocaleString()} safe captions.`;
+    } catch (error) {
+      compareStatus.textContent = `The search failed: ${error.message}`;
+    }
+  }
+
+  function neighbours(list) {
+    return list.map(({ index, score }) => {
+      const li = document.createElement('li');
+      const caption = document.createElement('span');
+      caption.className = 'caption';
+      caption.textContent = pool[index];
+      li.append(caption, scoreBar(score));
+      return li;
+    });
+  }
+
+  function drawCurve() {
+    const context = canvas.getContext('2d');
+    const { width, height } = canvas;
+    context.clearRect(0, 0, width, height);
+    const names = history.length ? ['loss', ...Object.keys(history[0].terms)] : [];
+    const value = (entry, name) => (name === 'loss' ? entry.loss : entry.terms[name]);
+    const all = history.flatMap((entry) => names.map((name) => value(entry, name))).filter(Number.isFinite);
+    const top = Math.max(...all, 1e-6);
+    const last = Math.max(history.length - 1, 1);
+    names.forEach((name, i) => {
+      context.strokeStyle = COLOURS[i % COLOURS.length];
+      context.lineWidth = name === 'loss' ? 2.5 : 1.2;
+      context.beginPath();
+      history.forEach((entry, j) => {
+        const x = 4 + (j / last) * (width - 8);
+        const y = height - 4 - (value(entry, name) / top) * (height - 8);
+        if (j === 0) context.moveTo(x, y);
+        else context.lineTo(x, y);
+      });
+      context.stroke();
+    });
+    legend.replaceChildren(...names.map((name, i) => {
+      const li = document.createElement('li');
+      li.style.setProperty('--colour', COLOURS[i % COLOURS.length]);
+      const latest = history.length ? value(history[history.length - 1], name) : NaN;
+      li.textContent = `${name} ${Number.isFinite(latest) ? latest.toFixed(4) : ''}`;
+      return li;
+    }));
+  }
+
+  async function refreshSaved() {
+    try {
+      const saved = hasModel && !training ? await client.checkpointInfo() : null;
+      resumeSavedButton.hidden = !saved;
+      if (saved) resumeSavedButton.textContent = `Resume saved run (step ${saved.steps})`;
+    } catch {
+      resumeSavedButton.hidden = true;
+    }
+  }
+
+  setButtons();
+  compare();
+
+  return {
+    /** Switches to a new model (or to none); a run and adapters of the old model are gone. */
+    async setModel(model) {
+      hasModel = model !== null;
+      training = false;
+      paused = false;
+      hasTuned = false;
+      pool = [];
+      setButtons();
+      compare();
+      if (!hasModel) return;
+      try {
+        const captions = (await text(BUNDLED_POOL)).split('\n').filter((line) => line.trim());
+        await client.setPool(captions);
+        pool = captions;
+      } catch (error) {
+        showBanner({ key: 'pool', kind: 'warning', title: 'The safe caption pool is unavailable', message: error.message });
+      }
+      setButtons();
+      compare();
+      refreshSaved();
+    },
+  };
+}
