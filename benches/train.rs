@@ -65,9 +65,12 @@ fn main() {
         measure(&dir, backend.parse().expect("backend"), &mode, batch.parse().expect("batch"));
         return;
     }
+    if !benchmarking {
+        return;
+    }
     let Some(model_dir) = args.first().filter(|a| !a.starts_with("--")) else {
         eprintln!("usage: cargo bench --bench train -- MODEL_DIR [--backends ...] [--modes ...] [--batches ...]");
-        std::process::exit(if benchmarking { 2 } else { 0 });
+        std::process::exit(2);
     };
     let backends = list_arg(&args, "--backends").unwrap_or_else(|| vec!["ndarray".into()]);
     let modes = list_arg(&args, "--modes").unwrap_or_else(|| vec!["text".into(), "images".into()]);
