@@ -18,9 +18,12 @@ const BATCHES: [usize; 3] = [1, 8, 32];
 
 fn main() {
     let (args, benchmarking) = args();
+    if !benchmarking {
+        return;
+    }
     let Some(model_dir) = args.first() else {
         eprintln!("usage: cargo bench --bench encode -- MODEL_DIR [ndarray|flex|wgpu ...]");
-        std::process::exit(if benchmarking { 2 } else { 0 });
+        std::process::exit(2);
     };
     let backends: Vec<Backend> = if args.len() > 1 {
         args[1..].iter().map(|b| b.parse().expect("backend")).collect()
