@@ -272,6 +272,7 @@ export function setupSafetyPanel(client) {
       paused = false;
       hasTuned = false;
       pool = [];
+      compareStatus.textContent = '';
       setButtons();
       compare();
       if (!hasModel) return;
@@ -280,7 +281,8 @@ export function setupSafetyPanel(client) {
         await client.setPool(captions);
         pool = captions;
       } catch (error) {
-        showBanner({ key: 'pool', kind: 'warning', title: 'The safe caption pool is unavailable', message: error.message });
+        // Said in the panel, not in a page banner: the rest of the page works without the pool.
+        compareStatus.textContent = `The safe caption pool could not be embedded with this model: ${error.message}`;
       }
       setButtons();
       compare();
