@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use safer_clip::Clip;
-use safer_clip::data::split_pairs;
 use safer_clip::device::{Backend, block_on, device};
 use safer_clip::error::{Error, Result, read_file};
 use safer_clip::evaluation::{Drift, PairMetrics, ZeroShot, drift, pair_metrics, parse_prompt_file, zero_shot_accuracy};
@@ -13,7 +12,7 @@ use safer_clip::preprocess::Pixels;
 use safer_clip::weights::load_adapters;
 use serde::Serialize;
 
-use crate::inputs::{read_pair_images, read_pairs, read_text};
+use crate::inputs::{SplitArgs, read_pair_images, read_pairs, read_text, subset};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -29,12 +28,8 @@ pub struct EvalArgs {
     /// Evaluate only the test split made as `train` makes it (same fractions and seed).
     #[arg(long)]
     test_split: bool,
-    #[arg(long, default_value_t = 0.1)]
-    validation: f64,
-    #[arg(long, default_value_t = 0.1)]
-    test: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    split: SplitArgs,
     /// Image folder with one subfolder per class (e.g. ../shared/data/cifar10-test).
     #[arg(long)]
     images: Option<PathBuf>,
@@ -104,9 +99,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
             let mut pairs = read_pairs(path)?;
             let mut images = read_pair_images(&pairs, path, clip.image_size())?;
             if args.test_split {
-                let test = split_pairs(&pairs, args.validation, args.test, args.seed)?.test;
-                pairs = test.iter().map(|&i| pairs[i].clone()).collect();
-                images = images.map(|all| test.iter().map(|&i| all[i].clone()).collect());
+                let test = args.split.split(&pairs)?.test;
+                pairs = subset(&pairs, &test);
+                images = images.map(|all| subset(&all, &test));
             }
             Some((pairs, images))
         }

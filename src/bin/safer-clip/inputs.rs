@@ -1,8 +1,10 @@
-//! Reading the CLI's input files: text files, pair files with their images.
+//! Reading the CLI's input files (text files, pair files with their images) and the pair split
+//! `train` and `eval` share.
 
 use std::path::Path;
 
-use safer_clip::data::{Pair, parse_caption_pool, parse_pairs};
+use clap::Args;
+use safer_clip::data::{Pair, Splits, parse_caption_pool, parse_pairs, split_pairs};
 use safer_clip::error::{Error, Result, read_file};
 use safer_clip::preprocess::preprocess_image;
 use safer_clip::training::PairImages;
@@ -56,4 +58,27 @@ pub fn read_pair_images(pairs: &[Pair], pair_file: &Path, image_size: usize) -> 
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+/// How pairs are split: `train` reports on the test split, `eval --test-split` measures the same.
+#[derive(Args)]
+pub struct SplitArgs {
+    /// Share of pairs held out for validation and for the final test.
+    #[arg(long, default_value_t = 0.1)]
+    pub validation: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub test: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl SplitArgs {
+    pub fn split(&self, pairs: &[Pair]) -> Result<Splits> {
+        split_pairs(pairs, self.validation, self.test, self.seed)
+    }
+}
+
+/// The items at `indices`, in that order.
+pub fn subset<T: Clone>(items: &[T], indices: &[usize]) -> Vec<T> {
+    indices.iter().map(|&i| items[i].clone()).collect()
 }

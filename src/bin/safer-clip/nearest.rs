@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 use safer_clip::Clip;
-use safer_clip::data::parse_caption_pool;
 use safer_clip::device::{Backend, block_on, device};
-use safer_clip::error::{Error, Result, read_file};
+use safer_clip::error::Result;
 use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
 use serde::Serialize;
+
+use crate::inputs::read_pool;
 
 #[derive(Args)]
 pub struct NearestArgs {
@@ -49,9 +50,7 @@ struct QueryResult<'a> {
 }
 
 pub fn run(args: NearestArgs) -> Result<()> {
-    let pool_text = String::from_utf8(read_file(&args.pool)?)
-        .map_err(|_| Error::Input(format!("{} is not UTF-8 text", args.pool.display())))?;
-    let pool = parse_caption_pool(&pool_text)?;
+    let pool = read_pool(&args.pool)?;
     let device = device(args.backend)?;
     let clip = Clip::from_dir(&args.model, &device)?;
 

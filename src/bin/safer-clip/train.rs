@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use safer_clip::Clip;
-use safer_clip::data::{Pair, split_pairs};
+use safer_clip::data::Pair;
 use safer_clip::device::{Backend, block_on, device};
 use safer_clip::error::{Error, Result};
 use safer_clip::evaluation::{Drift, PairMetrics, drift, pair_metrics};
@@ -16,7 +16,7 @@ use safer_clip::training::{
 };
 use serde::Serialize;
 
-use crate::inputs::{read_pair_images, read_pairs, read_pool};
+use crate::inputs::{SplitArgs, read_pair_images, read_pairs, read_pool, subset};
 
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -72,13 +72,9 @@ pub struct TrainArgs {
     /// Keep each unsafe caption's own paired safe caption out of its target search.
     #[arg(long)]
     exclude_own_pair: bool,
-    /// Share of pairs held out for validation and for the final test.
-    #[arg(long, default_value_t = 0.1)]
-    validation: f64,
-    #[arg(long, default_value_t = 0.1)]
-    test: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// The split (its seed also seeds training).
+    #[command(flatten)]
+    split: SplitArgs,
     /// Write a checkpoint every N steps (and always at the end).
     #[arg(long, default_value_t = 50)]
     checkpoint_every: usize,
@@ -138,14 +134,10 @@ impl TrainArgs {
         }
         config.target_query = if self.image_targets { TargetQuery::Image } else { TargetQuery::Text };
         config.exclude_own_pair = self.exclude_own_pair;
-        config.seed = self.seed;
+        config.seed = self.split.seed;
         config.validate()?;
         Ok(config)
     }
-}
-
-fn subset<T: Clone>(items: &[T], indices: &[usize]) -> Vec<T> {
-    indices.iter().map(|&i| items[i].clone()).collect()
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -161,7 +153,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let clip = Clip::from_dir(&args.model, &device)?;
     let pairs = read_pairs(&args.pairs)?;
     let images = read_pair_images(&pairs, &args.pairs, clip.image_size())?;
-    let splits = split_pairs(&pairs, args.validation, args.test, args.seed)?;
+    let splits = args.split.split(&pairs)?;
     let extra_safe = match &args.pool {
         Some(pool) => read_pool(pool)?,
         None => Vec::new(),
