@@ -95,6 +95,17 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| Error::Device(format!("cannot read a result back from the device: {e:?}")))
 }
 
+/// Reads an integer tensor back (indices, class ids), like [`read_f32`].
+pub async fn read_i64<const D: usize>(tensor: Tensor<D, Int>) -> Result<Vec<i64>> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| Error::Device(format!("cannot read a result back from the device: {e:?}")))?
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .map_err(|e| Error::Device(format!("cannot read a result back from the device: {e:?}")))
+}
+
 /// Runs an async core function to completion on the calling thread (native only).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -88,15 +88,24 @@ impl Clip {
         self.model
             .embed_images(pixels_to_tensor(images, &self.device())?)
     }
+
+    /// Unit-length embeddings of many images, `batch_size` at a time.
+    pub fn embed_images_in_batches(&self, images: &[Pixels], batch_size: usize) -> Result<Tensor<2>> {
+        let parts = images
+            .chunks(batch_size.max(1))
+            .map(|chunk| self.embed_images(chunk))
+            .collect::<Result<Vec<_>>>()?;
+        if parts.is_empty() {
+            return Err(Error::Input("no image to encode".into()));
+        }
+        Ok(Tensor::cat(parts, 0))
+    }
 }
 
 /// Reads a matrix back from the device, row by row (blocking; the browser reads asynchronously).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn to_rows(matrix: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, cols] = matrix.dims();
-    let values = matrix
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::Device(format!("cannot read a result back: {e:?}")))?;
+    let values = crate::device::block_on(crate::device::read_f32(matrix))?;
     Ok(values.chunks(cols.max(1)).map(<[f32]>::to_vec).collect())
 }

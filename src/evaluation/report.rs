@@ -29,10 +29,9 @@ pub async fn pair_metrics(clip: &Clip, pairs: &[Pair], images: Option<&[PairImag
     let text = text_redirection(text_safe.clone(), text_unsafe.clone()).await?;
     let visu = match images {
         Some(images) => {
-            let embed = |pick: fn(&PairImages) -> &Pixels| -> Result<_> {
+            let embed = |pick: fn(&PairImages) -> &Pixels| {
                 let pixels: Vec<Pixels> = images.iter().map(|i| pick(i).clone()).collect();
-                let parts = pixels.chunks(BATCH).map(|c| clip.embed_images(c)).collect::<Result<Vec<_>>>()?;
-                Ok(burn::tensor::Tensor::cat(parts, 0))
+                clip.embed_images_in_batches(&pixels, BATCH)
             };
             let image_safe = embed(|i| &i.safe)?;
             let image_unsafe = embed(|i| &i.unsafe_image)?;

@@ -4,6 +4,7 @@
 use burn::prelude::*;
 use serde::Serialize;
 
+use crate::device::read_i64;
 use crate::error::{Error, Result};
 use crate::model::l2_normalize;
 use crate::pipeline::Clip;
@@ -83,8 +84,7 @@ pub async fn zero_shot_accuracy(
     for chunk in examples.chunks(batch.max(1)) {
         let pixels: Vec<Pixels> = chunk.iter().map(|(p, _)| p.clone()).collect();
         let scores = clip.embed_images(&pixels)?.matmul(classes.clone().transpose());
-        let predicted = scores.argmax(1).into_data_async().await.map_err(|e| Error::Device(format!("{e:?}")))?;
-        let predicted = predicted.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Device(format!("{e:?}")))?;
+        let predicted = read_i64(scores.argmax(1)).await?;
         for ((_, truth), guess) in chunk.iter().zip(predicted) {
             total[*truth] += 1;
             correct[*truth] += usize::from(guess as usize == *truth);

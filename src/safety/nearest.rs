@@ -7,7 +7,7 @@
 
 use burn::prelude::*;
 
-use crate::device::read_f32;
+use crate::device::{read_f32, read_i64};
 use crate::error::{Error, Result};
 
 /// Pool rows compared at once: 8 queries × 8192 rows is 256 KiB of similarities.
@@ -152,14 +152,7 @@ fn mask_excluded(
 pub async fn read_neighbours(top: TopK) -> Result<Vec<Vec<Neighbour>>> {
     let [queries, k] = top.scores.dims();
     let scores = read_f32(top.scores).await?;
-    let indices = top
-        .indices
-        .into_data_async()
-        .await
-        .map_err(|e| Error::Device(format!("cannot read neighbours back: {e:?}")))?
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .map_err(|e| Error::Device(format!("cannot read neighbours back: {e:?}")))?;
+    let indices = read_i64(top.indices).await?;
     Ok((0..queries)
         .map(|q| {
             (0..k)

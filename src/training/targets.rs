@@ -50,15 +50,9 @@ fn embed_texts(clip: &Clip, texts: &[&str]) -> Result<Tensor<2>> {
     clip.embed_texts_in_batches(texts, ENCODE_BATCH)
 }
 
-fn embed_images(clip: &Clip, images: &[&Pixels]) -> Result<Tensor<2>> {
-    let parts = images
-        .chunks(ENCODE_BATCH)
-        .map(|chunk| {
-            let chunk: Vec<Pixels> = chunk.iter().map(|p| (*p).clone()).collect();
-            clip.embed_images(&chunk)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Tensor::cat(parts, 0))
+fn embed_images(clip: &Clip, images: &[PairImages], pick: fn(&PairImages) -> &Pixels) -> Result<Tensor<2>> {
+    let pixels: Vec<Pixels> = images.iter().map(|i| pick(i).clone()).collect();
+    clip.embed_images_in_batches(&pixels, ENCODE_BATCH)
 }
 
 /// Frozen embeddings and nearest safe targets of `pairs`, with `extra_safe` captions (embedded
@@ -89,11 +83,10 @@ pub async fn frozen_targets(
     let text_safe = embed_texts(frozen, &safe)?;
     let text_unsafe = embed_texts(frozen, &unsafe_captions)?;
     let frozen_images = match images {
-        Some(images) => {
-            let safe: Vec<&Pixels> = images.iter().map(|i| &i.safe).collect();
-            let unsafe_images: Vec<&Pixels> = images.iter().map(|i| &i.unsafe_image).collect();
-            Some((embed_images(frozen, &safe)?, embed_images(frozen, &unsafe_images)?))
-        }
+        Some(images) => Some((
+            embed_images(frozen, images, |i| &i.safe)?,
+            embed_images(frozen, images, |i| &i.unsafe_image)?,
+        )),
         None => None,
     };
 
