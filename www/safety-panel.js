@@ -3,6 +3,7 @@
 // the original and the tuned model side by side.
 
 import { clearBanner, showBanner } from './banners.js';
+import { debounce } from './debounce.js';
 import { note, scoreBar } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
@@ -185,11 +186,7 @@ export function setupSafetyPanel(client) {
     }
   });
 
-  let promptTimer;
-  comparePrompt.addEventListener('input', () => {
-    clearTimeout(promptTimer);
-    promptTimer = setTimeout(compare, PROMPT_DELAY_MS);
-  });
+  comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
 
   async function compare() {
     const query = comparePrompt.value.trim();

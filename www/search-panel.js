@@ -4,6 +4,7 @@
 import { clearBanner, showBanner } from './banners.js';
 import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
+import { debounce } from './debounce.js';
 import { note, scoreBar } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
@@ -252,12 +253,4 @@ export function setupSearchPanel(client) {
 
 function sameTexts(a, b) {
   return a.length === b.length && a.every((text, i) => text === b[i]);
-}
-
-function debounce(fn, delayMs) {
-  let timer;
-  return () => {
-    clearTimeout(timer);
-    timer = setTimeout(fn, delayMs);
-  };
 }
