@@ -296,7 +296,7 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
     await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
   }
 
-  it('trains LoRA steps, compares before/after, and round-trips the adapter', { timeout: TIMEOUT * 3 }, async () => {
+  it('trains LoRA steps, compares before/after, and round-trips the adapter', { timeout: TIMEOUT * 6 }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocab(page);
     await page.fill('#compare-prompt', 'a man punching another man outside a bar at night');
