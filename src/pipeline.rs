@@ -6,7 +6,7 @@ use burn::prelude::*;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::error::read_file;
 use crate::error::{Error, Result};
-use crate::model::{ClipConfig, ClipModel};
+use crate::model::{ClipConfig, ClipModel, l2_normalize};
 use crate::preprocess::{Pixels, pixels_to_tensor, preprocess_image};
 use crate::tokenizer::ClipTokenizer;
 use crate::weights::{Checkpoint, load_clip};
@@ -57,25 +57,28 @@ impl Clip {
         self.model.logit_scale.device()
     }
 
-    /// Unit-length embeddings of `texts`, `[texts, projection_dim]`.
-    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Tensor<2>> {
+    /// Projected, unnormalised features of `texts` (what HySAC lifts), `[texts, projection_dim]`.
+    pub fn text_features<S: AsRef<str>>(&self, texts: &[S]) -> Result<Tensor<2>> {
         if texts.is_empty() {
             return Err(Error::Input("no text to encode".into()));
         }
         let tokens = self.tokenizer.encode_batch(texts)?;
-        self.model.embed_text(&tokens)
+        self.model.text_features(&tokens)
+    }
+
+    /// Unit-length embeddings of `texts`, `[texts, projection_dim]`.
+    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Tensor<2>> {
+        Ok(l2_normalize(self.text_features(texts)?))
     }
 
     /// Unit-length embeddings of many texts, `batch_size` at a time (a caption pool, say).
     pub fn embed_texts_in_batches<S: AsRef<str>>(&self, texts: &[S], batch_size: usize) -> Result<Tensor<2>> {
-        let parts = texts
-            .chunks(batch_size.max(1))
-            .map(|chunk| self.embed_texts(chunk))
-            .collect::<Result<Vec<_>>>()?;
-        if parts.is_empty() {
-            return Err(Error::Input("no text to encode".into()));
-        }
-        Ok(Tensor::cat(parts, 0))
+        in_batches(texts, batch_size, "text", |chunk| self.embed_texts(chunk))
+    }
+
+    /// Unnormalised features of many texts, `batch_size` at a time.
+    pub fn text_features_in_batches<S: AsRef<str>>(&self, texts: &[S], batch_size: usize) -> Result<Tensor<2>> {
+        in_batches(texts, batch_size, "text", |chunk| self.text_features(chunk))
     }
 
     /// Decodes and preprocesses encoded images (JPEG, PNG, WebP) for this model.
@@ -83,23 +86,41 @@ impl Clip {
         preprocess_image(encoded, self.image_size())
     }
 
+    /// Projected, unnormalised features of preprocessed images, `[images, projection_dim]`.
+    pub fn image_features(&self, images: &[Pixels]) -> Result<Tensor<2>> {
+        self.model.image_features(pixels_to_tensor(images, &self.device())?)
+    }
+
     /// Unit-length embeddings of preprocessed images, `[images, projection_dim]`.
     pub fn embed_images(&self, images: &[Pixels]) -> Result<Tensor<2>> {
-        self.model
-            .embed_images(pixels_to_tensor(images, &self.device())?)
+        Ok(l2_normalize(self.image_features(images)?))
     }
 
     /// Unit-length embeddings of many images, `batch_size` at a time.
     pub fn embed_images_in_batches(&self, images: &[Pixels], batch_size: usize) -> Result<Tensor<2>> {
-        let parts = images
-            .chunks(batch_size.max(1))
-            .map(|chunk| self.embed_images(chunk))
-            .collect::<Result<Vec<_>>>()?;
-        if parts.is_empty() {
-            return Err(Error::Input("no image to encode".into()));
-        }
-        Ok(Tensor::cat(parts, 0))
+        in_batches(images, batch_size, "image", |chunk| self.embed_images(chunk))
     }
+
+    /// Unnormalised features of many images, `batch_size` at a time.
+    pub fn image_features_in_batches(&self, images: &[Pixels], batch_size: usize) -> Result<Tensor<2>> {
+        in_batches(images, batch_size, "image", |chunk| self.image_features(chunk))
+    }
+}
+
+fn in_batches<T>(
+    items: &[T],
+    batch_size: usize,
+    what: &str,
+    encode: impl Fn(&[T]) -> Result<Tensor<2>>,
+) -> Result<Tensor<2>> {
+    let parts = items
+        .chunks(batch_size.max(1))
+        .map(encode)
+        .collect::<Result<Vec<_>>>()?;
+    if parts.is_empty() {
+        return Err(Error::Input(format!("no {what} to encode")));
+    }
+    Ok(Tensor::cat(parts, 0))
 }
 
 /// Reads a matrix back from the device, row by row (blocking; the browser reads asynchronously).

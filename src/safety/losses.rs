@@ -1,4 +1,4 @@
-//! The training losses of Safe-CLIP and SafeR-CLIP (specified with sources in
+//! The training losses of Safe-CLIP and SafeR-CLIP, and the pieces HySAC shares (specified with sources in
 //! `docs/losses.md`). Every function takes raw projected features `[batch, dim]` and normalises
 //! inside, returns a one-element tensor, and is differentiable on an autodiff device.
 
@@ -34,7 +34,11 @@ pub fn cosine_distance(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
 /// Symmetric InfoNCE with the diagonal as positives:
 /// `½ [CE(s·n(A)n(B)ᵀ, I) + CE(s·n(B)n(A)ᵀ, I)]`, `CE(Z, I) = mean_i (logsumexp_j Z_ij − Z_ii)`.
 pub fn clip_infonce(a: Tensor<2>, b: Tensor<2>, logit_scale: f64) -> Tensor<1> {
-    let logits = normalize(a).matmul(normalize(b).transpose()) * logit_scale;
+    symmetric_infonce(normalize(a).matmul(normalize(b).transpose()) * logit_scale)
+}
+
+/// `½ [CE(Z, I) + CE(Zᵀ, I)]` for a square matrix of logits with the positives on its diagonal.
+pub fn symmetric_infonce(logits: Tensor<2>) -> Tensor<1> {
     let diagonal_ce = |z: Tensor<2>| {
         let [n, _] = z.dims();
         let log_probs = log_softmax(z, 1);
