@@ -202,7 +202,7 @@ fn train_merge_and_eval_from_the_command_line() {
     let device = burn::prelude::Device::flex();
     let merged_clip = Clip::from_dir(&merged, &device).unwrap();
     let base = Clip::from_dir(&dir, &device).unwrap();
-    let (adapted, _) = safer_clip::weights::load_adapters(base.model.clone(), &std::fs::read(&adapter).unwrap()).unwrap();
+    let adapted = safer_clip::weights::load_adapters(base.model.clone(), &std::fs::read(&adapter).unwrap()).unwrap().model;
     let tokens = base.tokenizer.encode_batch(&[text]).unwrap();
     let diff = max_abs_diff(&matrix(merged_clip.embed_texts(&[text]).unwrap()), &matrix(adapted.embed_text(&tokens).unwrap()));
     assert!(diff < 1e-5, "merged folder vs adapter on the base: {diff}");
@@ -262,4 +262,40 @@ fn zero_shot_eval_reads_openai_prompts_and_class_folders() {
         "--prompts", shared.join("data/clip-prompts.md").to_str().unwrap(), "--dataset", "CIFAR11",
     ]);
     assert!(!ok && stderr.contains("no `## CIFAR11` section"), "{stderr}");
+}
+
+#[test]
+fn hysac_train_eval_and_merge_from_the_command_line() {
+    let Some(dir) = hub_model_dir("cli-hysac") else { return };
+    let model = dir.to_str().unwrap();
+    let out = dir.join("run");
+    let (ok, stdout, stderr) = cli(&[
+        "train", "--model", model, "--pairs", PAIRS, "--out", out.to_str().unwrap(), "--method", "hysac",
+        "--max-steps", "3", "--batch-size", "8", "--lr", "1e-2", "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["config"]["method"], "hysac");
+    assert_eq!(report["config"]["optimizer"]["weight_decay"], 0.2);
+    let head = &report["steps"][2]["head"];
+    assert!(head["curvature"].as_f64().unwrap() > 0.0, "{head}");
+    let tuned = &report["hysac"]["tuned"];
+    assert_eq!(tuned["threshold_from"], "validation split");
+    for key in ["accuracy", "false_positive_rate", "false_negative_rate"] {
+        let value = tuned["text"][key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&value), "{key}: {value}");
+    }
+
+    let adapter = out.join("adapter.safetensors");
+    let (ok, stdout, stderr) = cli(&["eval", "--model", model, "--adapter", adapter.to_str().unwrap(), "--pairs", PAIRS, "--test-split"]);
+    assert!(ok, "{stderr}");
+    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(eval["hysac"], report["hysac"]["tuned"], "eval of the saved adapter = the training report");
+
+    let merged = dir.join("merged");
+    let (ok, _, stderr) = cli(&["merge", "--model", model, "--adapter", adapter.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let beside: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("hysac.json")).unwrap()).unwrap();
+    let bound = |v: &serde_json::Value| v["safe_region"]["text"].as_f64().unwrap();
+    assert!((bound(&beside) - bound(&eval["hysac"])).abs() < 1e-6, "{beside}");
 }

@@ -74,8 +74,9 @@ fn merging_matches_the_unmerged_forward_and_the_export_round_trips() {
         assert!(diff < 1e-5, "{backend}: exported merge vs unmerged {diff}");
 
         // The adapters alone, and back onto the base model.
-        let file = block_on(save_adapters(&adapted, &config, &[("method", "test".into())])).unwrap();
-        let (restored, restored_config) = load_adapters(base, &file).unwrap();
+        let file = block_on(save_adapters(&adapted, &config, None, &[("method", "test".into())])).unwrap();
+        let restored = load_adapters(base, &file).unwrap();
+        let (restored, restored_config) = (restored.model, restored.lora);
         assert_eq!(restored_config, config);
         let diff = max_diff(&unmerged, &embeddings(&restored, &device));
         assert!(diff == 0.0, "{backend}: adapter round trip changed outputs by {diff}");
@@ -88,7 +89,7 @@ fn adapter_files_use_peft_names_and_stay_small() {
     let base = load_fixture_model(MODEL, &device);
     let config = LoraConfig::default();
     let adapted = trained_adapters(base, &config);
-    let file = block_on(save_adapters(&adapted, &config, &[])).unwrap();
+    let file = block_on(save_adapters(&adapted, &config, None, &[])).unwrap();
     let tensors = safetensors::SafeTensors::deserialize(&file).unwrap();
     let mut names = tensors.names();
     names.sort();
@@ -126,7 +127,7 @@ fn bad_adapter_files_are_refused_clearly() {
     let device = Device::flex();
     let base = load_fixture_model(MODEL, &device);
     let config = LoraConfig::default();
-    let file = block_on(save_adapters(&trained_adapters(base.clone(), &config), &config, &[])).unwrap();
+    let file = block_on(save_adapters(&trained_adapters(base.clone(), &config), &config, None, &[])).unwrap();
 
     let error = |bytes: &[u8]| load_adapters(base.clone(), bytes).unwrap_err().to_string();
     assert!(error(&file[..file.len() / 2]).contains("not a valid safetensors file"));

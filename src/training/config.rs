@@ -13,6 +13,9 @@ pub enum Method {
     Safer,
     /// Safe-CLIP (ECCV 2024): redirection to the paired safe caption, eight weighted losses.
     SafeClip,
+    /// HySAC (CVPR 2025): hyperbolic safety awareness, unsafe content kept but placed further
+    /// from the root than safe content.
+    Hysac,
 }
 
 impl std::str::FromStr for Method {
@@ -22,8 +25,9 @@ impl std::str::FromStr for Method {
         match name {
             "safer" => Ok(Self::Safer),
             "safeclip" => Ok(Self::SafeClip),
+            "hysac" => Ok(Self::Hysac),
             other => Err(Error::Input(format!(
-                "unknown method `{other}` (expected safer or safeclip)"
+                "unknown method `{other}` (expected safer, safeclip or hysac)"
             ))),
         }
     }
@@ -104,17 +108,17 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// The published defaults of each method, on a batch size that fits a laptop.
     pub fn new(method: Method) -> Self {
-        let (learning_rate, curriculum) = match method {
-            Method::Safer => (1e-4, Some(CurriculumConfig::default())),
-            Method::SafeClip => (1e-3, None),
+        let optimizer = OptimizerConfig::default();
+        let (optimizer, curriculum) = match method {
+            Method::Safer => (optimizer, Some(CurriculumConfig::default())),
+            Method::SafeClip => (OptimizerConfig { learning_rate: 1e-3, ..optimizer }, None),
+            // HySAC's AdamW: β₂ 0.98, weight decay 0.2 on the adapters (never on its scalars).
+            Method::Hysac => (OptimizerConfig { beta2: 0.98, weight_decay: 0.2, ..optimizer }, None),
         };
         Self {
             method,
             lora: LoraConfig::default(),
-            optimizer: OptimizerConfig {
-                learning_rate,
-                ..OptimizerConfig::default()
-            },
+            optimizer,
             batch_size: 16,
             epochs: 3,
             max_steps: None,

@@ -1,4 +1,4 @@
-//! AdamW (Loshchilov & Hutter) over the LoRA factors, with global-norm gradient clipping.
+//! AdamW (Loshchilov & Hutter) over the LoRA factors (and HySAC's scalars), with global-norm gradient clipping.
 //!
 //! Burn's optimisers key their state by parameter id, which is new on every load; this one keys
 //! it by the factor's checkpoint name, so a checkpoint holds the moments and a resumed run
@@ -25,11 +25,13 @@ pub struct AdamW {
     pub moments: BTreeMap<String, Moments>,
 }
 
-/// A factor to update: its name, current value and gradient (both without autodiff).
+/// A parameter to update: its name, current value and gradient (both without autodiff), and
+/// whether weight decay applies to it.
 pub struct Update {
     pub name: String,
     pub value: Tensor<2>,
     pub grad: Tensor<2>,
+    pub decay: bool,
 }
 
 impl AdamW {
@@ -66,7 +68,7 @@ impl AdamW {
         let correction2 = 1.0 - c.beta2.powi(t);
         updates
             .into_iter()
-            .map(|Update { name, value, grad }| {
+            .map(|Update { name, value, grad, decay }| {
                 let grad = match &clip {
                     Some(scale) => grad * scale.clone(),
                     None => grad,
@@ -83,7 +85,11 @@ impl AdamW {
                 };
                 let step = (moments.first.clone() / correction1)
                     / ((moments.second.clone() / correction2).sqrt() + c.epsilon);
-                let decayed = value.clone() - value * (c.learning_rate * c.weight_decay);
+                let decayed = if decay {
+                    value.clone() - value * (c.learning_rate * c.weight_decay)
+                } else {
+                    value
+                };
                 self.moments.insert(name, moments);
                 decayed - step * c.learning_rate
             })
@@ -110,8 +116,8 @@ mod tests {
         let (mut xs, mut m, mut v) = ([0.0f64, 1.0], [0.0f64; 2], [0.0f64; 2]);
         for t in 1..=5 {
             let grad = x.clone().sub_scalar(3.0);
-            let norm = AdamW::global_norm(&[Update { name: "x".into(), value: x.clone(), grad: grad.clone() }]);
-            x = adam.step(vec![Update { name: "x".into(), value: x, grad }], norm).remove(0);
+            let norm = AdamW::global_norm(&[Update { name: "x".into(), value: x.clone(), grad: grad.clone(), decay: true }]);
+            x = adam.step(vec![Update { name: "x".into(), value: x, grad, decay: true }], norm).remove(0);
             for i in 0..2 {
                 let g = xs[i] - 3.0;
                 m[i] = 0.9 * m[i] + 0.1 * g;
@@ -135,7 +141,7 @@ mod tests {
         let updates: Vec<Update> = grads
             .iter()
             .enumerate()
-            .map(|(i, g)| Update { name: i.to_string(), value: g.zeros_like(), grad: g.clone() })
+            .map(|(i, g)| Update { name: i.to_string(), value: g.zeros_like(), grad: g.clone(), decay: true })
             .collect();
         let norm = AdamW::global_norm(&updates);
         assert_eq!(norm.clone().into_data().try_to_vec::<f32>().unwrap(), [50.0]);

@@ -17,11 +17,15 @@ use crate::error::{Error, Result};
 use crate::model::ClipModel;
 use crate::pipeline::Clip;
 use crate::preprocess::{Pixels, pixels_to_tensor};
+use crate::evaluation::safe_region;
+use crate::safety::hysac::{HeadValues, Hyperbolic, HyperbolicHead, hysac_terms};
 use crate::safety::losses::{
     ImageEmbeddings, SAFECLIP_LOGIT_SCALE, StepEmbeddings, safeclip_terms, safer_terms, total,
 };
 use crate::tokenizer::ClipTokenizer;
-use crate::weights::{Checkpoint, SafetensorsWriter, read_adapters, save_adapters, write_adapters};
+use crate::weights::{
+    Checkpoint, SafetensorsWriter, read_adapters, read_head, save_adapters, write_adapters, write_head,
+};
 
 /// What a run trains on: caption pairs, extra safe captions the targets may be drawn from,
 /// and optionally each pair's images.
@@ -76,6 +80,8 @@ pub struct StepReport {
     pub terms: Vec<TermValue>,
     /// Global gradient norm before clipping.
     pub grad_norm: f32,
+    /// HySAC's learned scalars after the step.
+    pub head: Option<HeadValues>,
     pub seconds: f64,
     pub examples_per_s: f64,
 }
@@ -90,6 +96,20 @@ struct TrainingState {
 
 const STATE_KEY: &str = "training_state";
 
+/// Checkpoint name of a head scalar (and key of its optimiser moments).
+fn head_key(name: &str) -> String {
+    format!("hysac.{name}")
+}
+
+/// The head with every scalar a leaf that keeps its gradient.
+fn trainable(head: HyperbolicHead) -> HyperbolicHead {
+    let mut head = head;
+    for (_, value) in head.named_mut() {
+        *value = value.clone().require_grad();
+    }
+    head
+}
+
 pub struct Trainer {
     config: TrainConfig,
     tokenizer: ClipTokenizer,
@@ -100,6 +120,8 @@ pub struct Trainer {
     targets: FrozenTargets,
     schedule: Vec<Batch>,
     optimizer: AdamW,
+    /// HySAC's learned scalars, on the autodiff device.
+    head: Option<HyperbolicHead>,
 }
 
 impl Trainer {
@@ -121,7 +143,10 @@ impl Trainer {
         let device = frozen.device().autodiff();
         device.seed(config.seed);
         let model = on_autodiff(frozen.model.clone()).with_lora(&config.lora)?;
+        let head = (config.method == Method::Hysac)
+            .then(|| trainable(HyperbolicHead::new(frozen.config().projection_dim, &device)));
         Ok(Self {
+            head,
             optimizer: AdamW::new(config.optimizer.clone()),
             tokenizer: frozen.tokenizer.clone(),
             config,
@@ -151,19 +176,25 @@ impl Trainer {
         }
         let mut trainer = Self::new(frozen, set, state.config).await?;
         let (model, _) = read_adapters(on_autodiff(frozen.model.clone()), &file)?;
+        let mut parameters: Vec<(String, [usize; 2])> = Vec::new();
         for (name, layer) in model.projections() {
             let Some(adapter) = &layer.adapter else { continue };
             for (factor, param) in [("a", &adapter.a), ("b", &adapter.b)] {
-                let key = format!("{name}.{factor}");
-                let dims = param.val().dims();
-                let moment = |which: &str| file.tensor(&format!("optimizer.{which}.{key}"), dims);
-                // A factor that never had a gradient (the image tower of a text-only run) has
-                // no moments yet.
-                if let Ok(first) = moment("exp_avg") {
-                    let second = moment("exp_avg_sq")?;
-                    let moments = Moments { first: first.inner(), second: second.inner() };
-                    trainer.optimizer.moments.insert(key, moments);
-                }
+                parameters.push((format!("{name}.{factor}"), param.val().dims()));
+            }
+        }
+        if let Some(head) = &mut trainer.head {
+            *head = trainable(read_head(&file)?);
+            parameters.extend(head.named().map(|(name, _)| (head_key(name), [1, 1])));
+        }
+        for (key, dims) in parameters {
+            let moment = |which: &str| file.tensor(&format!("optimizer.{which}.{key}"), dims);
+            // A factor that never had a gradient (the image tower of a text-only run) has no
+            // moments yet.
+            if let Ok(first) = moment("exp_avg") {
+                let second = moment("exp_avg_sq")?;
+                let moments = Moments { first: first.inner(), second: second.inner() };
+                trainer.optimizer.moments.insert(key, moments);
             }
         }
         file.ensure_all_used(|_| false)?;
@@ -174,6 +205,14 @@ impl Trainer {
 
     pub fn config(&self) -> &TrainConfig {
         &self.config
+    }
+
+    pub fn training_pairs(&self) -> &[Pair] {
+        &self.set.pairs
+    }
+
+    pub fn training_images(&self) -> Option<&[PairImages]> {
+        self.set.images.as_deref()
     }
 
     pub fn targets(&self) -> &FrozenTargets {
@@ -195,6 +234,24 @@ impl Trainer {
     /// The tuned model for inference: adapters attached, dropout off, no autodiff.
     pub fn model(&self) -> ClipModel {
         self.model.valid()
+    }
+
+    /// HySAC's learned scalars as they stand, without autodiff.
+    pub fn head(&self) -> Option<HyperbolicHead> {
+        self.head.clone().map(|mut head| {
+            for (_, value) in head.named_mut() {
+                *value = value.clone().inner();
+            }
+            head
+        })
+    }
+
+    /// HySAC's head with its safe region measured now, on the training pairs.
+    pub async fn hyperbolic(&self) -> Result<Option<Hyperbolic>> {
+        let Some(head) = self.head() else { return Ok(None) };
+        let tuned = Clip { model: self.model(), tokenizer: self.tokenizer.clone() };
+        let region = safe_region(&tuned, &head, (&self.set.pairs, self.set.images.as_deref())).await?;
+        Ok(Some(Hyperbolic { head, region }))
     }
 
     fn embeddings(&self, batch: &Batch) -> Result<StepEmbeddings> {
@@ -251,9 +308,11 @@ impl Trainer {
         self.device
             .seed(self.config.seed ^ (self.steps_done() as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
         let embeddings = self.embeddings(&batch)?;
-        let terms = match self.config.method {
-            Method::Safer => safer_terms(&embeddings),
-            Method::SafeClip => safeclip_terms(&embeddings, SAFECLIP_LOGIT_SCALE),
+        let terms = match (self.config.method, &self.head) {
+            (Method::Safer, _) => safer_terms(&embeddings),
+            (Method::SafeClip, _) => safeclip_terms(&embeddings, SAFECLIP_LOGIT_SCALE),
+            (Method::Hysac, Some(head)) => hysac_terms(&embeddings, head),
+            (Method::Hysac, None) => unreachable!("a HySAC trainer is built with its head"),
         };
         let loss = total(&terms);
         let grads = loss.backward();
@@ -264,7 +323,14 @@ impl Trainer {
             for (factor, param) in [("a", &adapter.a), ("b", &adapter.b)] {
                 if let Some(grad) = param.val().grad(&grads) {
                     let name = format!("{name}.{factor}");
-                    updates.push(Update { name, value: param.val().inner(), grad });
+                    updates.push(Update { name, value: param.val().inner(), grad, decay: true });
+                }
+            }
+        }
+        if let Some(head) = &self.head {
+            for (name, value) in head.named() {
+                if let Some(grad) = value.grad(&grads) {
+                    updates.push(Update { name: head_key(name), value: value.clone().inner(), grad, decay: false });
                 }
             }
         }
@@ -273,7 +339,7 @@ impl Trainer {
         }
         let grad_norm = AdamW::global_norm(&updates);
         let names: Vec<String> = updates.iter().map(|u| u.name.clone()).collect();
-        let previous = (self.model.clone(), self.optimizer.clone());
+        let previous = (self.model.clone(), self.optimizer.clone(), self.head.clone());
         let values = self.optimizer.step(updates, grad_norm.clone());
         let mut updated: HashMap<String, Tensor<2>> = names.into_iter().zip(values).collect();
         for (name, layer) in self.model.projections_mut() {
@@ -284,17 +350,32 @@ impl Trainer {
                 }
             }
         }
+        if let Some(head) = &mut self.head {
+            for (name, value) in head.named_mut() {
+                *value = updated.remove(&head_key(name)).unwrap_or_else(|| value.clone().inner());
+            }
+            let mut clamped = head.clone().clamped();
+            for (_, value) in clamped.named_mut() {
+                *value = Tensor::from_inner(value.clone());
+            }
+            *head = trainable(clamped);
+        }
 
         let mut scalars = vec![loss.inner()];
         scalars.extend(terms.iter().map(|t| t.value.clone().inner()));
         scalars.push(grad_norm);
+        let head_at = scalars.len();
+        if let Some(head) = &self.head {
+            scalars.extend(head.named().map(|(_, value)| value.clone().inner().exp().reshape([1])));
+        }
         let read = read_f32(Tensor::cat(scalars, 0)).await?;
         if let Some(bad) = read.iter().position(|v| !v.is_finite()) {
-            (self.model, self.optimizer) = previous;
+            (self.model, self.optimizer, self.head) = previous;
             let what = match bad {
                 0 => "the loss".to_string(),
                 i if i <= terms.len() => format!("the loss term {}", terms[i - 1].name),
-                _ => "the gradient norm".to_string(),
+                i if i < head_at => "the gradient norm".to_string(),
+                _ => "a HySAC scalar (curvature, scales)".to_string(),
             };
             return Err(Error::Training(format!(
                 "{what} became {} at step {}; the adapters from step {} are kept (try a lower learning rate)",
@@ -316,7 +397,13 @@ impl Trainer {
                 .zip(&read[1..])
                 .map(|(t, &value)| TermValue { name: t.name, weight: t.weight, value })
                 .collect(),
-            grad_norm: read[read.len() - 1],
+            grad_norm: read[head_at - 1],
+            head: self.head.as_ref().map(|_| HeadValues {
+                curvature: read[head_at],
+                text_scale: read[head_at + 1],
+                image_scale: read[head_at + 2],
+                logit_scale: read[head_at + 3],
+            }),
             seconds,
             examples_per_s: batch.pairs.len() as f64 / seconds.max(1e-9),
         }))
@@ -326,13 +413,17 @@ impl Trainer {
     pub async fn adapter_file(&self) -> Result<Vec<u8>> {
         let method = serde_json::to_string(&self.config.method).expect("method serialises");
         let extra = [("method", method), ("steps", self.steps_done().to_string())];
-        save_adapters(&self.model, &self.config.lora, &extra).await
+        let hyperbolic = self.hyperbolic().await?;
+        save_adapters(&self.model, &self.config.lora, hyperbolic.as_ref(), &extra).await
     }
 
     /// Everything needed to resume: adapters, optimiser moments, config and position.
     pub async fn checkpoint(&self) -> Result<Vec<u8>> {
         let mut writer = SafetensorsWriter::new();
         write_adapters(&mut writer, &self.model, &self.config.lora).await?;
+        if let Some(head) = &self.head() {
+            write_head(&mut writer, head).await?;
+        }
         for (key, moments) in &self.optimizer.moments {
             writer.add(&format!("optimizer.exp_avg.{key}"), moments.first.clone()).await?;
             writer.add(&format!("optimizer.exp_avg_sq.{key}"), moments.second.clone()).await?;

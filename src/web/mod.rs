@@ -183,7 +183,7 @@ impl WebClip {
     /// train`) attached.
     #[wasm_bindgen(js_name = withAdapter)]
     pub fn with_adapter(&self, adapter: Vec<u8>) -> Result<WebClip, JsError> {
-        let (model, _) = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?;
+        let model = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?.model;
         Ok(WebClip { clip: Clip { model, tokenizer: self.clip.tokenizer.clone() } })
     }
 }

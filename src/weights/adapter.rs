@@ -1,16 +1,22 @@
 //! LoRA adapters alone as a small safetensors file, under PEFT's key names
 //! (`base_model.model.<projection>.lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`), with
-//! the [`LoraConfig`] in the header so that the file says how to rebuild what it holds.
+//! the [`LoraConfig`] in the header so that the file says how to rebuild what it holds. A HySAC
+//! adapter also holds its hyperbolic head (`hysac.<scalar>`, `[1, 1]`) and, in the header, its
+//! safe region (`hysac_safe_region`).
 
 use super::checkpoint::Checkpoint;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
 use crate::model::{ClipModel, LoraAdapter, LoraConfig, is_target};
+use crate::safety::hysac::{Hyperbolic, HyperbolicHead, SafeRegion};
 
 /// Header value of `format` in an adapter file.
 pub const ADAPTER_FORMAT: &str = "safer-clip-lora";
 
 const PREFIX: &str = "base_model.model";
+
+const HEAD_PREFIX: &str = "hysac";
+const REGION_KEY: &str = "hysac_safe_region";
 
 fn key(projection: &str, factor: &str) -> String {
     format!("{PREFIX}.{projection}.lora_{factor}.weight")
@@ -42,10 +48,14 @@ pub async fn write_adapters(
 pub async fn save_adapters(
     model: &ClipModel,
     config: &LoraConfig,
+    hyperbolic: Option<&Hyperbolic>,
     extra: &[(&str, String)],
 ) -> Result<Vec<u8>> {
     let mut writer = SafetensorsWriter::new();
     write_adapters(&mut writer, model, config).await?;
+    if let Some(hyperbolic) = hyperbolic {
+        write_hyperbolic(&mut writer, hyperbolic).await?;
+    }
     for (key, value) in extra {
         writer.metadata(key, value.clone());
     }
@@ -82,11 +92,54 @@ pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipM
     Ok((model, config))
 }
 
-/// `model` with the adapters of an adapter file attached; the file must hold nothing else.
-pub fn load_adapters(model: ClipModel, bytes: &[u8]) -> Result<(ClipModel, LoraConfig)> {
+/// Stores the learned scalars of a hyperbolic head.
+pub async fn write_head(writer: &mut SafetensorsWriter, head: &HyperbolicHead) -> Result<()> {
+    for (name, value) in head.named() {
+        writer.add(&format!("{HEAD_PREFIX}.{name}"), value.clone()).await?;
+    }
+    Ok(())
+}
+
+/// The hyperbolic head stored by [`write_head`], on the checkpoint's device.
+pub fn read_head(checkpoint: &Checkpoint) -> Result<HyperbolicHead> {
+    let mut head = HyperbolicHead::new(1, checkpoint.device());
+    for (name, value) in head.named_mut() {
+        *value = checkpoint.tensor(&format!("{HEAD_PREFIX}.{name}"), [1, 1])?;
+    }
+    Ok(head)
+}
+
+/// A HySAC adapter's head and safe region.
+pub async fn write_hyperbolic(writer: &mut SafetensorsWriter, hyperbolic: &Hyperbolic) -> Result<()> {
+    write_head(writer, &hyperbolic.head).await?;
+    writer.metadata(REGION_KEY, serde_json::to_string(&hyperbolic.region).expect("region serialises"));
+    Ok(())
+}
+
+/// What an adapter file holds.
+#[derive(Debug)]
+pub struct Adapter {
+    /// The base model with the adapters attached.
+    pub model: ClipModel,
+    pub lora: LoraConfig,
+    /// Present for HySAC adapters.
+    pub hyperbolic: Option<Hyperbolic>,
+}
+
+/// `model` with the adapters of an adapter file attached (and its hyperbolic head, for HySAC);
+/// the file must hold nothing else.
+pub fn load_adapters(model: ClipModel, bytes: &[u8]) -> Result<Adapter> {
     let device = model.logit_scale.device();
     let checkpoint = Checkpoint::parse(bytes, &device)?;
-    let loaded = read_adapters(model, &checkpoint)?;
+    let (model, lora) = read_adapters(model, &checkpoint)?;
+    let hyperbolic = match checkpoint.metadata(REGION_KEY) {
+        Some(region) => {
+            let region: SafeRegion = serde_json::from_str(region)
+                .map_err(|e| Error::Weights(format!("the adapter's `{REGION_KEY}` is invalid: {e}")))?;
+            Some(Hyperbolic { head: read_head(&checkpoint)?, region })
+        }
+        None => None,
+    };
     checkpoint.ensure_all_used(|_| false)?;
-    Ok(loaded)
+    Ok(Adapter { model, lora, hyperbolic })
 }

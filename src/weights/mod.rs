@@ -7,7 +7,10 @@ mod clip;
 mod random;
 mod writer;
 
-pub use adapter::{ADAPTER_FORMAT, adapter_config, load_adapters, read_adapters, save_adapters, write_adapters};
+pub use adapter::{
+    ADAPTER_FORMAT, Adapter, adapter_config, load_adapters, read_adapters, read_head, save_adapters,
+    write_adapters, write_head, write_hyperbolic,
+};
 pub use checkpoint::Checkpoint;
 pub use clip::{load_clip, save_clip};
 pub use writer::SafetensorsWriter;

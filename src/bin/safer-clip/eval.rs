@@ -7,7 +7,10 @@ use clap::Args;
 use safer_clip::Clip;
 use safer_clip::device::{Backend, block_on, device};
 use safer_clip::error::{Error, Result, read_file};
-use safer_clip::evaluation::{Drift, PairMetrics, ZeroShot, drift, pair_metrics, parse_prompt_file, zero_shot_accuracy};
+use safer_clip::evaluation::{
+    Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics, parse_prompt_file,
+    zero_shot_accuracy,
+};
 use safer_clip::preprocess::Pixels;
 use safer_clip::weights::load_adapters;
 use serde::Serialize;
@@ -57,6 +60,8 @@ struct Report {
     original: ModelReport,
     tuned: Option<ModelReport>,
     drift: Option<Drift>,
+    /// HySAC adapters: root distances, the safe/unsafe classifier and the safety traversal.
+    hysac: Option<HysacMetrics>,
 }
 
 /// `(image, class)` examples from `folder/<class>/<file>`, classes in prompt-file order.
@@ -85,25 +90,26 @@ fn class_folder(folder: &Path, classes: &[String], per_class: usize, size: usize
 pub fn run(args: EvalArgs) -> Result<()> {
     let device = device(args.backend)?;
     let clip = Clip::from_dir(&args.model, &device)?;
-    let tuned = match &args.adapter {
+    let (tuned, hyperbolic) = match &args.adapter {
         Some(path) => {
-            let (model, _) = load_adapters(clip.model.clone(), &read_file(path)?)
+            let adapter = load_adapters(clip.model.clone(), &read_file(path)?)
                 .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-            Some(Clip { model, tokenizer: clip.tokenizer.clone() })
+            (Some(Clip { model: adapter.model, tokenizer: clip.tokenizer.clone() }), adapter.hyperbolic)
         }
-        None => None,
+        None => (None, None),
     };
 
     let pairs = match &args.pairs {
         Some(path) => {
-            let mut pairs = read_pairs(path)?;
-            let mut images = read_pair_images(&pairs, path, clip.image_size())?;
+            let pairs = read_pairs(path)?;
+            let images = read_pair_images(&pairs, path, clip.image_size())?;
+            let part = |rows: &[usize]| (subset(&pairs, rows), images.as_ref().map(|all| subset(all, rows)));
             if args.test_split {
-                let test = args.split.split(&pairs)?.test;
-                pairs = subset(&pairs, &test);
-                images = images.map(|all| subset(&all, &test));
+                let splits = args.split.split(&pairs)?;
+                Some((part(&splits.test), Some(part(&splits.validation))))
+            } else {
+                Some(((pairs.clone(), images.clone()), None))
             }
-            Some((pairs, images))
         }
         None => None,
     };
@@ -123,7 +129,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let measure = |model: &Clip| -> Result<ModelReport> {
         Ok(ModelReport {
             pairs: match &pairs {
-                Some((pairs, images)) => Some(block_on(pair_metrics(model, pairs, images.as_deref()))?),
+                Some(((pairs, images), _)) => Some(block_on(pair_metrics(model, pairs, images.as_deref()))?),
                 None => None,
             },
             zero_shot: match &zero_shot {
@@ -136,9 +142,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         original: measure(&clip)?,
         tuned: tuned.as_ref().map(measure).transpose()?,
         drift: match (&tuned, &pairs) {
-            (Some(tuned), Some((pairs, _))) => {
+            (Some(tuned), Some(((pairs, _), _))) => {
                 let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
                 Some(block_on(drift(&clip, tuned, &safe))?)
+            }
+            _ => None,
+        },
+        hysac: match (&tuned, &hyperbolic, &pairs) {
+            (Some(tuned), Some(hyperbolic), Some(((pairs, images), validation))) => {
+                let fit = validation.as_ref().map(|(p, i)| (p.as_slice(), i.as_deref()));
+                Some(block_on(hysac_metrics(tuned, hyperbolic, fit, (pairs, images.as_deref())))?)
             }
             _ => None,
         },

@@ -25,12 +25,16 @@ pub struct MergeArgs {
     backend: Backend,
 }
 
+/// Where `merge` writes a HySAC adapter's head and safe region.
+const HYSAC_FILE: &str = "hysac.json";
+
 pub fn run(args: MergeArgs) -> Result<()> {
     let device = device(args.backend)?;
     let clip = Clip::from_dir(&args.model, &device)?;
-    let (adapted, config) = load_adapters(clip.model, &read_file(&args.adapter)?)
+    let adapter = load_adapters(clip.model, &read_file(&args.adapter)?)
         .map_err(|e| Error::Input(format!("{}: {e}", args.adapter.display())))?;
-    let weights = block_on(save_clip(&adapted.merged()))?;
+    let weights = block_on(save_clip(&adapter.model.merged()))?;
+    let config = adapter.lora;
     let io = |context: String| move |source| Error::Io { context, source };
     std::fs::create_dir_all(&args.out).map_err(io(format!("cannot create {}", args.out.display())))?;
     let target = args.out.join(WEIGHTS_FILE);
@@ -43,6 +47,14 @@ pub fn run(args: MergeArgs) -> Result<()> {
             let target = args.out.join(name);
             std::fs::copy(&source, &target).map_err(io(format!("cannot copy {}", source.display())))?;
         }
+    }
+    // A HySAC model's hyperbolic head has no place in `transformers`' layout: it goes beside.
+    if let Some(hyperbolic) = &adapter.hyperbolic {
+        let head = block_on(hyperbolic.head.values())?;
+        let json = serde_json::json!({ "head": head, "safe_region": hyperbolic.region });
+        let target = args.out.join(HYSAC_FILE);
+        std::fs::write(&target, serde_json::to_string_pretty(&json).expect("json serialises"))
+            .map_err(io(format!("cannot write {}", target.display())))?;
     }
     println!(
         "merged a rank-{} adapter ({} targets) into {}",

@@ -9,7 +9,8 @@ use safer_clip::Clip;
 use safer_clip::data::Pair;
 use safer_clip::device::{Backend, block_on, device};
 use safer_clip::error::{Error, Result};
-use safer_clip::evaluation::{Drift, PairMetrics, drift, pair_metrics};
+use safer_clip::evaluation::{Drift, HysacMetrics, PairMetrics, drift, hysac_metrics, pair_metrics, safe_region};
+use safer_clip::safety::hysac::{Hyperbolic, HyperbolicHead};
 use safer_clip::model::LoraTarget;
 use safer_clip::training::{
     CurriculumConfig, Method, PairImages, StepReport, TargetQuery, TrainConfig, Trainer, TrainingSet,
@@ -36,7 +37,7 @@ pub struct TrainArgs {
     /// Folder for the adapter, checkpoint and report.
     #[arg(long)]
     out: PathBuf,
-    /// safer (SafeR-CLIP) or safeclip (Safe-CLIP).
+    /// safer (SafeR-CLIP), safeclip (Safe-CLIP) or hysac (HySAC).
     #[arg(long, default_value = "safer")]
     method: Method,
     #[arg(long)]
@@ -51,9 +52,9 @@ pub struct TrainArgs {
     /// Learning rate (default: 1e-4 for safer, 1e-3 for safeclip, as published).
     #[arg(long)]
     lr: Option<f64>,
-    /// AdamW's decoupled weight decay (0 is Adam).
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
+    /// AdamW's decoupled weight decay on the adapters (default: 0.2 for hysac, else 0 = Adam).
+    #[arg(long)]
+    weight_decay: Option<f64>,
     /// Clip the global gradient norm to this (0 turns clipping off).
     #[arg(long, default_value_t = 1.0)]
     grad_clip: f64,
@@ -98,7 +99,16 @@ struct Report {
     original: PairMetrics,
     tuned: PairMetrics,
     drift: Drift,
+    /// HySAC runs: classifier and traversal on the test split, for the original model (HySAC's
+    /// initial head) and the tuned one.
+    hysac: Option<HysacComparison>,
     mean_examples_per_s: f64,
+}
+
+#[derive(Serialize)]
+struct HysacComparison {
+    original: HysacMetrics,
+    tuned: HysacMetrics,
 }
 
 #[derive(Serialize)]
@@ -122,7 +132,7 @@ impl TrainArgs {
         }
         let optimizer = &mut config.optimizer;
         optimizer.learning_rate = self.lr.unwrap_or(optimizer.learning_rate);
-        optimizer.weight_decay = self.weight_decay;
+        optimizer.weight_decay = self.weight_decay.unwrap_or(optimizer.weight_decay);
         optimizer.max_grad_norm = (self.grad_clip > 0.0).then_some(self.grad_clip);
         config.batch_size = self.batch_size;
         config.epochs = self.epochs;
@@ -224,6 +234,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
         return Err(Error::Input("the test split needs at least two pairs to report on".into()));
     }
     let held_out: Vec<&str> = test_pairs.iter().map(|p| p.safe.as_str()).collect();
+    let validation_pairs: Vec<Pair> = subset(&pairs, &splits.validation);
+    let validation_images: Option<Vec<PairImages>> = images.as_ref().map(|i| subset(i, &splits.validation));
+    let fit = (validation_pairs.len() >= 2).then(|| (validation_pairs.as_slice(), validation_images.as_deref()));
+    let test = (test_pairs.as_slice(), test_images.as_deref());
+    let hysac = match block_on(trainer.hyperbolic())? {
+        Some(tuned_hyperbolic) => {
+            let train = (trainer.training_pairs(), trainer.training_images());
+            let head = HyperbolicHead::new(clip.config().projection_dim, &clip.device());
+            let region = block_on(safe_region(&clip, &head, train))?;
+            let original = Hyperbolic { head, region };
+            Some(HysacComparison {
+                original: block_on(hysac_metrics(&clip, &original, fit, test))?,
+                tuned: block_on(hysac_metrics(&tuned, &tuned_hyperbolic, fit, test))?,
+            })
+        }
+        None => None,
+    };
     let report = Report {
         config: trainer.config().clone(),
         data,
@@ -232,6 +259,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         original: block_on(pair_metrics(&clip, &test_pairs, test_images.as_deref()))?,
         tuned: block_on(pair_metrics(&tuned, &test_pairs, test_images.as_deref()))?,
         drift: block_on(drift(&clip, &tuned, &held_out))?,
+        hysac,
     };
     let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
     write(&args.out.join(REPORT_FILE), json.as_bytes())?;
@@ -265,6 +293,25 @@ fn print_summary(report: &Report, out: &Path) {
         report.drift.mean_weight_change,
         report.drift.max_weight_change
     );
+    if let Some(h) = &report.hysac {
+        let (before, after) = (&h.original.text, &h.tuned.text);
+        println!(
+            "hysac: root distance safe {:.3} / unsafe {:.3} → {:.3} / {:.3}; classifier accuracy {:.1}% → {:.1}% (FPR {:.1}%, FNR {:.1}%)",
+            before.safe_mean_distance,
+            before.unsafe_mean_distance,
+            after.safe_mean_distance,
+            after.unsafe_mean_distance,
+            100.0 * before.accuracy,
+            100.0 * after.accuracy,
+            100.0 * after.false_positive_rate,
+            100.0 * after.false_negative_rate
+        );
+        println!(
+            "hysac: unsafe queries retrieving a safe caption {:.1}%, after the safety traversal {:.1}%",
+            100.0 * h.tuned.traversal.safe_before,
+            100.0 * h.tuned.traversal.safe_after
+        );
+    }
     println!("wrote {}", out.join(ADAPTER_FILE).display());
     println!("wrote {}", out.join(REPORT_FILE).display());
 }
