@@ -5,6 +5,7 @@ import { clearBanner, showBanner } from './banners.js';
 import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
+import { latestOnly } from './latest-only.js';
 import { note, scoreBar } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
@@ -44,29 +45,6 @@ export function setupSearchPanel(client) {
   /** @type {GalleryImage[]} */
   let images = [];
   let nextImageId = 1;
-
-  /** Runs `task` now, or once more after the current run if it is already running. */
-  function latestOnly(task) {
-    let running = null;
-    let again = false;
-    return () => {
-      if (running) {
-        again = true;
-        return running;
-      }
-      running = (async () => {
-        try {
-          do {
-            again = false;
-            await task();
-          } while (again);
-        } finally {
-          running = null;
-        }
-      })();
-      return running;
-    };
-  }
 
   /**
    * Embeds a batch with the current model: the embeddings, null if it failed (a banner says
