@@ -4,19 +4,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import {
   FIXTURE,
   FULL_VOCAB_FIXTURE,
   REPO,
   SHARED_TOKENIZER,
+  appSession,
   browserSkipReason,
-  launchBrowser,
-  makeModelsDir,
   openApp,
   screenshot,
-  startServer,
 } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
@@ -37,22 +35,6 @@ async function waitForImages(page, count) {
 async function loadFromServer(page, name) {
   await page.selectOption('#server-model', name);
   await page.click('#server-form button');
-}
-
-/** A models folder, the app's server and a browser, set up before a suite and torn down after. */
-function appSession({ webgpu }) {
-  const session = {};
-  before(async () => {
-    session.models = makeModelsDir();
-    session.server = await startServer(session.models.root);
-    session.browser = await launchBrowser({ webgpu });
-  });
-  after(async () => {
-    await session.browser?.close();
-    session.server?.stop();
-    session.models?.remove();
-  });
-  return session;
 }
 
 describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {

@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -99,9 +100,12 @@ function wordTokenizer(words) {
   };
 }
 
-/** Starts www/serve.mjs on a free port; resolves to its base URL and a way to stop it. */
-export async function startServer(modelsDir) {
-  const server = spawn(process.execPath, [join(REPO, 'www/serve.mjs'), '--port', '0', '--models', modelsDir], {
+/**
+ * Starts www/serve.mjs on a free port (with `args` added); resolves to its base URL and a way to
+ * stop it.
+ */
+export async function startServer(modelsDir, args = []) {
+  const server = spawn(process.execPath, [join(REPO, 'www/serve.mjs'), '--port', '0', '--models', modelsDir, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const firstLine = await new Promise((resolveLine, reject) => {
@@ -142,6 +146,25 @@ export async function launchBrowser({ webgpu }) {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A models folder, the app's server and a browser, set up before a suite and torn down after.
+ * @param {{ webgpu: boolean, serverArgs?: string[] }} options
+ */
+export function appSession({ webgpu, serverArgs = [] }) {
+  const session = {};
+  before(async () => {
+    session.models = makeModelsDir();
+    session.server = await startServer(session.models.root, serverArgs);
+    session.browser = await launchBrowser({ webgpu });
+  });
+  after(async () => {
+    await session.browser?.close();
+    session.server?.stop();
+    session.models?.remove();
+  });
+  return session;
 }
 
 /** Opens the app and collects what the page and its worker print to the console. */
