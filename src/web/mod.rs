@@ -15,7 +15,9 @@ use crate::data::parse_pairs;
 use crate::device::{Backend, device};
 use crate::error::Error;
 use crate::preprocess::Pixels;
+use crate::safety::hysac::{Hyperbolic, root_distances};
 use crate::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
+use crate::safety::traversal::{nearest_entailing, traversal_boundary, walk};
 use crate::training::{Method, TrainConfig, Trainer, TrainingSet};
 use crate::weights::load_adapters;
 
@@ -92,6 +94,38 @@ const POOL_BATCH: usize = 256;
 #[wasm_bindgen]
 pub struct WebClip {
     clip: Clip,
+    /// A HySAC model's head and safe region.
+    hyperbolic: Option<Hyperbolic>,
+}
+
+/// Captions lifted onto a HySAC model's hyperboloid, for traversals.
+#[wasm_bindgen]
+pub struct HyperbolicPool {
+    embeddings: Tensor<2>,
+}
+
+#[derive(Serialize)]
+struct Safety {
+    /// Root distance.
+    distance: f32,
+    /// Beyond the safe region's bound (the 95th percentile of safe captions' root distances).
+    #[serde(rename = "unsafe")]
+    is_unsafe: bool,
+}
+
+#[derive(Serialize)]
+struct TraversalStep {
+    /// Pool index of the nearest caption whose entailment cone holds the point; `null`: the root.
+    caption: Option<usize>,
+    distance: f32,
+}
+
+#[derive(Serialize)]
+struct Traversal {
+    /// Safe-region bound and the traversal boundary beyond it, in root distance.
+    bound: f32,
+    boundary: f32,
+    steps: Vec<TraversalStep>,
 }
 
 /// A caption pool embedded by one model, ready for nearest-neighbour queries.
@@ -122,7 +156,7 @@ impl WebClip {
     pub async fn load(config: Vec<u8>, weights: Vec<u8>, tokenizer: Vec<u8>) -> Result<WebClip, JsError> {
         let device = webgpu().await?;
         let clip = Clip::from_bytes(&config, &weights, &tokenizer, &device).map_err(js_error)?;
-        Ok(WebClip { clip })
+        Ok(WebClip { clip, hyperbolic: None })
     }
 
     /// The model's config, as in its `config.json`.
@@ -183,8 +217,60 @@ impl WebClip {
     /// train`) attached.
     #[wasm_bindgen(js_name = withAdapter)]
     pub fn with_adapter(&self, adapter: Vec<u8>) -> Result<WebClip, JsError> {
-        let model = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?.model;
-        Ok(WebClip { clip: Clip { model, tokenizer: self.clip.tokenizer.clone() } })
+        let adapter = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?;
+        let clip = Clip { model: adapter.model, tokenizer: self.clip.tokenizer.clone() };
+        Ok(WebClip { clip, hyperbolic: adapter.hyperbolic })
+    }
+
+    /// Whether this is a HySAC model (it can classify and traverse).
+    #[wasm_bindgen(getter, js_name = isHyperbolic)]
+    pub fn is_hyperbolic(&self) -> bool {
+        self.hyperbolic.is_some()
+    }
+
+    fn hysac(&self) -> Result<&Hyperbolic, JsError> {
+        self.hyperbolic
+            .as_ref()
+            .ok_or_else(|| JsError::new("this model has no HySAC head: train or load a HySAC adapter first"))
+    }
+
+    /// HySAC's safe/unsafe reading of each text: `[{distance, unsafe}]`.
+    pub async fn safety(&self, texts: Vec<String>) -> Result<JsValue, JsError> {
+        let hysac = self.hysac()?;
+        let lifted = hysac.head.lift_text(self.clip.text_features(&texts).map_err(js_error)?);
+        let distances = root_distances(lifted, &hysac.head).await.map_err(js_error)?;
+        let found: Vec<Safety> = distances
+            .into_iter()
+            .map(|distance| Safety { distance, is_unsafe: distance > hysac.region.text })
+            .collect();
+        to_js(&found)
+    }
+
+    /// Lifts captions once so that [`Self::traverse`] can retrieve them.
+    #[wasm_bindgen(js_name = embedHyperbolicPool)]
+    pub fn embed_hyperbolic_pool(&self, captions: Vec<String>) -> Result<HyperbolicPool, JsError> {
+        let head = &self.hysac()?.head;
+        let features = self.clip.text_features_in_batches(&captions, POOL_BATCH).map_err(js_error)?;
+        Ok(HyperbolicPool { embeddings: head.lift_text(features) })
+    }
+
+    /// HySAC's traversal of `query` toward the root in `steps` steps, with the caption retrieved
+    /// at each: `{bound, boundary, steps: [{caption, distance}]}`.
+    pub async fn traverse(&self, pool: &HyperbolicPool, query: String, steps: usize) -> Result<JsValue, JsError> {
+        let hysac = self.hysac()?;
+        let head = &hysac.head;
+        let point = head.lift_text(self.clip.text_features(&[query]).map_err(js_error)?);
+        let path = walk(point, steps, 0.0, head.curvature()).map_err(js_error)?;
+        let found = nearest_entailing(path, pool.embeddings.clone(), None, head).await.map_err(js_error)?;
+        let curvature = head.values().await.map_err(js_error)?.curvature;
+        to_js(&Traversal {
+            bound: hysac.region.text,
+            boundary: traversal_boundary(hysac.region.text, curvature),
+            steps: found
+                .into_iter()
+                .map(|f| TraversalStep { caption: f.caption, distance: f.root_distance })
+                .collect(),
+        })
     }
 }
 
@@ -241,7 +327,7 @@ fn training_set(pairs_jsonl: &str, pool: &CaptionPool) -> Result<TrainingSet, Js
 #[wasm_bindgen]
 impl WebTrainer {
     /// Starts a run on text pairs (JSONL); targets may also come from `pool`, a caption pool
-    /// `clip` embedded. `options`: `{method: "safer" | "safeclip", rank?, learningRate?,
+    /// `clip` embedded. `options`: `{method: "safer" | "safeclip" | "hysac", rank?, learningRate?,
     /// batchSize?, epochs?, maxSteps?, seed?}`.
     pub async fn create(clip: &WebClip, pairs_jsonl: String, pool: &CaptionPool, options: JsValue) -> Result<WebTrainer, JsError> {
         let options: TrainOptions = serde_wasm_bindgen::from_value(options)
@@ -289,6 +375,14 @@ impl WebTrainer {
 
     /// The model as trained so far, for before/after comparisons.
     pub fn tuned(&self) -> WebClip {
-        WebClip { clip: Clip { model: self.trainer.model(), tokenizer: self.tokenizer.clone() } }
+        WebClip { clip: Clip { model: self.trainer.model(), tokenizer: self.tokenizer.clone() }, hyperbolic: None }
+    }
+
+    /// Like [`Self::tuned`], with a HySAC run's head and its safe region measured now on the
+    /// training pairs (so that the model can classify and traverse).
+    #[wasm_bindgen(js_name = tunedHyperbolic)]
+    pub async fn tuned_hyperbolic(&self) -> Result<WebClip, JsError> {
+        let hyperbolic = self.trainer.hyperbolic().await.map_err(js_error)?;
+        Ok(WebClip { clip: Clip { model: self.trainer.model(), tokenizer: self.tokenizer.clone() }, hyperbolic })
     }
 }
