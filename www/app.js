@@ -2,17 +2,20 @@
 
 import { showBanner } from './banners.js';
 import { ClipClient } from './clip-client.js';
+import { setupExplorePanel } from './explore-panel.js';
 import { setupModelPanel } from './model-panel.js';
 import { setupSafetyPanel } from './safety-panel.js';
 import { setupSearchPanel } from './search-panel.js';
 
 const client = new ClipClient();
 const search = setupSearchPanel(client);
-const safety = setupSafetyPanel(client);
+const explore = setupExplorePanel(client);
+const safety = setupSafetyPanel(client, { onTunedChange: () => explore.tunedChanged() });
 const modelPanel = setupModelPanel(client, {
   onModel: (model) => {
     search.setModel(model);
     safety.setModel(model);
+    explore.setModel(model);
   },
 });
 const gpuStatus = document.getElementById('gpu-status');

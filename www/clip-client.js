@@ -64,10 +64,12 @@ export class ClipClient extends EventTarget {
 
   /**
    * @param {string[]} texts
+   * @param {{ tuned?: boolean }} [options] `tuned`: embed with the safety-tuned model (from the
+   *   current training run or an uploaded adapter); rejects with NoAdapter when there is none
    * @returns {Promise<Embeddings>}
    */
-  encodeText(texts) {
-    return this.#request('encodeText', { texts });
+  encodeText(texts, { tuned = false } = {}) {
+    return this.#request('encodeText', { texts, tuned });
   }
 
   /**

@@ -16,8 +16,12 @@ const COLOURS = ['#1b1b1b', '#c0392b', '#2471a3', '#229954', '#b9770e', '#7d3c98
 
 const $ = (id) => document.getElementById(id);
 
-/** @param {ClipClient} client */
-export function setupSafetyPanel(client) {
+/**
+ * @param {ClipClient} client
+ * @param {{ onTunedChange: () => void }} handlers `onTunedChange`: the tuned model changed
+ *   (a run paused or ended, an adapter was uploaded)
+ */
+export function setupSafetyPanel(client, { onTunedChange }) {
   const form = $('train-form');
   const startButton = $('train-start');
   const pauseButton = $('train-pause');
@@ -132,6 +136,7 @@ export function setupSafetyPanel(client) {
     setButtons();
     refreshSaved();
     compare();
+    onTunedChange();
   });
 
   form.addEventListener('submit', (event) => {
@@ -155,6 +160,7 @@ export function setupSafetyPanel(client) {
       showBanner({ key: 'training', title: 'The checkpoint could not be saved', message: error.message });
     }
     compare();
+    onTunedChange();
   });
   cancelButton.addEventListener('click', () => client.cancelTraining());
 
@@ -179,6 +185,7 @@ export function setupSafetyPanel(client) {
       hasTuned = true;
       setButtons();
       compare();
+      onTunedChange();
     } catch (error) {
       showBanner({ key: 'adapter', title: `${file.name} is not a usable adapter`, message: error.message });
     } finally {

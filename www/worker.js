@@ -52,9 +52,10 @@ const handlers = {
     return { config: clip.config(), loadMs: performance.now() - started };
   },
 
-  /** @param {{ texts: string[] }} args */
-  async encodeText({ texts }) {
-    return embeddings(() => loadedModel().embedTexts(texts));
+  /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */
+  async encodeText({ texts, tuned: withTuned = false }) {
+    const model = withTuned ? tunedModel() : loadedModel();
+    return embeddings(() => model.embedTexts(texts));
   },
 
   /** @param {{ images: Blob[] }} args */
@@ -256,6 +257,12 @@ async function adapterInfo() {
 function loadedModel() {
   if (!clip) throw new ClipError('NoModel', 'Load a model first.');
   return clip;
+}
+
+function tunedModel() {
+  loadedModel();
+  if (!tuned) throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
+  return tuned;
 }
 
 /** Runs an embedding call and hands its matrix over as plain data. */
