@@ -30,8 +30,9 @@ export { ClipError };
  */
 
 /**
- * Fires `workerlost` (a CustomEvent whose `detail` is the ClipError) when the worker stops and
- * takes the loaded model with it; the next request starts a fresh worker.
+ * Fires `workerlost` (a CustomEvent whose `detail` is the ClipError: Crashed, DeviceLost,
+ * OutOfMemory or WorkerError) when the worker stops and takes the loaded model with it; the next
+ * request starts a fresh worker.
  */
 export class ClipClient extends EventTarget {
   /** @type {Worker | null} started on the first request, and again after a crash */
@@ -103,9 +104,11 @@ export class ClipClient extends EventTarget {
   /**
    * Starts LoRA safety training on the GPU, with the caption pool (setPool) as extra safe
    * targets; progress arrives as `trainstep` events (detail: the step's report) and the end as a
-   * `trainend` event (detail: `{reason, error?}`).
+   * `trainend` event (detail: `{reason: 'done' | 'cancelled' | 'error', error?, saved?}`; after a
+   * GPU failure `saved` is the checkpoint this browser keeps, as checkpointInfo gives it).
    * @param {{ pairs: string, options?: TrainOptions, checkpointEvery?: number, resume?: boolean }} run
-   * @returns {Promise<{ totalSteps: number, stepsDone: number }>}
+   * @returns {Promise<{ totalSteps: number, stepsDone: number, options: TrainOptions }>} a resumed
+   *   run's options are those of its checkpoint
    */
   train(run) {
     return this.#request('train', run);
@@ -157,8 +160,14 @@ export class ClipClient extends EventTarget {
     return worker;
   }
 
-  #receive({ id, ok, result, error, progress, event, ...detail }) {
+  #receive(message) {
+    const { id, ok, result, error, progress, event } = message;
+    if (event === 'crashed') {
+      this.#discardWorker(new ClipError(error.name, error.message));
+      return;
+    }
     if (event) {
+      const { event: _, ...detail } = message;
       this.dispatchEvent(new CustomEvent(event, { detail: event === 'trainstep' ? detail.report : detail }));
       return;
     }
@@ -171,19 +180,16 @@ export class ClipClient extends EventTarget {
     this.#pending.delete(id);
     if (ok) {
       request.resolve(result);
-    } else if (error.name === 'Crashed') {
-      this.#discardWorker(new ClipError(error.name, error.message), request);
     } else {
       request.reject(new ClipError(error.name, error.message));
     }
   }
 
   /** Ends a worker that can no longer be trusted; everything pending fails with `error`. */
-  #discardWorker(error, request) {
+  #discardWorker(error) {
     this.#worker?.terminate();
     this.#worker = null;
     this.dispatchEvent(new CustomEvent('workerlost', { detail: error }));
-    request?.reject(error);
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
   }

@@ -9,7 +9,10 @@
  *   | 'InvalidModel'          // the files are not a CLIP checkpoint this app can read
  *   | 'NoModel'               // encoding was asked for before a model was loaded
  *   | 'InvalidInput'          // a text or image the model cannot encode
- *   | 'Crashed'               // the WebAssembly module stopped (GPU device lost or a bug)
+ *   | 'NoAdapter'             // the tuned model was asked for before training or an upload
+ *   | 'DeviceLost'            // the GPU device was lost (driver reset, GPU gone): load again
+ *   | 'OutOfMemory'           // the GPU ran out of memory: smaller batches, or free the GPU
+ *   | 'Crashed'               // the WebAssembly module stopped (a bug, or a GPU failure)
  *   | 'WorkerError'           // the worker itself failed
  * } ClipErrorName
  */

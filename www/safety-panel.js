@@ -1,6 +1,7 @@
 // The safety panel: LoRA training on the GPU with live loss curves, pause/resume, a checkpoint
 // kept in this browser, adapter download/upload, and the nearest safe captions of a prompt for
-// the original and the tuned model side by side.
+// the original and the tuned model side by side. A GPU that is lost or runs out of memory during
+// a run gets its own explanation: what happened, what was kept, what to do.
 
 import { clearBanner, showBanner } from './banners.js';
 import { debounce } from './debounce.js';
@@ -12,6 +13,8 @@ const BUNDLED_PAIRS = '/data/pairs.jsonl';
 const BUNDLED_POOL = '/data/safe_pool.txt';
 const SHOWN = 5;
 const PROMPT_DELAY_MS = 250;
+/** The errors of a run that take the GPU (and so the model) with them. */
+const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory']);
 const COLOURS = ['#1b1b1b', '#c0392b', '#2471a3', '#229954', '#b9770e', '#7d3c98', '#117a65', '#a04000', '#5d6d7e'];
 
 const $ = (id) => document.getElementById(id);
@@ -38,6 +41,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   const compareStatus = $('compare-status');
   const originalList = $('compare-original');
   const tunedList = $('compare-tuned');
+  const failure = $('train-failure');
 
   let hasModel = false;
   let training = false;
@@ -49,12 +53,18 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   let history = [];
   /** The data of the current run, kept to resume its checkpoint. */
   let runData = null;
+  /** The options of the current run, as the form shows them. */
+  let runOptions = null;
+  /** The checkpoint this browser keeps, as checkpointInfo gives it. */
+  let savedRun = null;
 
   function setButtons() {
     startButton.disabled = !hasModel || training;
     pauseButton.disabled = !training;
     pauseButton.textContent = paused ? 'Resume' : 'Pause';
     cancelButton.disabled = !training;
+    // Also when the answer to a checkpoint query arrives after a run started or the model went.
+    resumeSavedButton.hidden = !savedRun || !hasModel || training;
     downloadButton.disabled = !hasTuned;
     uploadInput.disabled = !hasModel || training;
     comparePrompt.disabled = !hasModel || pool.length === 0;
@@ -82,9 +92,19 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     };
   }
 
+  /** Shows a run's options in the form (a resumed run's, instead of the page's defaults). */
+  function showOptions({ method, rank, learningRate, maxSteps, batchSize }, totalSteps) {
+    const methodSelect = $('train-method');
+    if ([...methodSelect.options].some((option) => option.value === method)) methodSelect.value = method;
+    $('train-rank').value = String(rank);
+    $('train-lr').value = String(learningRate);
+    $('train-steps').value = String(maxSteps ?? totalSteps);
+    $('train-batch').value = String(batchSize);
+  }
+
   async function start(resume) {
     clearBanner('training');
-    resumeSavedButton.hidden = true;
+    failure.hidden = true;
     training = true;
     paused = false;
     history = [];
@@ -96,6 +116,8 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     try {
       runData ??= await trainingData();
       const run = await client.train({ ...runData, options: options(), resume });
+      runOptions = run.options;
+      if (resume) showOptions(run.options, run.totalSteps);
       progress.max = run.totalSteps;
       progress.value = run.stepsDone;
       label.textContent = `Step ${run.stepsDone} of ${run.totalSteps}`;
@@ -122,7 +144,16 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     setButtons();
   });
 
-  client.addEventListener('trainend', ({ detail: { reason, error } }) => {
+  client.addEventListener('trainend', ({ detail: { reason, error, saved } }) => {
+    if (reason === 'error' && GPU_FAILURES.has(error.name)) {
+      // The run and the model are gone with the GPU; the checkpoint in this browser is not.
+      training = false;
+      paused = false;
+      status.hidden = true;
+      showFailure(error, saved);
+      setButtons();
+      return;
+    }
     if (reason === 'error') {
       // The run is kept, paused, with its last good adapters: it can be downloaded.
       paused = true;
@@ -138,6 +169,36 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     compare();
     onTunedChange();
   });
+
+  /** What happened to the GPU, what this browser kept, and what to do next. */
+  function showFailure(error, saved) {
+    const stepsDone = Number(progress.value) || 0;
+    const outOfMemory = error.name === 'OutOfMemory';
+    $('train-failure-title').textContent = outOfMemory
+      ? 'Training stopped: the GPU ran out of memory'
+      : 'Training stopped: the GPU device was lost';
+    $('train-failure-what').textContent = `${error.message} The run stopped after step ${stepsDone}`
+      + ' and the model was unloaded.';
+    $('train-failure-saved').textContent = saved
+      ? `The last checkpoint, of step ${saved.steps}${savedTime(saved)}, is kept in this browser.`
+      : 'No checkpoint was saved in this browser yet (one is kept every ten steps and on pause).';
+    const batch = runOptions?.batchSize;
+    const smaller = batch ? ` (this run used ${batch}; try ${Math.max(1, Math.floor(batch / 2))})` : '';
+    const reset = ' If the GPU is lost again, lower the batch size: a step that needs too much memory or time'
+      + ' can make the system reset the GPU.';
+    $('train-failure-todo').textContent = outOfMemory
+      ? `Load the model again, then train with a smaller batch size${smaller} or a lower LoRA rank.`
+        + (saved ? ' Or, to continue the saved run (it keeps its batch size), close other tabs and programs'
+          + ' that use the GPU, load the model again and press “Resume saved run”.' : '')
+      : 'Load the model again (if no GPU is found, reload the page), then '
+        + (saved ? 'press “Resume saved run” to continue from the checkpoint.' : 'train again.') + reset;
+    failure.hidden = false;
+  }
+
+  function savedTime(saved) {
+    const time = new Date(saved.savedAt);
+    return Number.isNaN(time.getTime()) ? '' : `, saved at ${time.toLocaleTimeString()}`;
+  }
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -257,12 +318,12 @@ export function setupSafetyPanel(client, { onTunedChange }) {
 
   async function refreshSaved() {
     try {
-      const saved = hasModel && !training ? await client.checkpointInfo() : null;
-      resumeSavedButton.hidden = !saved;
-      if (saved) resumeSavedButton.textContent = `Resume saved run (step ${saved.steps})`;
+      savedRun = hasModel && !training ? await client.checkpointInfo() : null;
     } catch {
-      resumeSavedButton.hidden = true;
+      savedRun = null;
     }
+    if (savedRun) resumeSavedButton.textContent = `Resume saved run (step ${savedRun.steps})`;
+    setButtons();
   }
 
   setButtons();

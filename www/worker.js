@@ -3,16 +3,23 @@
 // `{id, ok: true, result}` or `{id, ok: false, error: {name, message}}`, and while a model loads,
 // `{id, progress}`. Requests run one at a time, in order. A training run goes one step per turn
 // of the same queue, so requests (pause, search) are answered between steps; its steps and its
-// end are posted as events: `{event: 'trainstep', report}`, `{event: 'trainend', reason, error?}`.
+// end are posted as events: `{event: 'trainstep', report}`, `{event: 'trainend', reason, error?,
+// saved?}`. When the module traps or the GPU fails (lost device, out of memory), the worker says
+// so once, `{event: 'crashed', error}`, and answers nothing else: the page starts a fresh one.
 
 import { ClipError } from './errors.js';
+import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
+import { safetensorsMetadata } from './safetensors.js';
 
 /** @type {typeof import('../pkg/safer_clip.js') | null} */
 let wasm = null;
 /** @type {import('../pkg/safer_clip.js').WebClip | null} */
 let clip = null;
-/** Set once the WebAssembly module has trapped: its memory can no longer be trusted. */
+/**
+ * Set once the WebAssembly module has trapped or its GPU device failed: neither its memory nor
+ * its device can be trusted any more.
+ */
 let crash = null;
 /** The model with safety adapters: from the current training run, or an uploaded adapter. */
 let tuned = null;
@@ -23,6 +30,10 @@ let run = null;
 
 const CHECKPOINT_CACHE = 'safer-clip-checkpoints';
 const CHECKPOINT_URL = '/checkpoint/latest';
+
+watchGpu((error) => fail(error));
+// Test hook: the browser tests simulate GPU failures through this channel (gpu-watch.js).
+new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', ({ data }) => simulateGpuFailure(data));
 
 const handlers = {
   /** Initialises the core and checks for a WebGPU adapter. */
@@ -47,7 +58,7 @@ const handlers = {
     try {
       clip = await wasm.WebClip.load(files.config, files.weights, files.tokenizer);
     } catch (error) {
-      throw coreError(error, 'InvalidModel');
+      throw await coreError(error, 'InvalidModel');
     }
     return { config: clip.config(), loadMs: performance.now() - started };
   },
@@ -90,7 +101,8 @@ const handlers = {
 
   /**
    * Starts a LoRA training run (or resumes the checkpoint kept in this browser) and returns at
-   * once; steps follow as `trainstep` events.
+   * once, with the run's options (a resumed run's come from its checkpoint); steps follow as
+   * `trainstep` events.
    * The caption pool (setPool) doubles as extra safe targets.
    * @param {{ pairs: string, options: object, checkpointEvery?: number, resume?: boolean }} args
    */
@@ -98,12 +110,17 @@ const handlers = {
     const model = loadedModel();
     if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first: it holds the safe targets.');
     stopRun('cancelled');
-    const trainer = resume
-      ? await core(async () => wasm.WebTrainer.resume(model, pairs, pool.original, await storedCheckpoint()), 'InvalidCheckpoint')
-      : await core(() => wasm.WebTrainer.create(model, pairs, pool.original, options), 'InvalidTraining');
+    let trainer;
+    if (resume) {
+      const checkpoint = await storedCheckpoint();
+      trainer = await core(() => wasm.WebTrainer.resume(model, pairs, pool.original, checkpoint), 'InvalidCheckpoint');
+      options = runOptions(checkpoint);
+    } else {
+      trainer = await core(() => wasm.WebTrainer.create(model, pairs, pool.original, options), 'InvalidTraining');
+    }
     run = { trainer, paused: false, checkpointEvery };
     scheduleStep(run);
-    return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone };
+    return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone, options };
   },
 
   /** Stops after the current step and keeps a checkpoint of it in this browser. */
@@ -130,10 +147,7 @@ const handlers = {
 
   /** Whether this browser keeps a checkpoint, and how far it got. */
   async checkpointInfo() {
-    const cache = await caches.open(CHECKPOINT_CACHE);
-    const response = await cache.match(CHECKPOINT_URL);
-    if (!response) return null;
-    return { steps: Number(response.headers.get('x-steps')), savedAt: response.headers.get('x-saved-at') };
+    return savedCheckpoint();
   },
 
   /** The adapters of the tuned model, as a safetensors file. */
@@ -188,6 +202,8 @@ async function trainStep(current) {
     report = await core(() => current.trainer.step(), 'TrainingStopped');
     if (report && report.step % current.checkpointEvery === 0) await saveCheckpoint(current.trainer);
   } catch (error) {
+    // A GPU failure or a trap has ended the run already (fail), and the module is not to be used.
+    if (crash) return;
     // The adapters stay the last good ones; keep them so they can still be downloaded.
     await saveCheckpoint(current.trainer).catch(() => {});
     const { name, message } = error instanceof ClipError ? error : new ClipError('TrainingStopped', String(error));
@@ -215,6 +231,20 @@ async function saveCheckpoint(trainer) {
   }));
 }
 
+async function savedCheckpoint() {
+  const cache = await caches.open(CHECKPOINT_CACHE);
+  const response = await cache.match(CHECKPOINT_URL);
+  if (!response) return null;
+  return { steps: Number(response.headers.get('x-steps')), savedAt: response.headers.get('x-saved-at') };
+}
+
+/** What the form asks of a run, as the checkpoint's training state holds it. */
+function runOptions(checkpoint) {
+  const { method, lora, optimizer, batch_size: batchSize, max_steps: maxSteps } =
+    JSON.parse(safetensorsMetadata(checkpoint).training_state).config;
+  return { method, rank: lora.rank, learningRate: optimizer.learning_rate, batchSize, maxSteps };
+}
+
 async function storedCheckpoint() {
   const cache = await caches.open(CHECKPOINT_CACHE);
   const response = await cache.match(CHECKPOINT_URL);
@@ -227,7 +257,7 @@ async function core(call, name = 'InvalidInput') {
   try {
     return await call();
   } catch (error) {
-    throw coreError(error, name);
+    throw await coreError(error, name);
   }
 }
 
@@ -271,7 +301,7 @@ async function embeddings(embed) {
   try {
     matrix = await embed();
   } catch (error) {
-    throw coreError(error, 'InvalidInput');
+    throw await coreError(error, 'InvalidInput');
   }
   try {
     return { rows: matrix.rows, cols: matrix.cols, data: matrix.data };
@@ -281,19 +311,51 @@ async function embeddings(embed) {
 }
 
 /**
- * A ClipError for an error thrown by the core: `name` for its readable errors, Crashed when the
- * module trapped (a panic aborts, which is also how a lost GPU device ends).
+ * A ClipError for an error thrown by the core: `name` for its readable errors; the GPU failure
+ * when the device was lost or ran out of memory (wgpu reports those as read-back failures or
+ * panics); Crashed when the module trapped otherwise (a panic aborts).
  */
-function coreError(error, name) {
+async function coreError(error, name) {
   if (error instanceof ClipError) return error;
-  if (error instanceof WebAssembly.RuntimeError) {
-    clip = null;
-    crash = new ClipError('Crashed', `The model stopped working (${error.message}): the GPU device may have been lost. Load the model again.`);
-    return crash;
-  }
+  const device = error instanceof WebAssembly.RuntimeError || /^device:/.test(error.message);
+  const failure = device ? await gpuFailureBehind() : gpuFailure();
+  if (failure) return fail(failure);
+  if (error instanceof WebAssembly.RuntimeError) return fail(trapped(error));
   if (/^device:/.test(error.message)) return new ClipError('NoWebGPU', error.message);
   return new ClipError(name, error.message);
 }
+
+function trapped(error) {
+  return new ClipError('Crashed', `The model stopped working (${error.message}): the GPU device may have been lost. Load the model again.`);
+}
+
+/**
+ * Ends all model work after a GPU failure or a trap, once: a run in progress ends with the
+ * error and the checkpoint this browser keeps, then the page hears that this worker is done.
+ * Nothing of the module is touched again, not even to free it.
+ * @returns {ClipError} the error every later request fails with
+ */
+function fail(error) {
+  if (crash) return crash;
+  crash = error;
+  clip = null;
+  const stopped = run !== null;
+  run = null;
+  const { name, message } = error;
+  savedCheckpoint().catch(() => null).then((saved) => {
+    if (stopped) self.postMessage({ event: 'trainend', reason: 'error', error: { name, message }, saved });
+    self.postMessage({ event: 'crashed', error: { name, message } });
+  });
+  return crash;
+}
+
+// A trap in a callback from the browser (wgpu panics on an uncaptured GPU error) answers no
+// request; it ends the model work here, before it reaches the page as a bare worker error.
+self.addEventListener('error', (event) => {
+  if (!(event.error instanceof WebAssembly.RuntimeError) && !gpuFailure()) return;
+  event.preventDefault();
+  fail(gpuFailure() ?? trapped(event.error));
+});
 
 let queue = Promise.resolve();
 

@@ -346,6 +346,11 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
     assert.equal(savedAt, pausedAt, 'the checkpoint holds the step the run paused at');
     await resume.click();
     await page.locator('#train-label', { hasText: `Step ${savedAt + 1} of 6` }).waitFor({ timeout: TIMEOUT * 2 });
+    assert.deepEqual(
+      await page.evaluate(() => ['#train-method', '#train-lr', '#train-steps'].map((id) => document.querySelector(id).value)),
+      ['safeclip', '0.01', '6'],
+      'the form shows the resumed run’s options, not the page’s defaults',
+    );
     await page.locator('#train-label', { hasText: 'Done: 6 steps' }).waitFor({ timeout: TIMEOUT * 2 });
     await screenshot(page, 'training-resumed');
     await page.close();
