@@ -8,6 +8,7 @@ export { ClipError };
 /**
  * Where a checkpoint comes from.
  * @typedef {{ kind: 'server', name: string }    // a folder in this server's models/
+ *   | { kind: 'url', url: string }               // a folder at an absolute URL
  *   | { kind: 'hub', repo: string }              // a Hugging Face repo id
  *   | { kind: 'files', files: File[] }           // config.json, model.safetensors, tokenizer.json
  * } ModelSource
@@ -139,6 +140,14 @@ export class ClipClient extends EventTarget {
   /** @param {Uint8Array} bytes an adapter file from a run here or from `safer-clip train` */
   importAdapter(bytes) {
     return this.#request('importAdapter', { bytes });
+  }
+
+  /** Ends the worker and the model it holds; a later request starts a fresh one. */
+  close() {
+    this.#worker?.terminate();
+    this.#worker = null;
+    for (const pending of this.#pending.values()) pending.reject(new ClipError('WorkerError', 'The client was closed.'));
+    this.#pending.clear();
   }
 
   #request(type, args, onProgress) {

@@ -1,6 +1,7 @@
 // Fetching a checkpoint's three files from wherever the user points: this server's models/
-// folder, the Hugging Face hub (cached with the Cache API, so a second visit works offline),
-// or files the user picked. Runs in the worker.
+// folder, a folder at any URL (the embeddable element's `model` attribute), the Hugging Face hub
+// (cached with the Cache API, so a second visit works offline), or files the user picked. Runs
+// in the worker.
 
 import { ClipError } from './errors.js';
 
@@ -26,6 +27,8 @@ export async function fetchModelFiles(source, onProgress) {
   switch (source.kind) {
     case 'server':
       return fetchEach((file) => fetchFromServer(source.name, file, onProgress));
+    case 'url':
+      return fetchEach((file) => fetchFromFolder(source.url, file, onProgress));
     case 'hub':
       if (!REPO_ID.test(source.repo)) {
         throw new ClipError('ModelFileMissing', `“${source.repo}” is not a Hugging Face repo id (like openai/clip-vit-base-patch32).`);
@@ -59,6 +62,23 @@ async function fetchFromServer(name, file, onProgress) {
   }
   if (!response.ok) {
     throw new ClipError('NetworkError', `This server answered ${response.status} ${response.statusText} for models/${name}/${file}.`);
+  }
+  return readStream(response.body, { file, total: contentLength(response) }, onProgress);
+}
+
+async function fetchFromFolder(folder, file, onProgress) {
+  const url = new URL(file, folder.endsWith('/') ? folder : `${folder}/`);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new ClipError('NetworkError', `Could not download ${url} (${error.message}). From another site, its server must allow cross-origin requests (CORS).`);
+  }
+  if (response.status === 404) {
+    throw new ClipError('ModelFileMissing', `${url} is missing. A model folder needs config.json, model.safetensors and tokenizer.json.`);
+  }
+  if (!response.ok) {
+    throw new ClipError('NetworkError', `${url} answered ${response.status} ${response.statusText}.`);
   }
   return readStream(response.body, { file, total: contentLength(response) }, onProgress);
 }

@@ -3,9 +3,10 @@
 // model checkpoints at /models/, and the project's safety data (data/: the bundled pairs and
 // safe caption pool) at /data/. Nothing outside those four folders is ever served.
 //
-//   node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR]
+//   node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors]
 //
-// Port 0 picks a free port. The first line printed is `Serving http://HOST:PORT/`.
+// Port 0 picks a free port. The first line printed is `Serving http://HOST:PORT/`. `--cors` lets
+// pages of other origins use what it serves (the <safer-clip-demo> element embedded elsewhere).
 
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
@@ -44,11 +45,19 @@ const ISOLATION_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
 };
 
+// What `--cors` adds: any origin may read the files (the element's modules, the WebAssembly core,
+// models and data are fetched in CORS mode from another site's page).
+const CROSS_ORIGIN_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+};
+
 /**
  * @param {{ www?: string, pkg?: string, models?: string, data?: string }} [roots]
+ * @param {{ cors?: boolean }} [options] `cors`: let pages of any origin read the files
  * @returns {import('node:http').Server}
  */
-export function createAppServer(roots = {}) {
+export function createAppServer(roots = {}, { cors = false } = {}) {
   const mounts = [
     { prefix: '/pkg/', root: resolve(roots.pkg ?? join(REPO, 'pkg')) },
     { prefix: '/models/', root: resolve(roots.models ?? join(REPO, 'models')), listing: true },
@@ -56,7 +65,9 @@ export function createAppServer(roots = {}) {
     { prefix: '/', root: resolve(roots.www ?? join(REPO, 'www')) },
   ];
 
+  const everyResponse = cors ? { ...ISOLATION_HEADERS, ...CROSS_ORIGIN_HEADERS } : ISOLATION_HEADERS;
   return createServer(async (request, response) => {
+    for (const [name, value] of Object.entries(everyResponse)) response.setHeader(name, value);
     try {
       await handle(request, response, mounts);
     } catch (error) {
@@ -164,7 +175,7 @@ async function sendFile(request, response, file) {
     headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   }
   headers['Content-Length'] = String(Math.max(0, end - start + 1));
-  response.writeHead(status, { ...ISOLATION_HEADERS, ...headers });
+  response.writeHead(status, headers);
   if (request.method === 'HEAD' || size === 0) return response.end();
   // pipeline() closes the file when the client goes away mid-download.
   pipeline(createReadStream(file, { start, end }), response, () => {});
@@ -199,7 +210,6 @@ function parseRange(header, size) {
 function sendJson(request, response, value) {
   const body = JSON.stringify(value);
   response.writeHead(200, {
-    ...ISOLATION_HEADERS,
     'Content-Type': MIME_TYPES['.json'],
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-cache',
@@ -209,7 +219,6 @@ function sendJson(request, response, value) {
 
 function send(response, status, body, headers = {}) {
   response.writeHead(status, {
-    ...ISOLATION_HEADERS,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     ...headers,
@@ -223,11 +232,12 @@ function main() {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       models: { type: 'string' },
+      cors: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('Usage: node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR]');
+    console.log('Usage: node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors]');
     return;
   }
   const port = Number(values.port);
@@ -235,7 +245,7 @@ function main() {
     console.error(`invalid port: ${values.port}`);
     process.exit(2);
   }
-  const server = createAppServer({ models: values.models });
+  const server = createAppServer({ models: values.models }, { cors: values.cors });
   server.on('error', (error) => {
     console.error(`cannot serve on ${values.host}:${port}: ${error.message}`);
     process.exit(1);

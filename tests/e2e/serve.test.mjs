@@ -137,4 +137,22 @@ describe('www/serve.mjs', () => {
     assert.equal(status, 405);
     assert.equal(headers.allow, 'GET, HEAD');
   });
+
+  it('keeps its files to its own origin unless told --cors', async () => {
+    const { headers } = await get(base, '/app.js');
+    assert.equal(headers['access-control-allow-origin'], undefined);
+    const open = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') }, { cors: true });
+    await new Promise((resolve) => open.listen(0, '127.0.0.1', resolve));
+    try {
+      const openBase = `http://127.0.0.1:${open.address().port}`;
+      for (const path of ['/app.js', '/pkg/safer_clip_bg.wasm', '/models/tiny/config.json', '/data/pairs.jsonl', '/missing.js']) {
+        const response = await get(openBase, path);
+        assert.equal(response.headers['access-control-allow-origin'], '*', path);
+        assert.equal(response.headers['cross-origin-resource-policy'], 'cross-origin', path);
+        assert.equal(response.headers['x-content-type-options'], 'nosniff', path);
+      }
+    } finally {
+      open.close();
+    }
+  });
 });
