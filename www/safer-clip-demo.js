@@ -175,7 +175,8 @@ export class SaferClipDemo extends HTMLElement {
   }
 
   attributeChangedCallback(name, previous, value) {
-    if (!this.isConnected || previous === value) return;
+    // Before the first start (as the element is created or upgraded) the start reads them all.
+    if (!this.#client || previous === value) return;
     if (name === 'prompt') {
       this.#parts.input.value = value ?? '';
       this.#search();
@@ -251,6 +252,7 @@ export class SaferClipDemo extends HTMLElement {
       if (input.value.trim() !== query) return;
       original.replaceChildren(...this.#captions(found.original[0]));
       if (this.#hasAdapter) tuned.replaceChildren(...this.#captions(found.tuned[0]));
+      this.#parts.error.hidden = true;
       this.dispatchEvent(new CustomEvent('results', { detail: { prompt: query, ...found } }));
     } catch (error) {
       this.#fail(`The search failed: ${error.message}`);
