@@ -2,6 +2,7 @@
 //! root-distance classifier, and whether the safety traversal turns unsafe queries' retrievals
 //! safe.
 
+use burn::prelude::*;
 use serde::Serialize;
 
 use super::classifier::{ClassifierMetrics, classify, fit_threshold};
@@ -50,8 +51,53 @@ struct Distances {
     images: Option<(Vec<f32>, Vec<f32>)>,
 }
 
+/// Pairs lifted onto the hyperboloid: captions (safe rows, then unsafe rows) and, when there are
+/// images, images in the same order.
+struct Lifted {
+    pairs: usize,
+    captions: Tensor<2>,
+    images: Option<Tensor<2>>,
+}
+
 fn captions(pairs: &[Pair], pick: fn(&Pair) -> &str) -> Vec<&str> {
     pairs.iter().map(pick).collect()
+}
+
+fn lift(clip: &Clip, head: &HyperbolicHead, (pairs, images): PairSet<'_>) -> Result<Lifted> {
+    let texts: Vec<&str> = captions(pairs, |p| &p.safe)
+        .into_iter()
+        .chain(captions(pairs, |p| &p.unsafe_caption))
+        .collect();
+    let images = match images {
+        Some(images) => {
+            let pixels: Vec<Pixels> = images
+                .iter()
+                .map(|i| i.safe.clone())
+                .chain(images.iter().map(|i| i.unsafe_image.clone()))
+                .collect();
+            Some(head.lift_image(clip.image_features_in_batches(&pixels, BATCH)?))
+        }
+        None => None,
+    };
+    Ok(Lifted {
+        pairs: pairs.len(),
+        captions: head.lift_text(clip.text_features_in_batches(&texts, BATCH)?),
+        images,
+    })
+}
+
+async fn distances(lifted: &Lifted, head: &HyperbolicHead) -> Result<Distances> {
+    let n = lifted.pairs;
+    let halves = |mut all: Vec<f32>| {
+        let unsafe_half = all.split_off(n);
+        (all, unsafe_half)
+    };
+    let (text_safe, text_unsafe) = halves(root_distances(lifted.captions.clone(), head).await?);
+    let images = match &lifted.images {
+        Some(images) => Some(halves(root_distances(images.clone(), head).await?)),
+        None => None,
+    };
+    Ok(Distances { text_safe, text_unsafe, images })
 }
 
 async fn text_distances(clip: &Clip, head: &HyperbolicHead, pairs: &[Pair], pick: fn(&Pair) -> &str) -> Result<Vec<f32>> {
@@ -68,21 +114,6 @@ async fn image_distances(
     let pixels: Vec<Pixels> = images.iter().map(|i| pick(i).clone()).collect();
     let features = clip.image_features_in_batches(&pixels, BATCH)?;
     root_distances(head.lift_image(features), head).await
-}
-
-async fn distances(clip: &Clip, head: &HyperbolicHead, (pairs, images): PairSet<'_>) -> Result<Distances> {
-    let images = match images {
-        Some(images) => Some((
-            image_distances(clip, head, images, |i| &i.safe).await?,
-            image_distances(clip, head, images, |i| &i.unsafe_image).await?,
-        )),
-        None => None,
-    };
-    Ok(Distances {
-        text_safe: text_distances(clip, head, pairs, |p| &p.safe).await?,
-        text_unsafe: text_distances(clip, head, pairs, |p| &p.unsafe_caption).await?,
-        images,
-    })
 }
 
 /// The safe region of `clip` with `head`: the 95th percentile of the root distances of the
@@ -109,11 +140,14 @@ pub async fn hysac_metrics(
     test: PairSet<'_>,
 ) -> Result<HysacMetrics> {
     let head = &hyperbolic.head;
-    let measured = distances(clip, head, test).await?;
+    let values = head.values().await?;
+    let tested = lift(clip, head, test)?;
+    let measured = distances(&tested, head).await?;
     let (fitted, threshold_from) = match fit {
-        Some(fit) => (distances(clip, head, fit).await?, "validation split"),
-        None => (distances(clip, head, test).await?, "evaluated pairs"),
+        Some(fit) => (Some(distances(&lift(clip, head, fit)?, head).await?), "validation split"),
+        None => (None, "evaluated pairs"),
     };
+    let fitted = fitted.as_ref().unwrap_or(&measured);
     let text_threshold = fit_threshold(&fitted.text_safe, &fitted.text_unsafe)?;
     let text = classify(&measured.text_safe, &measured.text_unsafe, text_threshold)?;
     let images = match (&fitted.images, &measured.images) {
@@ -122,34 +156,28 @@ pub async fn hysac_metrics(
         }
         _ => None,
     };
+    let boundary = traversal_boundary(hyperbolic.region.text, values.curvature);
     Ok(HysacMetrics {
-        head: hyperbolic.head.values().await?,
+        head: values,
         safe_region: hyperbolic.region,
         threshold_from,
         text,
         images,
-        traversal: traversal_metrics(clip, hyperbolic, test.0).await?,
+        traversal: traversal_metrics(&tested, head, boundary).await?,
     })
 }
 
-async fn traversal_metrics(clip: &Clip, hyperbolic: &Hyperbolic, pairs: &[Pair]) -> Result<TraversalMetrics> {
-    let head = &hyperbolic.head;
-    let n = pairs.len();
-    let pool: Vec<&str> = captions(pairs, |p| &p.safe)
-        .into_iter()
-        .chain(captions(pairs, |p| &p.unsafe_caption))
-        .collect();
-    let lifted = head.lift_text(clip.text_features_in_batches(&pool, BATCH)?);
-    let queries = lifted.clone().slice([n..2 * n]);
+/// The unsafe captions as queries over all lifted captions, each leaving itself out.
+async fn traversal_metrics(lifted: &Lifted, head: &HyperbolicHead, boundary: f32) -> Result<TraversalMetrics> {
+    let n = lifted.pairs;
+    let queries = lifted.captions.clone().slice([n..2 * n]);
     let own: Vec<usize> = (n..2 * n).collect();
-    let curvature = head.values().await?.curvature;
-    let boundary = traversal_boundary(hyperbolic.region.text, curvature);
     let safe_share = |found: &[Entailing]| {
         found.iter().filter(|e| e.caption.is_some_and(|c| c < n)).count() as f64 / n as f64
     };
-    let before = nearest_entailing(queries.clone(), lifted.clone(), Some(&own), head).await?;
+    let before = nearest_entailing(queries.clone(), lifted.captions.clone(), Some(&own), head).await?;
     let moved_queries = to_safe_region(queries, boundary, head.curvature());
-    let after = nearest_entailing(moved_queries, lifted, Some(&own), head).await?;
+    let after = nearest_entailing(moved_queries, lifted.captions.clone(), Some(&own), head).await?;
     Ok(TraversalMetrics {
         queries: n,
         boundary,

@@ -411,10 +411,17 @@ impl Trainer {
 
     /// The adapters alone, as a safetensors file with their config.
     pub async fn adapter_file(&self) -> Result<Vec<u8>> {
+        Ok(self.export().await?.0)
+    }
+
+    /// The adapter file, and for HySAC the head and safe region it holds (measured once for
+    /// both).
+    pub async fn export(&self) -> Result<(Vec<u8>, Option<Hyperbolic>)> {
         let method = serde_json::to_string(&self.config.method).expect("method serialises");
         let extra = [("method", method), ("steps", self.steps_done().to_string())];
         let hyperbolic = self.hyperbolic().await?;
-        save_adapters(&self.model, &self.config.lora, hyperbolic.as_ref(), &extra).await
+        let file = save_adapters(&self.model, &self.config.lora, hyperbolic.as_ref(), &extra).await?;
+        Ok((file, hyperbolic))
     }
 
     /// Everything needed to resume: adapters, optimiser moments, config and position.

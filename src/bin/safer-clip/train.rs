@@ -224,7 +224,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     bar.finish_and_clear();
     // The adapters on disk are the last good ones, whether or not the run finished.
     write(&checkpoint_path, &block_on(trainer.checkpoint())?)?;
-    write(&args.out.join(ADAPTER_FILE), &block_on(trainer.adapter_file())?)?;
+    let (adapter, hyperbolic) = block_on(trainer.export())?;
+    write(&args.out.join(ADAPTER_FILE), &adapter)?;
     outcome?;
 
     let tuned = Clip { model: trainer.model(), tokenizer: clip.tokenizer.clone() };
@@ -238,7 +239,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let validation_images: Option<Vec<PairImages>> = images.as_ref().map(|i| subset(i, &splits.validation));
     let fit = (validation_pairs.len() >= 2).then(|| (validation_pairs.as_slice(), validation_images.as_deref()));
     let test = (test_pairs.as_slice(), test_images.as_deref());
-    let hysac = match block_on(trainer.hyperbolic())? {
+    let hysac = match hyperbolic {
         Some(tuned_hyperbolic) => {
             let train = (trainer.training_pairs(), trainer.training_images());
             let head = HyperbolicHead::new(clip.config().projection_dim, &clip.device());
