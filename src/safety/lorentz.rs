@@ -30,7 +30,7 @@ pub fn norms(x: Tensor<2>) -> Tensor<2> {
 
 /// `x_t = sqrt(1/c + ‖x_s‖²)`, `[n, 1]`.
 pub fn time_component(x: Tensor<2>, curvature: Tensor<2>) -> Tensor<2> {
-    (x.powi_scalar(2).sum_dim(1) + curvature.recip()).sqrt()
+    squares_and_times(x, curvature).1
 }
 
 /// Lifts tangent vectors at the root onto the hyperboloid: `sinh(√c‖v‖) v / (√c‖v‖)`.
