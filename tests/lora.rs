@@ -26,7 +26,7 @@ fn max_diff(a: &(Vec<Vec<f32>>, Vec<Vec<f32>>), b: &(Vec<Vec<f32>>, Vec<Vec<f32>
 
 /// Adapters with non-zero `B`, as after some training.
 fn trained_adapters(model: ClipModel, config: &LoraConfig) -> ClipModel {
-    let mut model = model.with_lora(config).unwrap();
+    let mut model = model.with_lora(config, 0).unwrap();
     for (_, layer) in model.projections_mut() {
         if let Some(adapter) = &layer.adapter {
             let b = Tensor::random(adapter.b.val().dims(), Distribution::Normal(0.0, 0.5), &adapter.b.val().device());
@@ -42,7 +42,7 @@ fn fresh_adapters_leave_outputs_unchanged() {
         let base = load_fixture_model(MODEL, &device);
         let before = embeddings(&base, &device);
         let config = LoraConfig { targets: LoraTarget::ALL.to_vec(), ..LoraConfig::default() };
-        let adapted = base.with_lora(&config).unwrap();
+        let adapted = base.with_lora(&config, 0).unwrap();
         let layers = adapted.projections().iter().filter(|(_, l)| l.adapter.is_some()).count();
         assert_eq!(layers, 6 * (2 + 2), "every projection of both 2-layer towers");
         let diff = max_diff(&before, &embeddings(&adapted, &device));

@@ -17,6 +17,11 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// Uniform in the open interval (0, 1), from the top 53 bits.
+    pub fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
     /// Uniform in `0..n` (`n > 0`), by Lemire's multiply-shift.
     pub fn below(&mut self, n: usize) -> usize {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize

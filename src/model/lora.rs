@@ -9,11 +9,11 @@
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use burn::tensor::module::linear;
 use serde::{Deserialize, Serialize};
 
 use super::clip::ClipModel;
+use crate::data::SplitMix64;
 use crate::error::{Error, Result};
 
 /// The projections of a CLIP encoder layer an adapter can attach to.
@@ -129,9 +129,14 @@ pub struct LoraAdapter {
 }
 
 impl LoraAdapter {
-    pub fn new(d_in: usize, d_out: usize, config: &LoraConfig, device: &Device) -> Self {
+    /// A fresh adapter, `A` drawn from `rng`: our own generator rather than the backend's
+    /// process-wide one, so that a seed gives the same adapters whatever else runs in the process.
+    pub fn new(d_in: usize, d_out: usize, config: &LoraConfig, rng: &mut SplitMix64, device: &Device) -> Self {
         let bound = 1.0 / (d_in as f64).sqrt();
-        let a = Tensor::random([d_in, config.rank], Distribution::Uniform(-bound, bound), device);
+        let values: Vec<f32> = (0..d_in * config.rank)
+            .map(|_| (bound * (2.0 * rng.unit() - 1.0)) as f32)
+            .collect();
+        let a = Tensor::from_data(TensorData::new(values, [d_in, config.rank]), device);
         let b = Tensor::zeros([config.rank, d_out], device);
         Self::from_factors(a, b, config)
     }
@@ -219,15 +224,16 @@ impl ClipModel {
     }
 
     /// The model with every base weight frozen and a fresh adapter on each targeted projection
-    /// of both towers: the same outputs until the adapters train.
-    pub fn with_lora(self, config: &LoraConfig) -> Result<Self> {
+    /// of both towers (drawn from `seed`): the same outputs until the adapters train.
+    pub fn with_lora(self, config: &LoraConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let device = self.logit_scale.device();
+        let mut rng = SplitMix64::new(seed);
         let mut model = self.no_grad();
         for (name, layer) in model.projections_mut() {
             if is_target(&name, &config.targets) {
                 let [d_in, d_out] = layer.dims();
-                layer.adapter = Some(LoraAdapter::new(d_in, d_out, config, &device));
+                layer.adapter = Some(LoraAdapter::new(d_in, d_out, config, &mut rng, &device));
             }
         }
         Ok(model)

@@ -141,8 +141,7 @@ impl Trainer {
         let difficulty: Vec<f32> = targets.nearest.iter().map(|n| n.score).collect();
         let schedule = schedule(&config, &difficulty);
         let device = frozen.device().autodiff();
-        device.seed(config.seed);
-        let model = on_autodiff(frozen.model.clone()).with_lora(&config.lora)?;
+        let model = on_autodiff(frozen.model.clone()).with_lora(&config.lora, config.seed)?;
         let head = (config.method == Method::Hysac)
             .then(|| trainable(HyperbolicHead::new(frozen.config().projection_dim, &device)));
         Ok(Self {

@@ -79,7 +79,8 @@ pub fn adapter_config(checkpoint: &Checkpoint) -> Result<LoraConfig> {
 /// checked against the model. Tensors other than adapters are left for the caller to read.
 pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipModel, LoraConfig)> {
     let config = adapter_config(checkpoint)?;
-    let mut model = model.with_lora(&config)?;
+    // The fresh factors are replaced by the stored ones below.
+    let mut model = model.with_lora(&config, 0)?;
     for (projection, layer) in model.projections_mut() {
         if !is_target(&projection, &config.targets) {
             continue;

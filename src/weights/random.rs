@@ -32,8 +32,7 @@ pub fn initial_values(key: &str, shape: &[usize], rng: &mut SplitMix64) -> Vec<f
 
 /// Box–Muller.
 fn standard_normal(rng: &mut SplitMix64) -> f32 {
-    let uniform = |rng: &mut SplitMix64| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    let (u, v) = (uniform(rng), uniform(rng));
+    let (u, v) = (rng.unit(), rng.unit());
     ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
 }
 
