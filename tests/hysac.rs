@@ -16,7 +16,9 @@ use safer_clip::safety::lorentz::{
     exp_map0, half_aperture, log_map0, oxy_angle, pairwise_distance, pairwise_inner, pairwise_oxy_angle,
     root_distance, time_component,
 };
-use safer_clip::safety::traversal::{nearest_entailing, to_safe_region, traversal_boundary, walk};
+use safer_clip::safety::traversal::{
+    nearest_by_distance, nearest_entailing, to_safe_region, traversal_boundary, walk,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -315,4 +317,29 @@ fn retrieval_along_the_walk_respects_entailment_cones() {
     ))
     .unwrap();
     assert!(without.iter().all(|f| f.caption != Some(1)), "{without:?}");
+}
+
+#[test]
+fn retrieval_by_distance_ranks_the_pool_and_redirection_changes_it() {
+    for (backend, device) in backends() {
+        let curvature = Tensor::<2>::from_data([[1.0f32]], &device);
+        // Along e₀: a safe caption near the root, an unsafe one far out; a third elsewhere.
+        let pool = Tensor::<2>::from_data(
+            [[0.5f32, 0.0, 0.0], [3.0, 0.2, 0.0], [0.0, 0.0, 2.0]],
+            &device,
+        );
+        let query = Tensor::<2>::from_data([[3.2f32, 0.25, 0.0]], &device);
+        let found = block_on(nearest_by_distance(query.clone(), pool.clone(), 3, curvature.clone())).unwrap();
+        let expected = read(pairwise_distance(query.clone(), pool.clone(), curvature.clone()));
+        assert_eq!(found[0].iter().map(|n| n.index).collect::<Vec<_>>(), vec![1, 0, 2], "{backend}: {found:?}");
+        for near in &found[0] {
+            assert!(close(near.distance as f64, expected[near.index]), "{backend}: {near:?} vs {expected:?}");
+        }
+        // Moved onto a boundary near the root, the query retrieves the safe caption first.
+        let redirected = to_safe_region(query, 0.6, curvature.clone());
+        let found = block_on(nearest_by_distance(redirected, pool.clone(), 1, curvature.clone())).unwrap();
+        assert_eq!(found[0][0].index, 0, "{backend}: {found:?}");
+        assert!(block_on(nearest_by_distance(pool.clone(), pool.clone(), 4, curvature.clone())).is_err());
+        assert!(block_on(nearest_by_distance(pool.clone(), pool.slice([0..2, 0..2]), 1, curvature)).is_err());
+    }
 }

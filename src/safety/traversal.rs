@@ -6,7 +6,9 @@
 use burn::prelude::*;
 
 use super::hysac::HyperbolicHead;
-use super::lorentz::{at_root_distance, half_aperture, pairwise_inner, pairwise_oxy_angle, root_distance};
+use super::lorentz::{
+    at_root_distance, half_aperture, pairwise_distance, pairwise_inner, pairwise_oxy_angle, root_distance,
+};
 use crate::device::{read_f32, read_i64};
 use crate::error::{Error, Result};
 
@@ -90,6 +92,35 @@ pub async fn nearest_entailing(
         .map(|i| Entailing {
             caption: (any[i] > 0.0).then_some(best[i] as usize),
             root_distance: distances[i],
+        })
+        .collect())
+}
+
+/// One pool row near a point, by Lorentzian distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    pub index: usize,
+    pub distance: f32,
+}
+
+/// For each point, the `k` pool rows (lifted captions or images) nearest to it in Lorentzian
+/// distance, nearest first: HySAC's retrieval, before or after [`to_safe_region`].
+pub async fn nearest_by_distance(points: Tensor<2>, pool: Tensor<2>, k: usize, curvature: Tensor<2>) -> Result<Vec<Vec<Near>>> {
+    let ([n, dim], [m, pool_dim]) = (points.dims(), pool.dims());
+    if dim != pool_dim {
+        return Err(Error::Input(format!("points have {dim} dimensions but the pool has {pool_dim}")));
+    }
+    if k == 0 || k > m {
+        return Err(Error::Input(format!("k = {k} must be between 1 and {m}, the size of the pool")));
+    }
+    let (closeness, indices) = pairwise_distance(points, pool, curvature).neg().topk_with_indices(k, 1);
+    let distances = read_f32(closeness).await?;
+    let indices = read_i64(indices).await?;
+    Ok((0..n)
+        .map(|i| {
+            (0..k)
+                .map(|j| Near { index: indices[i * k + j] as usize, distance: -distances[i * k + j] })
+                .collect()
         })
         .collect())
 }

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::preprocess::Pixels;
 use crate::safety::hysac::{Hyperbolic, root_distances};
 use crate::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
-use crate::safety::traversal::{nearest_entailing, traversal_boundary, walk};
+use crate::safety::traversal::{nearest_by_distance, nearest_entailing, to_safe_region, traversal_boundary, walk};
 use crate::training::{Method, TrainConfig, Trainer, TrainingSet};
 use crate::weights::load_adapters;
 
@@ -98,19 +98,45 @@ pub struct WebClip {
     hyperbolic: Option<Hyperbolic>,
 }
 
-/// Captions lifted onto a HySAC model's hyperboloid, for traversals.
+/// Captions or images lifted onto a HySAC model's hyperboloid, for traversals and retrieval.
 #[wasm_bindgen]
 pub struct HyperbolicPool {
     embeddings: Tensor<2>,
+}
+
+#[wasm_bindgen]
+impl HyperbolicPool {
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.embeddings.dims()[0]
+    }
 }
 
 #[derive(Serialize)]
 struct Safety {
     /// Root distance.
     distance: f32,
-    /// Beyond the safe region's bound (the 95th percentile of safe captions' root distances).
+    /// Beyond the safe region's bound (the 95th percentile root distance of the training's safe
+    /// captions, or safe images); `null` for images when the run had none, so no bound.
     #[serde(rename = "unsafe")]
-    is_unsafe: bool,
+    is_unsafe: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Near {
+    index: usize,
+    /// Lorentzian distance to the query.
+    distance: f32,
+}
+
+#[derive(Serialize)]
+struct HyperbolicRetrieval {
+    /// The query's safe/unsafe reading.
+    query: Safety,
+    /// The query's root distance after redirection; `null` when it was not redirected (not
+    /// asked, or already within the traversal boundary).
+    redirected: Option<f32>,
+    results: Vec<Near>,
 }
 
 #[derive(Serialize)]
@@ -149,6 +175,39 @@ struct Neighbour {
     score: f32,
 }
 
+impl WebClip {
+    /// Decodes and preprocesses an array of encoded images, naming the one that fails.
+    fn pixels(&self, images: Array) -> Result<Vec<Pixels>, JsError> {
+        images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| {
+                let bytes = image
+                    .dyn_into::<Uint8Array>()
+                    .map_err(|_| JsError::new(&format!("image {i} is not a Uint8Array")))?
+                    .to_vec();
+                self.clip
+                    .preprocess(&bytes)
+                    .map_err(|e| JsError::new(&format!("image {i}: {e}")))
+            })
+            .collect()
+    }
+
+    fn hysac(&self) -> Result<&Hyperbolic, JsError> {
+        self.hyperbolic
+            .as_ref()
+            .ok_or_else(|| JsError::new("this model has no HySAC head: train or load a HySAC adapter first"))
+    }
+}
+
+/// Root distances read as safe or unsafe against a safe-region bound.
+fn readings(distances: Vec<f32>, bound: Option<f32>) -> Vec<Safety> {
+    distances
+        .into_iter()
+        .map(|distance| Safety { distance, is_unsafe: bound.map(|b| distance > b) })
+        .collect()
+}
+
 #[wasm_bindgen]
 impl WebClip {
     /// Loads a CLIP checkpoint from the bytes of `config.json`, `model.safetensors` and
@@ -174,20 +233,7 @@ impl WebClip {
     /// Unit-length embeddings of encoded images (an array of `Uint8Array`: JPEG, PNG, WebP).
     #[wasm_bindgen(js_name = embedImages)]
     pub async fn embed_images(&self, images: Array) -> Result<Matrix, JsError> {
-        let pixels = images
-            .iter()
-            .enumerate()
-            .map(|(i, image)| {
-                let bytes = image
-                    .dyn_into::<Uint8Array>()
-                    .map_err(|_| JsError::new(&format!("image {i} is not a Uint8Array")))?
-                    .to_vec();
-                self.clip
-                    .preprocess(&bytes)
-                    .map_err(|e| JsError::new(&format!("image {i}: {e}")))
-            })
-            .collect::<Result<Vec<Pixels>, JsError>>()?;
-        read_back(self.clip.embed_images(&pixels).map_err(js_error)?).await
+        read_back(self.clip.embed_images(&self.pixels(images)?).map_err(js_error)?).await
     }
 
     /// Embeds captions once so that [`Self::nearest`] can search them.
@@ -228,30 +274,74 @@ impl WebClip {
         self.hyperbolic.is_some()
     }
 
-    fn hysac(&self) -> Result<&Hyperbolic, JsError> {
-        self.hyperbolic
-            .as_ref()
-            .ok_or_else(|| JsError::new("this model has no HySAC head: train or load a HySAC adapter first"))
-    }
-
-    /// HySAC's safe/unsafe reading of each text: `[{distance, unsafe}]`.
+    /// HySAC's safe/unsafe reading of each text: `[{distance, unsafe}]`, unsafe beyond the safe
+    /// region's bound for text.
     pub async fn safety(&self, texts: Vec<String>) -> Result<JsValue, JsError> {
         let hysac = self.hysac()?;
         let lifted = hysac.head.lift_text(self.clip.text_features(&texts).map_err(js_error)?);
         let distances = root_distances(lifted, &hysac.head).await.map_err(js_error)?;
-        let found: Vec<Safety> = distances
-            .into_iter()
-            .map(|distance| Safety { distance, is_unsafe: distance > hysac.region.text })
-            .collect();
-        to_js(&found)
+        to_js(&readings(distances, Some(hysac.region.text)))
     }
 
-    /// Lifts captions once so that [`Self::traverse`] can retrieve them.
+    /// Like [`Self::safety`], for encoded images against the bound for images (`unsafe` is
+    /// `null` when the run trained on text alone).
+    #[wasm_bindgen(js_name = imageSafety)]
+    pub async fn image_safety(&self, images: Array) -> Result<JsValue, JsError> {
+        let hysac = self.hysac()?;
+        let features = self.clip.image_features(&self.pixels(images)?).map_err(js_error)?;
+        let distances = root_distances(hysac.head.lift_image(features), &hysac.head).await.map_err(js_error)?;
+        to_js(&readings(distances, hysac.region.image))
+    }
+
+    /// Lifts captions once so that [`Self::traverse`] and [`Self::retrieveHyperbolic`] can
+    /// retrieve them.
     #[wasm_bindgen(js_name = embedHyperbolicPool)]
     pub fn embed_hyperbolic_pool(&self, captions: Vec<String>) -> Result<HyperbolicPool, JsError> {
         let head = &self.hysac()?.head;
         let features = self.clip.text_features_in_batches(&captions, POOL_BATCH).map_err(js_error)?;
         Ok(HyperbolicPool { embeddings: head.lift_text(features) })
+    }
+
+    /// Lifts encoded images once, for [`Self::retrieveHyperbolic`].
+    #[wasm_bindgen(js_name = embedHyperbolicImages)]
+    pub fn embed_hyperbolic_images(&self, images: Array) -> Result<HyperbolicPool, JsError> {
+        let head = &self.hysac()?.head;
+        let features = self.clip.image_features_in_batches(&self.pixels(images)?, POOL_BATCH).map_err(js_error)?;
+        Ok(HyperbolicPool { embeddings: head.lift_image(features) })
+    }
+
+    /// The `k` pool entries nearest to a text query in Lorentzian distance. With `redirect`, an
+    /// unsafe query is first moved toward the root onto the traversal boundary (HySAC's
+    /// "redirect to safe"): `{query: {distance, unsafe}, redirected, results: [{index,
+    /// distance}]}`.
+    #[wasm_bindgen(js_name = retrieveHyperbolic)]
+    pub async fn retrieve_hyperbolic(&self, pool: &HyperbolicPool, query: String, k: usize, redirect: bool) -> Result<JsValue, JsError> {
+        let hysac = self.hysac()?;
+        let head = &hysac.head;
+        let point = head.lift_text(self.clip.text_features(&[query]).map_err(js_error)?);
+        let distance = root_distances(point.clone(), head).await.map_err(js_error)?[0];
+        let curvature = head.values().await.map_err(js_error)?.curvature;
+        let boundary = traversal_boundary(hysac.region.text, curvature);
+        let (point, redirected) = if redirect && distance > boundary {
+            (to_safe_region(point, boundary, head.curvature()), Some(boundary))
+        } else {
+            (point, None)
+        };
+        let k = k.min(pool.size());
+        let found = nearest_by_distance(point, pool.embeddings.clone(), k, head.curvature())
+            .await
+            .map_err(js_error)?;
+        to_js(&HyperbolicRetrieval {
+            query: Safety { distance, is_unsafe: Some(distance > hysac.region.text) },
+            redirected,
+            results: found
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| Near { index: n.index, distance: n.distance })
+                .collect(),
+        })
     }
 
     /// HySAC's traversal of `query` toward the root in `steps` steps, with the caption retrieved
