@@ -203,21 +203,31 @@ fn pairs_with_images_train_every_term() {
     let pairs = pairs(20);
     let images: Vec<PairImages> = pairs.iter().map(|_| PairImages { safe: image(), unsafe_image: image() }).collect();
     let set = TrainingSet { pairs, extra_safe: vec![], extra_safe_embeddings: None, images: Some(images) };
-    for method in [Method::Safer, Method::SafeClip] {
+    for (method, terms) in [(Method::Safer, 6), (Method::SafeClip, 8), (Method::Hysac, 7)] {
         let mut config = config(method);
         config.max_steps = Some(6);
         config.target_query = TargetQuery::Image;
         let mut trainer = block_on(Trainer::new(&clip, set.clone(), config)).unwrap();
         let reports = run(&mut trainer);
         let names: Vec<&str> = reports[0].terms.iter().map(|t| t.name).collect();
-        assert_eq!(names.len(), if method == Method::Safer { 6 } else { 8 }, "{names:?}");
+        assert_eq!(names.len(), terms, "{method:?}: {names:?}");
         assert!(names.iter().any(|n| n.contains("image")));
         assert!(reports.iter().all(|r| r.loss.is_finite()));
         let image_layers = block_on(weight_drift(&trainer.model())).unwrap();
         assert!(
             image_layers.iter().any(|l| l.layer.starts_with("vision_model") && l.relative_change > 0.0),
-            "the image tower's adapters should train"
+            "{method:?}: the image tower's adapters should train"
         );
+        if method == Method::Hysac {
+            // With images, the safe region has a bound for images too, and the adapter keeps it.
+            let region = block_on(trainer.hyperbolic()).unwrap().unwrap().region;
+            let image_bound = region.image.expect("a run with images measures an image bound");
+            assert!(image_bound.is_finite() && image_bound > 0.0, "{region:?}");
+            let (file, exported) = block_on(trainer.export()).unwrap();
+            let loaded = load_adapters(clip.model.clone(), &file).unwrap().hyperbolic.unwrap();
+            assert_eq!(loaded.region, exported.unwrap().region);
+            assert_eq!(loaded.region.image, Some(image_bound));
+        }
     }
 }
 
