@@ -54,7 +54,6 @@ fn texts_and_image_files_match_transformers() {
         let err = max_abs_diff(&images, &reference.image_embeds);
         assert!(err <= TOLERANCE, "{backend}: image embeddings differ by {err}");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[derive(Deserialize)]
@@ -97,7 +96,6 @@ fn encode_command_prints_what_transformers_returns() {
     let (ok, table, _) = cli(&table_args);
     assert!(ok);
     assert!(table.contains("down-57x83.png") && table.contains("a photo of a cat") && table.contains('%'));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[derive(Deserialize)]
@@ -153,7 +151,6 @@ fn nearest_command_lists_pool_captions_by_score() {
     std::fs::write(&pool_path, "a cat\n\na dog\n").unwrap();
     let (ok, _, stderr) = cli(&["nearest", "--model", dir.to_str().unwrap(), "--pool", pool_path.to_str().unwrap(), "--query", "x"]);
     assert!(!ok && stderr.contains("line 2"), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -73,13 +73,35 @@ pub fn reference_inputs(name: &str, device: &Device) -> (safer_clip::tokenizer::
     (tokens, pixels)
 }
 
+/// A temporary folder, removed with everything in it when dropped (also when a test fails).
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A model folder as on the hub: the `tiny-fullvocab` fixture's weights and config with the real
 /// CLIP tokenizer from `../shared`, in a fresh temporary folder; `None` (with a message) without
 /// `../shared`.
-pub fn hub_model_dir(test: &str) -> Option<PathBuf> {
+pub fn hub_model_dir(test: &str) -> Option<TempDir> {
     let shared = shared(test)?;
-    let dir = std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir(std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id())));
+    std::fs::create_dir_all(&*dir).unwrap();
     for file in ["config.json", "model.safetensors"] {
         std::fs::copy(fixtures().join("tiny-fullvocab").join(file), dir.join(file)).unwrap();
     }
