@@ -44,7 +44,7 @@ fn fresh_adapters_leave_outputs_unchanged() {
         let config = LoraConfig { targets: LoraTarget::ALL.to_vec(), ..LoraConfig::default() };
         let adapted = base.with_lora(&config, 0).unwrap();
         let layers = adapted.projections().iter().filter(|(_, l)| l.adapter.is_some()).count();
-        assert_eq!(layers, 6 * (2 + 2), "every projection of both 2-layer towers");
+        assert_eq!(layers, 6 * (2 + 2) + 1, "every projection of both 2-layer towers, and the patch embedding");
         let diff = max_diff(&before, &embeddings(&adapted, &device));
         assert!(diff == 0.0, "{backend}: a zero B changed outputs by {diff}");
     }
@@ -55,7 +55,10 @@ fn merging_matches_the_unmerged_forward_and_the_export_round_trips() {
     for (backend, device) in backends() {
         let base = load_fixture_model(MODEL, &device);
         let original = embeddings(&base, &device);
-        let config = LoraConfig { rank: 4, alpha: 8.0, ..LoraConfig::default() };
+        // HySAC's targets: the default ones and the patch embedding (stored 4-D).
+        let mut targets = LoraConfig::default().targets;
+        targets.push(LoraTarget::PatchEmbedding);
+        let config = LoraConfig { rank: 4, alpha: 8.0, targets, ..LoraConfig::default() };
         let adapted = trained_adapters(base.clone(), &config);
         let unmerged = embeddings(&adapted, &device);
         assert!(max_diff(&original, &unmerged) > 1e-3, "{backend}: adapters should matter");
@@ -101,6 +104,18 @@ fn adapter_files_use_peft_names_and_stay_small() {
     assert_eq!(a.shape(), [16, hidden]);
     assert_eq!(b.shape(), [intermediate, 16]);
     assert!(!names.iter().any(|n| n.contains("q_proj")), "q_proj is not a default target");
+
+    // The patch embedding's factors are stored as PEFT's Conv2d LoRA stores them.
+    let config = LoraConfig { targets: vec![LoraTarget::PatchEmbedding], ..LoraConfig::default() };
+    let adapted = trained_adapters(adapted.merged(), &config);
+    let file = block_on(save_adapters(&adapted, &config, None, &[])).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&file).unwrap();
+    let vision = &adapted.config.vision_config;
+    let (channels, patch) = (vision.num_channels, vision.patch_size);
+    let prefix = "base_model.model.vision_model.embeddings.patch_embedding";
+    assert_eq!(tensors.names().len(), 2);
+    assert_eq!(tensors.tensor(&format!("{prefix}.lora_A.weight")).unwrap().shape(), [16, channels, patch, patch]);
+    assert_eq!(tensors.tensor(&format!("{prefix}.lora_B.weight")).unwrap().shape(), [vision.hidden_size, 16, 1, 1]);
 }
 
 #[test]

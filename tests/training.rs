@@ -219,6 +219,10 @@ fn pairs_with_images_train_every_term() {
             "{method:?}: the image tower's adapters should train"
         );
         if method == Method::Hysac {
+            assert!(
+                image_layers.iter().any(|l| l.layer == "vision_model.embeddings.patch_embedding" && l.relative_change > 0.0),
+                "HySAC adapts the patch embedding"
+            );
             // With images, the safe region has a bound for images too, and the adapter keeps it.
             let region = block_on(trainer.hyperbolic()).unwrap().unwrap().region;
             let image_bound = region.image.expect("a run with images measures an image bound");

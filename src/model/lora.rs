@@ -26,19 +26,22 @@ pub enum LoraTarget {
     OutProj,
     Fc1,
     Fc2,
+    /// The vision tower's patch embedding (HySAC adapts it too).
+    PatchEmbedding,
 }
 
 impl LoraTarget {
-    pub const ALL: [LoraTarget; 6] = [
+    pub const ALL: [LoraTarget; 7] = [
         Self::QProj,
         Self::KProj,
         Self::VProj,
         Self::OutProj,
         Self::Fc1,
         Self::Fc2,
+        Self::PatchEmbedding,
     ];
 
-    /// The module name in `transformers`' `CLIPEncoderLayer`.
+    /// The module name in `transformers`' CLIP.
     pub fn name(self) -> &'static str {
         match self {
             Self::QProj => "q_proj",
@@ -47,6 +50,7 @@ impl LoraTarget {
             Self::OutProj => "out_proj",
             Self::Fc1 => "fc1",
             Self::Fc2 => "fc2",
+            Self::PatchEmbedding => "patch_embedding",
         }
     }
 
@@ -56,7 +60,7 @@ impl LoraTarget {
             .find(|t| t.name() == name)
             .ok_or_else(|| {
                 Error::Input(format!(
-                    "unknown LoRA target `{name}` (expected q_proj, k_proj, v_proj, out_proj, fc1 or fc2)"
+                    "unknown LoRA target `{name}` (expected q_proj, k_proj, v_proj, out_proj, fc1, fc2 or patch_embedding)"
                 ))
             })
     }
@@ -161,6 +165,11 @@ impl LoraAdapter {
 pub struct LoraLinear {
     pub base: Linear,
     pub adapter: Option<LoraAdapter>,
+    /// `[in_channels, kernel_h, kernel_w]` when PyTorch holds this layer as a convolution whose
+    /// stride is its kernel (CLIP's patch embedding), a linear map of flattened patches: its
+    /// weight and adapter factors are stored 4-D, as PEFT's `Conv2d` LoRA stores them.
+    #[module(skip)]
+    pub kernel: Option<[usize; 3]>,
 }
 
 impl From<Linear> for LoraLinear {
@@ -168,6 +177,7 @@ impl From<Linear> for LoraLinear {
         Self {
             base,
             adapter: None,
+            kernel: None,
         }
     }
 }
@@ -186,6 +196,16 @@ impl LoraLinear {
         self.base.weight.dims()
     }
 
+    /// PyTorch's shapes of the base weight and of PEFT's `lora_A` and `lora_B` weights for a
+    /// rank-`r` adapter.
+    pub fn torch_shapes(&self, r: usize) -> [Vec<usize>; 3] {
+        let [d_in, d_out] = self.dims();
+        match self.kernel {
+            None => [vec![d_out, d_in], vec![r, d_in], vec![d_out, r]],
+            Some([c, h, w]) => [vec![d_out, c, h, w], vec![r, c, h, w], vec![d_out, r, 1, 1]],
+        }
+    }
+
     /// The layer with its adapter folded into the base weight: same outputs (without dropout),
     /// plain `Linear` cost.
     pub fn merged(self) -> Self {
@@ -199,17 +219,21 @@ impl LoraLinear {
                 bias: self.base.bias,
             },
             adapter: None,
+            kernel: self.kernel,
         }
     }
 }
 
 impl ClipModel {
     /// Every adaptable projection of both towers, under its `transformers` key prefix
-    /// (`text_model.encoder.layers.0.self_attn.k_proj`, …).
+    /// (`text_model.encoder.layers.0.self_attn.k_proj`, …,
+    /// `vision_model.embeddings.patch_embedding`).
     pub fn projections(&self) -> Vec<(String, &LoraLinear)> {
         let text = self.text_model.encoder.projections();
         let vision = self.vision_model.encoder.projections();
+        let patches = (PATCH_EMBEDDING.to_string(), &self.vision_model.patch_embedding);
         prefixed("text_model.encoder", text)
+            .chain(std::iter::once(patches))
             .chain(prefixed("vision_model.encoder", vision))
             .collect()
     }
@@ -218,7 +242,9 @@ impl ClipModel {
     pub fn projections_mut(&mut self) -> Vec<(String, &mut LoraLinear)> {
         let text = self.text_model.encoder.projections_mut();
         let vision = self.vision_model.encoder.projections_mut();
+        let patches = (PATCH_EMBEDDING.to_string(), &mut self.vision_model.patch_embedding);
         prefixed("text_model.encoder", text)
+            .chain(std::iter::once(patches))
             .chain(prefixed("vision_model.encoder", vision))
             .collect()
     }
@@ -248,6 +274,8 @@ impl ClipModel {
         model
     }
 }
+
+const PATCH_EMBEDDING: &str = "vision_model.embeddings.patch_embedding";
 
 pub fn is_target(projection: &str, targets: &[LoraTarget]) -> bool {
     targets

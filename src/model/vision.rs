@@ -3,15 +3,17 @@
 
 use burn::module::Param;
 use burn::nn::LayerNorm;
-use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use super::encoder::Encoder;
+use super::lora::LoraLinear;
 use crate::error::{Error, Result};
 
 #[derive(Module, Debug)]
 pub struct VisionTransformer {
-    pub patch_embedding: Conv2d,
+    /// CLIP's patch convolution (stride = kernel, no bias) as the linear map of flattened
+    /// patches it is, so that it takes a LoRA adapter like any projection.
+    pub patch_embedding: LoraLinear,
     pub class_embedding: Param<Tensor<1>>,
     pub position_embedding: Param<Tensor<2>>,
     pub pre_layernorm: LayerNorm,
@@ -26,7 +28,7 @@ impl VisionTransformer {
     /// normalised images, `[batch, channels, image_size, image_size]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
         let [batch, channels, height, width] = pixels.dims();
-        let [_, expected_channels, _, _] = self.patch_embedding.weight.dims();
+        let [expected_channels, patch, _] = self.patch_embedding.kernel.expect("the patch embedding is a convolution");
         if batch == 0 {
             return Err(Error::Input("no image to encode".into()));
         }
@@ -37,11 +39,14 @@ impl VisionTransformer {
                 s = self.image_size
             )));
         }
-        let patches = self.patch_embedding.forward(pixels);
-        let [_, hidden, grid_h, grid_w] = patches.dims();
-        let patches = patches
-            .reshape([batch, hidden, grid_h * grid_w])
-            .swap_dims(1, 2);
+        // Row-major patches, each flattened as PyTorch flattens a convolution kernel: (c, y, x).
+        let grid = self.image_size / patch;
+        let patches = pixels
+            .reshape([batch, channels, grid, patch, grid, patch])
+            .permute([0, 2, 4, 1, 3, 5])
+            .reshape([batch, grid * grid, channels * patch * patch]);
+        let patches = self.patch_embedding.forward(patches);
+        let [_, _, hidden] = patches.dims();
         let class = self
             .class_embedding
             .val()

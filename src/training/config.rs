@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::LoraConfig;
+use crate::model::{LoraConfig, LoraTarget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,9 +115,14 @@ impl TrainConfig {
             // HySAC's AdamW: β₂ 0.98, weight decay 0.2 on the adapters (never on its scalars).
             Method::Hysac => (OptimizerConfig { beta2: 0.98, weight_decay: 0.2, ..optimizer }, None),
         };
+        let mut lora = LoraConfig::default();
+        if method == Method::Hysac {
+            // HySAC also adapts the vision tower's patch embedding.
+            lora.targets.push(LoraTarget::PatchEmbedding);
+        }
         Self {
             method,
-            lora: LoraConfig::default(),
+            lora,
             optimizer,
             batch_size: 16,
             epochs: 3,

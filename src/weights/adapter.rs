@@ -1,5 +1,6 @@
 //! LoRA adapters alone as a small safetensors file, under PEFT's key names
-//! (`base_model.model.<projection>.lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`), with
+//! (`base_model.model.<projection>.lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`; for the
+//! patch embedding `[r, channels, patch, patch]` and `[out, r, 1, 1]`), with
 //! the [`LoraConfig`] in the header so that the file says how to rebuild what it holds. A HySAC
 //! adapter also holds its hyperbolic head (`hysac.<scalar>`, `[1, 1]`) and, in the header, its
 //! safe region (`hysac_safe_region`).
@@ -33,8 +34,9 @@ pub async fn write_adapters(
     let mut stored = 0;
     for (projection, layer) in model.projections() {
         if let Some(adapter) = &layer.adapter {
-            writer.add_transposed(&key(&projection, "A"), adapter.a.val()).await?;
-            writer.add_transposed(&key(&projection, "B"), adapter.b.val()).await?;
+            let [_, a_shape, b_shape] = layer.torch_shapes(config.rank);
+            writer.add_transposed_as(&key(&projection, "A"), adapter.a.val(), &a_shape).await?;
+            writer.add_transposed_as(&key(&projection, "B"), adapter.b.val(), &b_shape).await?;
             stored += 1;
         }
     }
@@ -86,8 +88,9 @@ pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipM
             continue;
         }
         let [d_in, d_out] = layer.dims();
-        let a = checkpoint.matrix_transposed(&key(&projection, "A"), d_in, config.rank)?;
-        let b = checkpoint.matrix_transposed(&key(&projection, "B"), config.rank, d_out)?;
+        let [_, a_shape, b_shape] = layer.torch_shapes(config.rank);
+        let a = checkpoint.matrix_transposed_as(&key(&projection, "A"), &a_shape, d_in, config.rank)?;
+        let b = checkpoint.matrix_transposed_as(&key(&projection, "B"), &b_shape, config.rank, d_out)?;
         layer.adapter = Some(LoraAdapter::from_factors(a.val(), b.val(), &config));
     }
     Ok((model, config))

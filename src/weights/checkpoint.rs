@@ -117,7 +117,14 @@ impl<'a> Checkpoint<'a> {
 
     /// A PyTorch `[out, in]` matrix, transposed to Burn's `[in, out]` layout.
     pub fn matrix_transposed(&self, key: &str, d_in: usize, d_out: usize) -> Result<Param<Tensor<2>>> {
-        let values = self.read_f32(key, &[d_out, d_in])?;
+        self.matrix_transposed_as(key, &[d_out, d_in], d_in, d_out)
+    }
+
+    /// Like [`Self::matrix_transposed`] for a tensor stored with more dimensions, `[out, …]`
+    /// with `in` values per `out` row (a convolution kernel, flattened).
+    pub fn matrix_transposed_as(&self, key: &str, shape: &[usize], d_in: usize, d_out: usize) -> Result<Param<Tensor<2>>> {
+        debug_assert_eq!(shape.iter().product::<usize>(), d_in * d_out);
+        let values = self.read_f32(key, shape)?;
         let mut transposed = vec![0.0f32; values.len()];
         for (o, row) in values.chunks_exact(d_in).enumerate() {
             for (i, &v) in row.iter().enumerate() {

@@ -2,14 +2,13 @@
 //! [`ClipModel`] from a checkpoint, checking each tensor's shape against the config, and writes
 //! a model back under the same names.
 
-use burn::nn::conv::Conv2d;
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear, PaddingConfig2d};
+use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 
 use super::checkpoint::Checkpoint;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
 use crate::model::{
-    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig,
+    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, LoraLinear, Mlp, TextConfig,
     TextTransformer, VisionConfig, VisionTransformer,
 };
 
@@ -76,17 +75,18 @@ fn load_vision(config: &ClipConfig, checkpoint: &Checkpoint) -> Result<VisionTra
     let p = "vision_model";
     let patch = c.patch_size;
     Ok(VisionTransformer {
-        patch_embedding: Conv2d {
-            weight: checkpoint.param(
-                &format!("{p}.embeddings.patch_embedding.weight"),
-                [c.hidden_size, c.num_channels, patch, patch],
-            )?,
-            bias: None,
-            stride: [patch, patch],
-            kernel_size: [patch, patch],
-            dilation: [1, 1],
-            groups: 1,
-            padding: PaddingConfig2d::Valid,
+        patch_embedding: LoraLinear {
+            base: Linear {
+                weight: checkpoint.matrix_transposed_as(
+                    &format!("{p}.embeddings.patch_embedding.weight"),
+                    &[c.hidden_size, c.num_channels, patch, patch],
+                    c.num_channels * patch * patch,
+                    c.hidden_size,
+                )?,
+                bias: None,
+            },
+            adapter: None,
+            kernel: Some([c.num_channels, patch, patch]),
         },
         class_embedding: checkpoint
             .param(&format!("{p}.embeddings.class_embedding"), [c.hidden_size])?,
@@ -215,7 +215,9 @@ pub async fn save_clip(model: &ClipModel) -> Result<Vec<u8>> {
     write_encoder(&mut w, "text_model.encoder", &text.encoder).await?;
     write_layer_norm(&mut w, "text_model.final_layer_norm", &text.final_layer_norm).await?;
     let vision = &model.vision_model;
-    w.add("vision_model.embeddings.patch_embedding.weight", vision.patch_embedding.weight.val()).await?;
+    let [shape, _, _] = vision.patch_embedding.torch_shapes(1);
+    w.add_transposed_as("vision_model.embeddings.patch_embedding.weight", vision.patch_embedding.base.weight.val(), &shape)
+        .await?;
     w.add("vision_model.embeddings.class_embedding", vision.class_embedding.val()).await?;
     w.add("vision_model.embeddings.position_embedding.weight", vision.position_embedding.val()).await?;
     write_layer_norm(&mut w, "vision_model.pre_layrnorm", &vision.pre_layernorm).await?;

@@ -46,7 +46,9 @@ pub struct TrainArgs {
     alpha: Option<f64>,
     #[arg(long)]
     dropout: Option<f64>,
-    /// Comma-separated projections to adapt (q_proj, k_proj, v_proj, out_proj, fc1, fc2).
+    /// Comma-separated projections to adapt (q_proj, k_proj, v_proj, out_proj, fc1, fc2,
+    /// patch_embedding; default: k_proj, v_proj, out_proj, fc1, fc2, and patch_embedding for
+    /// hysac).
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
     /// Learning rate (default: 1e-4 for safer, 1e-3 for safeclip, as published).
