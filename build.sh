@@ -2,7 +2,7 @@
 # Builds the browser app: the Rust core compiled to WebAssembly (Burn's wgpu backend on WebGPU)
 # with its JavaScript bindings in pkg/, then optionally serves www/, pkg/ and models/.
 #
-#   ./build.sh                 build (incremental; the first build takes ~20 min on 2 cores)
+#   ./build.sh                 build (incremental; the first build takes ~10 min on 2 cores)
 #   ./build.sh --serve [PORT]  build, then serve on http://127.0.0.1:PORT/ (default 8080)
 #
 # Honours CARGO_TARGET_DIR. Needs rustup, cargo and Node.js 20+. wasm-opt runs when npm's
@@ -49,9 +49,10 @@ if [[ -z $bindgen_version ]]; then
   exit 1
 fi
 if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $bindgen_version" ]]; then
-  echo "==> cargo install wasm-bindgen-cli $bindgen_version (once; several minutes)"
+  # --debug: an unoptimised CLI installs in 2 minutes instead of 7, and still takes seconds.
+  echo "==> cargo install --debug wasm-bindgen-cli $bindgen_version (once; 2 minutes)"
   # Without --locked: the CLI's own lock file pins a webpki-roots release that is gone.
-  cargo install wasm-bindgen-cli --version "$bindgen_version"
+  cargo install --debug wasm-bindgen-cli --version "$bindgen_version"
 fi
 
 echo "==> cargo rustc ($target, $profile)"
