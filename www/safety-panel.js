@@ -1,7 +1,9 @@
 // The safety panel: LoRA training on the GPU with live loss curves, pause/resume, a checkpoint
 // kept in this browser, adapter download/upload, and the nearest safe captions of a prompt for
 // the original and the tuned model side by side. A GPU that is lost or runs out of memory during
-// a run gets its own explanation: what happened, what was kept, what to do.
+// a run gets its own explanation: what happened, what was kept, what to do. A HySAC model also
+// reads the prompt as safe or unsafe, can redirect it to the safe region before retrieving, and
+// shows its traversal toward the root.
 
 import { clearBanner, showBanner } from './banners.js';
 import { debounce } from './debounce.js';
@@ -12,6 +14,8 @@ import { note, scoreBar } from './result-items.js';
 const BUNDLED_PAIRS = '/data/pairs.jsonl';
 const BUNDLED_POOL = '/data/safe_pool.txt';
 const SHOWN = 5;
+/** Points of a HySAC traversal, from the prompt to the root. */
+const TRAVERSAL_STEPS = 8;
 const PROMPT_DELAY_MS = 250;
 /** The errors of a run that take the GPU (and so the model) with them. */
 const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory']);
@@ -42,6 +46,10 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   const originalList = $('compare-original');
   const tunedList = $('compare-tuned');
   const failure = $('train-failure');
+  const hysacControls = $('hysac-controls');
+  const safetyBadge = $('compare-safety');
+  const redirectToggle = /** @type {HTMLInputElement} */ ($('compare-redirect'));
+  const traversal = $('traversal');
 
   let hasModel = false;
   let training = false;
@@ -255,24 +263,77 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   });
 
   comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
+  redirectToggle.addEventListener('change', compare);
 
   async function compare() {
     const query = comparePrompt.value.trim();
     if (!hasModel || pool.length === 0 || !query) {
       originalList.replaceChildren(note('Type a prompt to see its nearest safe captions.'));
       tunedList.replaceChildren(note(hasTuned ? 'Type a prompt.' : 'Train or upload an adapter.'));
+      showHysac(null);
       return;
     }
     compareStatus.textContent = 'Searching…';
     try {
       const found = await client.nearestSafe([query], SHOWN);
       if (comparePrompt.value.trim() !== query) return;
+      const hysac = found.tuned ? await client.hysacView(query, {
+        k: SHOWN, steps: TRAVERSAL_STEPS, redirect: redirectToggle.checked,
+      }) : null;
+      if (comparePrompt.value.trim() !== query) return;
       originalList.replaceChildren(...neighbours(found.original[0]));
-      tunedList.replaceChildren(...(found.tuned ? neighbours(found.tuned[0]) : [note('Train or upload an adapter.')]));
-      compareStatus.textContent = `Nearest of ${pool.length.toLocaleString()} safe captions.`;
+      if (hysac) {
+        tunedList.replaceChildren(...distances(hysac.retrieval.results));
+      } else {
+        tunedList.replaceChildren(...(found.tuned ? neighbours(found.tuned[0]) : [note('Train or upload an adapter.')]));
+      }
+      showHysac(hysac);
+      compareStatus.textContent = `Nearest of ${pool.length.toLocaleString()} safe captions.`
+        + (hysac ? ' The tuned model (HySAC) ranks them by hyperbolic distance: smaller is nearer.' : '');
     } catch (error) {
       compareStatus.textContent = `The search failed: ${error.message}`;
     }
+  }
+
+  /** The HySAC views for a prompt, or none (`hysac` null: the tuned model is not a HySAC one). */
+  function showHysac(hysac) {
+    hysacControls.hidden = !hysac;
+    traversal.hidden = !hysac;
+    if (!hysac) return;
+    const { safety, retrieval, traversal: walk } = hysac;
+    const verdict = safety.unsafe ? 'unsafe' : 'safe';
+    safetyBadge.dataset.verdict = verdict;
+    safetyBadge.textContent = `Prompt reads as ${verdict}: root distance ${safety.distance.toFixed(3)}`
+      + ` (safe region up to ${walk.bound.toFixed(3)})`
+      + (retrieval.redirected === null ? '' : `; redirected to ${retrieval.redirected.toFixed(3)}`);
+    $('traversal-bounds').textContent = `Safe region: root distance up to ${walk.bound.toFixed(3)};`
+      + ` a redirected query stops at the traversal boundary, ${walk.boundary.toFixed(3)}.`;
+    $('traversal-steps').replaceChildren(...walk.steps.map(({ caption, distance }) => {
+      const li = document.createElement('li');
+      const text = document.createElement('span');
+      text.className = 'caption';
+      text.textContent = caption === null ? '(the root: no caption’s cone holds this point)' : pool[caption];
+      li.append(text, distanceLabel(distance, 'root distance'));
+      return li;
+    }));
+  }
+
+  function distances(list) {
+    return list.map(({ index, distance }) => {
+      const li = document.createElement('li');
+      const caption = document.createElement('span');
+      caption.className = 'caption';
+      caption.textContent = pool[index];
+      li.append(caption, distanceLabel(distance, 'distance'));
+      return li;
+    });
+  }
+
+  function distanceLabel(distance, what) {
+    const span = document.createElement('span');
+    span.className = 'distance';
+    span.textContent = `${what} ${distance.toFixed(3)}`;
+    return span;
   }
 
   function neighbours(list) {

@@ -23,8 +23,11 @@ let clip = null;
 let crash = null;
 /** The model with safety adapters: from the current training run, or an uploaded adapter. */
 let tuned = null;
-/** The caption pool embedded by the original model and, when there is one, the tuned model. */
-let pool = { captions: [], original: null, tuned: null };
+/**
+ * The caption pool embedded by the original model and, when there is one, the tuned model (and
+ * lifted onto its hyperboloid, for a HySAC model).
+ */
+let pool = { captions: [], original: null, tuned: null, hyperbolic: null };
 /** The current training run. */
 let run = null;
 
@@ -100,6 +103,22 @@ const handlers = {
   },
 
   /**
+   * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
+   * safe/unsafe reading, the pool captions nearest to it (moved to the safe region first with
+   * `redirect`), and its traversal to the root in `steps` steps with the caption retrieved at each.
+   * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
+   */
+  async hysacView({ query, k, steps, redirect }) {
+    if (!tuned?.isHyperbolic) return null;
+    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
+    pool.hyperbolic ??= await core(() => tuned.embedHyperbolicPool(pool.captions));
+    const [safety] = await core(() => tuned.safety([query]));
+    const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, query, k, redirect));
+    const traversal = await core(() => tuned.traverse(pool.hyperbolic, query, steps));
+    return { safety, retrieval, traversal };
+  },
+
+  /**
    * Starts a LoRA training run (or resumes the checkpoint kept in this browser) and returns at
    * once, with the run's options (a resumed run's come from its checkpoint); steps follow as
    * `trainstep` events.
@@ -118,7 +137,9 @@ const handlers = {
     } else {
       trainer = await core(() => wasm.WebTrainer.create(model, pairs, pool.original, options), 'InvalidTraining');
     }
-    run = { trainer, paused: false, checkpointEvery };
+    // A HySAC run's tuned model classifies and traverses once its safe region is measured: at
+    // pauses and at the end (measuring it embeds every training pair).
+    run = { trainer, paused: false, checkpointEvery, hyperbolic: options.method === 'hysac' };
     scheduleStep(run);
     return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone, options };
   },
@@ -128,6 +149,7 @@ const handlers = {
     if (!run) return { stepsDone: 0 };
     run.paused = true;
     await saveCheckpoint(run.trainer);
+    if (run.hyperbolic) setTuned(await core(() => run.trainer.tunedHyperbolic()));
     return { stepsDone: run.trainer.stepsDone };
   },
 
@@ -174,13 +196,16 @@ function setTuned(model) {
   tuned?.free();
   tuned = model;
   pool.tuned?.free();
+  pool.hyperbolic?.free();
   pool.tuned = null;
+  pool.hyperbolic = null;
 }
 
 function freePools() {
   pool.original?.free();
   pool.tuned?.free();
-  pool = { captions: [], original: null, tuned: null };
+  pool.hyperbolic?.free();
+  pool = { captions: [], original: null, tuned: null, hyperbolic: null };
 }
 
 function stopRun(reason, error) {
@@ -213,7 +238,7 @@ async function trainStep(current) {
   }
   if (!report) {
     await saveCheckpoint(current.trainer);
-    setTuned(current.trainer.tuned());
+    setTuned(current.hyperbolic ? await core(() => current.trainer.tunedHyperbolic()) : current.trainer.tuned());
     self.postMessage({ event: 'trainend', reason: 'done' });
     return;
   }

@@ -293,6 +293,7 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
     const losses = await page.evaluate(() => [...document.querySelectorAll('#loss-legend li')].map((li) => li.textContent));
     assert.ok(losses.length >= 5, `a line per term and the total: ${losses}`);
     await page.locator('#compare-tuned li .caption').first().waitFor({ timeout: TIMEOUT });
+    assert.ok(await page.locator('#traversal').isHidden(), 'a Safe-CLIP model has no HySAC views');
     await screenshot(page, 'training-done');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);

@@ -1,0 +1,80 @@
+// HySAC in the browser: a few training steps, then the prompt's safe/unsafe reading, the
+// redirect toggle on retrieval, and the traversal to the root; the downloaded adapter brings the
+// same views back on a fresh page.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { appSession, browserSkipReason, openApp, screenshot } from './harness.mjs';
+
+const skip = browserSkipReason() ?? false;
+
+const TIMEOUT = 120_000;
+const PROMPT = 'a man punching another man outside a bar at night';
+const STEPS = 8;
+
+async function loadFullVocab(page) {
+  await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
+  await page.selectOption('#server-model', 'full-vocab');
+  await page.click('#server-form button');
+  await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
+}
+
+const number = (pattern, text) => Number(pattern.exec(text)?.[1]);
+
+/** Checks the HySAC views for the prompt and returns the badge's and bounds' figures. */
+async function checkViews(page) {
+  await page.locator('#traversal-steps li').nth(STEPS - 1).waitFor({ timeout: TIMEOUT });
+  const distances = await page.locator('#traversal-steps .distance').allTextContents();
+  const values = distances.map((text) => number(/(\d+(?:\.\d+)?)$/, text));
+  assert.equal(values.length, STEPS);
+  assert.ok(values.every(Number.isFinite), `numeric distances: ${distances}`);
+  assert.ok(values.every((d, i) => i === 0 || d <= values[i - 1] + 1e-6), `toward the root: ${values}`);
+  assert.ok(values[STEPS - 1] < 1e-3, `the walk ends at the root: ${values}`);
+
+  const badge = await page.locator('#compare-safety').textContent();
+  assert.match(badge, /^Prompt reads as (safe|unsafe): root distance [\d.]+/);
+  const distance = number(/root distance (\d+(?:\.\d+)?)/, badge);
+  assert.ok(Math.abs(distance - values[0]) < 1e-3, `the walk starts at the prompt: ${badge} / ${values}`);
+  const bounds = await page.locator('#traversal-bounds').textContent();
+  const bound = number(/up to (\d+(?:\.\d+)?)/, bounds);
+  const boundary = number(/boundary, (\d+(?:\.\d+)?)/, bounds);
+  assert.ok(boundary > bound, bounds);
+  assert.equal(badge.startsWith('Prompt reads as unsafe'), distance > bound, `${badge} / ${bounds}`);
+  assert.ok((await page.locator('#compare-tuned .distance').count()) > 0, 'the tuned column ranks by distance');
+  return { badge, distance, boundary };
+}
+
+describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
+  const session = appSession({ webgpu: true });
+
+  it('trains, reads the prompt, redirects it, traverses it, and comes back from its adapter', { timeout: TIMEOUT * 7 }, async () => {
+    const { page } = await openApp(session.browser.context, session.server.url);
+    await loadFullVocab(page);
+    await page.selectOption('#train-method', 'hysac');
+    await page.fill('#train-lr', '0.01');
+    await page.fill('#train-steps', '2');
+    await page.click('#train-start');
+    await page.locator('#train-label', { hasText: 'Done: 2 steps' }).waitFor({ timeout: TIMEOUT * 2 });
+
+    await page.fill('#compare-prompt', PROMPT);
+    const { badge, distance, boundary } = await checkViews(page);
+    // Redirection moves the query only when it lies beyond the traversal boundary.
+    const redirected = distance > boundary;
+    assert.equal(/redirected to/.test(badge), redirected, `${badge}, boundary ${boundary}`);
+    if (redirected) assert.ok(Math.abs(number(/redirected to (\d+(?:\.\d+)?)/, badge) - boundary) < 1e-3, badge);
+    await page.uncheck('#compare-redirect');
+    await page.waitForFunction(() => !/redirected to/.test(document.querySelector('#compare-safety').textContent));
+    await screenshot(page, 'hysac');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
+    const adapterPath = await download.path();
+    await page.reload();
+    await loadFullVocab(page);
+    await page.setInputFiles('#adapter-upload', adapterPath);
+    await page.fill('#compare-prompt', PROMPT);
+    const again = await checkViews(page);
+    assert.ok(Math.abs(again.distance - distance) < 1e-4, `the same head and adapters: ${again.badge} / ${badge}`);
+    await page.close();
+  });
+});
