@@ -197,7 +197,11 @@ async function main() {
     try {
       await Promise.race([run, limit]);
     } catch (e) {
-      print(JSON.stringify({ backend: name, measure: 'error', error: String(e?.message ?? e).slice(0, 2000) }));
+      const done = results.filter((r) => r.backend === name).map((r) => r.measure);
+      print(JSON.stringify({
+        backend: name, measure: 'error', error: String(e?.message ?? e).slice(0, 2000),
+        after: done.length ? done[done.length - 1] : 'nothing',
+      }));
     } finally {
       clearTimeout(timer);
     }
@@ -228,19 +232,20 @@ function table(env, seconds) {
   const cols = ['ours', 'transformers.js-webgpu', 'transformers.js-wasm'];
   const cell = (backend, measure, pick) => {
     const r = get(backend, measure);
-    if (!r) return get(backend, 'error') ? 'failed' : '—';
+    if (!r) return get(backend, 'error') ? 'not reached' : '—';
     if (r.error) return 'failed';
     if (r.unsupported) return 'n/a';
     if (r.skipped) return 'skipped';
     const v = pick(r);
     return v === undefined ? '—' : String(v);
   };
+  // Measured calls per backend, in the columns' order.
   const runs = (measure) => {
-    const r = cols.map((b) => get(b, measure)).find((x) => x && x.runs);
-    return r ? `${r.runs}` : measure === 'first_result' ? '1' : '';
+    if (measure === 'first_result') return '1';
+    return cols.map((b) => get(b, measure)?.runs ?? '-').join('/');
   };
   const ratio = (a, b) => (a && b && Number.isFinite(+a) && Number.isFinite(+b) ? (+a / +b).toFixed(2) : '—');
-  const header = ['figure', 'runs', ...cols, 'ours/tjs-webgpu', 'ours/tjs-wasm'];
+  const header = ['figure', 'runs (o/gpu/wasm)', ...cols, 'ours/tjs-webgpu', 'ours/tjs-wasm'];
   const body = rows.map(([label, measure, pick]) => {
     const [o, w, m] = cols.map((b) => cell(b, measure, pick));
     return [label, runs(measure), o, w, m, ratio(o, w), ratio(o, m)];
@@ -260,7 +265,7 @@ function table(env, seconds) {
   for (const r of body) console.log(fmt(r));
   for (const b of cols) {
     const e = get(b, 'error');
-    if (e) console.log(`\n${b} failed: ${e.error}`);
+    if (e) console.log(`\n${b} failed after ${e.after} (later figures not reached): ${e.error}`);
   }
   const train = get('ours', 'train_step');
   if (train?.error) console.log(`\nours' training step failed: ${train.error}`);
