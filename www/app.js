@@ -10,7 +10,12 @@ import { setupSearchPanel } from './search-panel.js';
 const client = new ClipClient();
 const search = setupSearchPanel(client);
 const explore = setupExplorePanel(client);
-const safety = setupSafetyPanel(client, { onTunedChange: () => explore.tunedChanged() });
+const safety = setupSafetyPanel(client, {
+  onTunedChange: () => {
+    explore.tunedChanged();
+    search.tunedChanged();
+  },
+});
 const modelPanel = setupModelPanel(client, {
   onModel: (model) => {
     search.setModel(model);

@@ -26,7 +26,7 @@ export { ClipError };
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
 /**
- * @typedef {{ method: 'safer' | 'safeclip', rank?: number, learningRate?: number, batchSize?: number,
+ * @typedef {{ method: 'safer' | 'safeclip' | 'hysac', rank?: number, learningRate?: number, batchSize?: number,
  *   epochs?: number, maxSteps?: number, seed?: number }} TrainOptions
  */
 
@@ -92,14 +92,15 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * The pool captions nearest to each query, by the original and (when there is one) the tuned
-   * model.
+   * The pool captions nearest to each query, by the original and (when there is one, unless
+   * `tuned` is false) the tuned model.
    * @param {string[]} queries
    * @param {number} k
+   * @param {{ tuned?: boolean }} [options]
    * @returns {Promise<{ original: Neighbour[][], tuned: Neighbour[][] | null }>}
    */
-  nearestSafe(queries, k) {
-    return this.#request('nearestSafe', { queries, k });
+  nearestSafe(queries, k, { tuned = true } = {}) {
+    return this.#request('nearestSafe', { queries, k, tuned });
   }
 
   /**
@@ -118,6 +119,29 @@ export class ClipClient extends EventTarget {
    */
   hysacView(query, { k, steps, redirect }) {
     return this.#request('hysacView', { query, k, steps, redirect });
+  }
+
+  /**
+   * The safety-tuned model's embeddings of texts or of images. For a HySAC model (`hyperbolic`)
+   * these are points on its hyperboloid, with each one's safe/unsafe reading (`unsafe` null for
+   * images when the adapter has no bound for images); rank them with rankHyperbolic.
+   * @param {{ texts: string[] } | { images: Blob[] }} input
+   * @returns {Promise<Embeddings & { hyperbolic: boolean, safety?: { distance: number, unsafe: boolean | null }[] }>}
+   */
+  encodeTuned(input) {
+    return this.#request('encodeTuned', input);
+  }
+
+  /**
+   * A HySAC model's `k` nearest of `gallery` (from encodeTuned) to `query`, by Lorentzian
+   * distance; with `redirect`, an unsafe query is first moved to the safe region.
+   * @param {string} query
+   * @param {{ data: Float32Array, cols: number, images: boolean }} gallery
+   * @param {{ k: number, redirect: boolean }} options
+   * @returns {Promise<{ query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] }>}
+   */
+  rankHyperbolic(query, { data, cols, images }, { k, redirect }) {
+    return this.#request('rankHyperbolic', { query, data, cols, images, k, redirect });
   }
 
   /**

@@ -275,11 +275,9 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
     compareStatus.textContent = 'Searching…';
     try {
-      const found = await client.nearestSafe([query], SHOWN);
-      if (comparePrompt.value.trim() !== query) return;
-      const hysac = found.tuned ? await client.hysacView(query, {
-        k: SHOWN, steps: TRAVERSAL_STEPS, redirect: redirectToggle.checked,
-      }) : null;
+      // A HySAC model ranks by distance: its cosine ranking would be computed for nothing.
+      const hysac = await client.hysacView(query, { k: SHOWN, steps: TRAVERSAL_STEPS, redirect: redirectToggle.checked });
+      const found = await client.nearestSafe([query], SHOWN, { tuned: !hysac });
       if (comparePrompt.value.trim() !== query) return;
       originalList.replaceChildren(...neighbours(found.original[0]));
       if (hysac) {

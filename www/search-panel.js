@@ -1,5 +1,6 @@
 // The search panel: a prompt, ranked live against a gallery of captions and of the user's own
-// images.
+// images; once there is a safety-tuned model, its ranking beside the original's (a HySAC model's
+// by hyperbolic distance, with each prompt and image read as safe or unsafe and a redirect toggle).
 
 import { clearBanner, showBanner } from './banners.js';
 import { acceptDrops } from './drop-zone.js';
@@ -10,6 +11,18 @@ import { note, scoreBar } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
+/** @typedef {{ distance: number, unsafe: boolean | null }} Safety */
+/**
+ * The safety-tuned model's embedding of a gallery item: a unit vector, or for a HySAC model
+ * (`hyperbolic`) a point on its hyperboloid with its safe/unsafe reading.
+ * @typedef {{ embedding: Float32Array, hyperbolic: boolean, safety: Safety | null }} TunedEmbedding
+ */
+/**
+ * The safety-tuned model's ranking for a prompt: cosine scores (higher is nearer), or for a HySAC
+ * model Lorentzian distances (lower is nearer) with the prompt's reading.
+ * @typedef {{ hyperbolic: boolean, query: Safety | null, redirected: number | null,
+ *   captions: { item: string, value: number }[], images: { item: GalleryImage, value: number }[] }} TunedRanking
+ */
 
 const PROMPT_DELAY_MS = 250;
 const CAPTIONS_DELAY_MS = 600;
@@ -29,6 +42,11 @@ export function setupSearchPanel(client) {
   const imageInput = $('image-files');
   const clearImagesButton = $('clear-images');
   const searchStatus = $('search-status');
+  const tunedCaptionResults = $('caption-results-tuned');
+  const tunedImageResults = $('image-results-tuned');
+  const hysacControls = $('search-hysac');
+  const safetyBadge = $('search-safety');
+  const redirectToggle = /** @type {HTMLInputElement} */ ($('search-redirect'));
 
   /**
    * Everything derived from the model is tagged with its generation, so results that arrive
@@ -45,6 +63,21 @@ export function setupSearchPanel(client) {
   /** @type {GalleryImage[]} */
   let images = [];
   let nextImageId = 1;
+
+  /**
+   * The safety-tuned side. Its embeddings belong to one tuned model: a new one (a run stepped,
+   * paused or ended; an adapter came) bumps the generation and drops them. While a run steps, the
+   * side waits for it to pause or end rather than re-embed the gallery at every step.
+   */
+  let tunedGeneration = 0;
+  /** @type {'none' | 'training' | 'ready'} */
+  let tunedState = 'none';
+  /** @type {{ texts: string[], data: Float32Array, cols: number, hyperbolic: boolean } | null} */
+  let tunedCaptions = null;
+  /** @type {WeakMap<GalleryImage, TunedEmbedding>} */
+  let tunedImages = new WeakMap();
+  /** @type {TunedRanking | null} */
+  let tunedRanking = null;
 
   /**
    * Embeds a batch with the current model: the embeddings, null if it failed (a banner says
@@ -78,6 +111,7 @@ export function setupSearchPanel(client) {
     if (embeddings === STALE) return;
     prompt = embeddings ? { text, embedding: row(embeddings, 0) } : null;
     render();
+    updateTuned();
   });
 
   const updateCaptions = latestOnly(async () => {
@@ -96,6 +130,7 @@ export function setupSearchPanel(client) {
     captions = embeddings ? { texts, embeddings: texts.map((_, i) => row(embeddings, i)) } : null;
     captionsState = embeddings ? 'idle' : 'failed';
     render();
+    updateTuned();
   });
 
   /** Images are embedded one at a time, so one unreadable file does not fail the others. */
@@ -108,7 +143,82 @@ export function setupSearchPanel(client) {
       else removeImage(image);
       render();
     }
+    updateTuned();
   });
+
+  /** Brings the tuned side up to date with the prompt, the captions and the images. */
+  const updateTuned = latestOnly(async () => {
+    if (!hasModel || tunedState !== 'ready') return render();
+    const started = tunedGeneration;
+    const current = () => started === tunedGeneration;
+    try {
+      if (captions && !(tunedCaptions && sameTexts(tunedCaptions.texts, captions.texts))) {
+        const { texts } = captions;
+        searchStatus.textContent = 'Encoding the captions with the safety-tuned model…';
+        const embedded = await client.encodeTuned({ texts });
+        if (!current()) return;
+        tunedCaptions = { texts, data: embedded.data, cols: embedded.cols, hyperbolic: embedded.hyperbolic };
+      }
+      for (const image of images.filter((i) => i.embedding && !tunedImages.has(i))) {
+        searchStatus.textContent = `Encoding ${image.name} with the safety-tuned model…`;
+        const embedded = await client.encodeTuned({ images: [image.blob] });
+        if (!current()) return;
+        tunedImages.set(image, { embedding: embedded.data, hyperbolic: embedded.hyperbolic, safety: embedded.safety?.[0] ?? null });
+      }
+      const ranking = prompt ? await rankTuned(prompt.text) : null;
+      if (!current()) return;
+      tunedRanking = ranking;
+      clearBanner('tuned-search');
+    } catch (error) {
+      if (!current()) return;
+      tunedRanking = null;
+      // A cancelled run before its first step leaves no tuned model: nothing to say.
+      if (error.name === 'NoAdapter') tunedState = 'none';
+      else showBanner({ key: 'tuned-search', title: 'The safety-tuned model could not rank the gallery', message: error.message });
+    } finally {
+      if (current()) searchStatus.textContent = '';
+    }
+    render();
+  });
+
+  /** @returns {Promise<TunedRanking>} */
+  async function rankTuned(text) {
+    const gallery = images.filter((image) => tunedImages.has(image));
+    const query = await client.encodeTuned({ texts: [text] });
+    if (!query.hyperbolic) {
+      const captionList = tunedCaptions ? tunedCaptions.texts.map((item, i) => ({
+        item, embedding: tunedCaptions.data.subarray(i * tunedCaptions.cols, (i + 1) * tunedCaptions.cols),
+      })) : [];
+      const score = ({ item, score: value }) => ({ item, value });
+      return {
+        hyperbolic: false,
+        query: null,
+        redirected: null,
+        captions: rank(query.data, captionList).map(score),
+        images: rank(query.data, gallery.map((image) => ({ item: image, embedding: tunedImages.get(image).embedding }))).map(score),
+      };
+    }
+    const options = { redirect: redirectToggle.checked };
+    let redirected = null;
+    const retrieve = async (data, cols, isImages, k) => {
+      const found = await client.rankHyperbolic(text, { data, cols, images: isImages }, { ...options, k });
+      redirected = found.redirected;
+      return found.results;
+    };
+    const captionsFound = tunedCaptions
+      ? (await retrieve(tunedCaptions.data, tunedCaptions.cols, false, Math.min(SHOWN_CAPTIONS, tunedCaptions.texts.length)))
+        .map(({ index, distance }) => ({ item: tunedCaptions.texts[index], value: distance }))
+      : [];
+    let imagesFound = [];
+    if (gallery.length > 0) {
+      const cols = query.cols;
+      const data = new Float32Array(gallery.length * cols);
+      gallery.forEach((image, i) => data.set(tunedImages.get(image).embedding, i * cols));
+      imagesFound = (await retrieve(data, cols, true, gallery.length))
+        .map(({ index, distance }) => ({ item: gallery[index], value: distance }));
+    }
+    return { hyperbolic: true, query: query.safety[0], redirected, captions: captionsFound, images: imagesFound };
+  }
 
   function addImages(files) {
     const accepted = files.filter((file) => IMAGE_TYPES.has(file.type));
@@ -132,12 +242,82 @@ export function setupSearchPanel(client) {
     URL.revokeObjectURL(image.url);
     images = images.filter((i) => i !== image);
     render();
+    updateTuned();
   }
 
   function render() {
     renderCaptions();
     renderImages();
+    renderTuned();
     clearImagesButton.hidden = images.length === 0;
+  }
+
+  function renderTuned() {
+    const shown = hasModel && tunedState !== 'none';
+    $('search-galleries').classList.toggle('compared', shown);
+    for (const id of ['caption-tuned', 'image-tuned']) $(id).hidden = !shown;
+    for (const id of ['captions-original-heading', 'images-original-heading']) $(id).hidden = !shown;
+    const ranking = shown && tunedState === 'ready' ? tunedRanking : null;
+    hysacControls.hidden = !ranking?.hyperbolic;
+    if (!shown) return;
+    const waiting = tunedState === 'training'
+      ? 'Training: this column catches up when the run pauses or ends.'
+      : prompt ? 'Ranking with the safety-tuned model…' : 'Type a prompt.';
+    if (ranking?.hyperbolic) showSafety(ranking);
+
+    const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS).map(({ item, value }) => {
+      const li = document.createElement('li');
+      const text = document.createElement('span');
+      text.className = 'caption';
+      text.textContent = item;
+      li.append(text, measure(ranking, value));
+      return li;
+    });
+    tunedCaptionResults.replaceChildren(...(captionItems.length > 0 ? captionItems
+      : [note(ranking || !captions ? 'No captions to rank.' : waiting)]));
+
+    const imageItems = (ranking?.images ?? []).filter(({ item }) => images.includes(item)).map(({ item, value }) => {
+      const li = document.createElement('li');
+      const figure = thumbnail(item);
+      figure.append(measure(ranking, value));
+      const safety = tunedImages.get(item)?.safety;
+      if (safety) figure.append(badge(safety, 'image'));
+      li.append(figure);
+      return li;
+    });
+    tunedImageResults.replaceChildren(...(imageItems.length > 0 ? imageItems
+      : [note(ranking || images.length === 0 ? 'No images to rank.' : waiting)]));
+  }
+
+  /** The prompt's reading by a HySAC model, and where redirection moved it. */
+  function showSafety({ query, redirected }) {
+    const verdict = query.unsafe ? 'unsafe' : 'safe';
+    safetyBadge.dataset.verdict = verdict;
+    safetyBadge.textContent = `Prompt reads as ${verdict}: root distance ${query.distance.toFixed(3)}`
+      + (redirected === null ? '' : `; redirected to ${redirected.toFixed(3)}`);
+  }
+
+  /** A cosine score bar, or a HySAC distance. */
+  function measure(ranking, value) {
+    if (!ranking.hyperbolic) return scoreBar(value);
+    const span = document.createElement('span');
+    span.className = 'distance';
+    span.textContent = `distance ${value.toFixed(3)}`;
+    return span;
+  }
+
+  /** An image's safe/unsafe reading; only its root distance when the adapter has no image bound. */
+  function badge(safety, what) {
+    const p = document.createElement('p');
+    p.className = 'safety-badge';
+    if (safety.unsafe === null) {
+      p.textContent = `root distance ${safety.distance.toFixed(3)}`;
+      p.title = `This adapter was trained without images, so it has no safe-region bound for an ${what}.`;
+    } else {
+      p.dataset.verdict = safety.unsafe ? 'unsafe' : 'safe';
+      p.textContent = `${safety.unsafe ? 'unsafe' : 'safe'} · ${safety.distance.toFixed(3)}`;
+    }
+    return p;
   }
 
   function renderCaptions() {
@@ -175,13 +355,7 @@ export function setupSearchPanel(client) {
     const ordered = [...scored.map(({ item }) => item), ...images.filter((image) => !scores.has(image))];
     imageResults.replaceChildren(...ordered.map((image) => {
       const li = document.createElement('li');
-      const figure = document.createElement('figure');
-      const img = document.createElement('img');
-      img.src = image.url;
-      img.alt = image.name;
-      const caption = document.createElement('figcaption');
-      caption.textContent = image.name;
-      figure.append(img, caption);
+      const figure = thumbnail(image);
       if (scores.has(image)) figure.append(scoreBar(scores.get(image)));
       else if (hasModel && !image.embedding) figure.append(note('Encoding…', 'p'));
       const remove = document.createElement('button');
@@ -196,6 +370,12 @@ export function setupSearchPanel(client) {
   }
 
   promptInput.addEventListener('input', debounce(updatePrompt, PROMPT_DELAY_MS));
+  redirectToggle.addEventListener('change', updateTuned);
+  client.addEventListener('trainstep', () => {
+    if (tunedState === 'training') return;
+    dropTuned('training');
+    render();
+  });
   captionsInput.addEventListener('input', debounce(updateCaptions, CAPTIONS_DELAY_MS));
   imageInput.addEventListener('change', () => {
     addImages([...imageInput.files]);
@@ -206,7 +386,16 @@ export function setupSearchPanel(client) {
     for (const image of images) URL.revokeObjectURL(image.url);
     images = [];
     render();
+    updateTuned();
   });
+
+  function dropTuned(state) {
+    tunedGeneration++;
+    tunedState = state;
+    tunedCaptions = null;
+    tunedImages = new WeakMap();
+    tunedRanking = null;
+  }
   render();
 
   return {
@@ -218,6 +407,7 @@ export function setupSearchPanel(client) {
       captions = null;
       captionsState = 'idle';
       for (const image of images) image.embedding = null;
+      dropTuned('none');
       promptInput.disabled = !hasModel;
       render();
       if (hasModel) {
@@ -226,7 +416,25 @@ export function setupSearchPanel(client) {
         embedNewImages();
       }
     },
+    /** A new safety-tuned model: a run paused or ended, or an adapter came. */
+    tunedChanged() {
+      dropTuned('ready');
+      render();
+      updateTuned();
+    },
   };
+}
+
+/** A gallery image as a figure: the picture and its file name. */
+function thumbnail(image) {
+  const figure = document.createElement('figure');
+  const img = document.createElement('img');
+  img.src = image.url;
+  img.alt = image.name;
+  const caption = document.createElement('figcaption');
+  caption.textContent = image.name;
+  figure.append(img, caption);
+  return figure;
 }
 
 function sameTexts(a, b) {

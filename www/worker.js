@@ -87,15 +87,15 @@ const handlers = {
   },
 
   /**
-   * The pool captions nearest to each query, for the original model and, when there is one,
-   * the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
-   * @param {{ queries: string[], k: number }} args
+   * The pool captions nearest to each query, for the original model and, when there is one
+   * (and `withTuned`), the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
+   * @param {{ queries: string[], k: number, tuned?: boolean }} args
    */
-  async nearestSafe({ queries, k }) {
+  async nearestSafe({ queries, k, tuned: withTuned = true }) {
     if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
     const original = await core(() => loadedModel().nearest(pool.original, queries, k));
     let tunedResult = null;
-    if (tuned) {
+    if (tuned && withTuned) {
       pool.tuned ??= await core(() => tuned.embedPool(pool.captions));
       tunedResult = await core(() => tuned.nearest(pool.tuned, queries, k));
     }
@@ -116,6 +116,44 @@ const handlers = {
     const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, query, k, redirect));
     const traversal = await core(() => tuned.traverse(pool.hyperbolic, query, steps));
     return { safety, retrieval, traversal };
+  },
+
+  /**
+   * The safety-tuned model's embeddings of texts or of encoded images. A HySAC model's are its
+   * lifted points, with each one's safe/unsafe reading; they rank by Lorentzian distance
+   * (rankHyperbolic), not by cosine.
+   * @param {{ texts?: string[], images?: Blob[] }} args one of the two
+   */
+  async encodeTuned({ texts, images }) {
+    const model = tunedModel();
+    const input = texts ?? await Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
+    if (!model.isHyperbolic) {
+      const embedded = await embeddings(() => (texts ? model.embedTexts(input) : model.embedImages(input)));
+      return { ...embedded, hyperbolic: false };
+    }
+    const lifted = await core(() => (texts ? model.embedHyperbolicPool(input) : model.embedHyperbolicImages(input)));
+    try {
+      const safety = await core(() => model.poolSafety(lifted));
+      return { ...await embeddings(() => lifted.rows()), hyperbolic: true, safety };
+    } finally {
+      lifted.free();
+    }
+  },
+
+  /**
+   * A HySAC model's retrieval of `query` over points from encodeTuned (`rows` of `cols` values):
+   * the query's safe/unsafe reading and the `k` nearest, moved to the safe region first with
+   * `redirect` (see WebClip.retrieveHyperbolic).
+   * @param {{ query: string, data: Float32Array, cols: number, images: boolean, k: number, redirect: boolean }} args
+   */
+  async rankHyperbolic({ query, data, cols, images, k, redirect }) {
+    const model = tunedModel();
+    const gallery = await core(() => model.hyperbolicPoolFromRows(data, cols, images));
+    try {
+      return await core(() => model.retrieveHyperbolic(gallery, query, k, redirect));
+    } finally {
+      gallery.free();
+    }
   },
 
   /**

@@ -101,7 +101,10 @@ pub struct WebClip {
 /// Captions or images lifted onto a HySAC model's hyperboloid, for traversals and retrieval.
 #[wasm_bindgen]
 pub struct HyperbolicPool {
+    /// Space components of the lifted points.
     embeddings: Tensor<2>,
+    /// Images (read against the safe region's bound for images) or captions.
+    images: bool,
 }
 
 #[wasm_bindgen]
@@ -109,6 +112,12 @@ impl HyperbolicPool {
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
         self.embeddings.dims()[0]
+    }
+
+    /// The lifted points, one row each, for a page that keeps them (a gallery lifted one item
+    /// at a time) and brings them back with `WebClip.hyperbolicPoolFromRows`.
+    pub async fn rows(&self) -> Result<Matrix, JsError> {
+        read_back(self.embeddings.clone()).await
     }
 }
 
@@ -283,14 +292,14 @@ impl WebClip {
         to_js(&readings(distances, Some(hysac.region.text)))
     }
 
-    /// Like [`Self::safety`], for encoded images against the bound for images (`unsafe` is
-    /// `null` when the run trained on text alone).
-    #[wasm_bindgen(js_name = imageSafety)]
-    pub async fn image_safety(&self, images: Array) -> Result<JsValue, JsError> {
+    /// HySAC's reading of each entry of a pool, against the bound for its kind (`unsafe` is
+    /// `null` for images when the run trained on text alone, so has no bound for images).
+    #[wasm_bindgen(js_name = poolSafety)]
+    pub async fn pool_safety(&self, pool: &HyperbolicPool) -> Result<JsValue, JsError> {
         let hysac = self.hysac()?;
-        let features = self.clip.image_features(&self.pixels(images)?).map_err(js_error)?;
-        let distances = root_distances(hysac.head.lift_image(features), &hysac.head).await.map_err(js_error)?;
-        to_js(&readings(distances, hysac.region.image))
+        let distances = root_distances(pool.embeddings.clone(), &hysac.head).await.map_err(js_error)?;
+        let bound = if pool.images { hysac.region.image } else { Some(hysac.region.text) };
+        to_js(&readings(distances, bound))
     }
 
     /// Lifts captions once so that [`Self::traverse`] and [`Self::retrieveHyperbolic`] can
@@ -299,7 +308,7 @@ impl WebClip {
     pub fn embed_hyperbolic_pool(&self, captions: Vec<String>) -> Result<HyperbolicPool, JsError> {
         let head = &self.hysac()?.head;
         let features = self.clip.text_features_in_batches(&captions, POOL_BATCH).map_err(js_error)?;
-        Ok(HyperbolicPool { embeddings: head.lift_text(features) })
+        Ok(HyperbolicPool { embeddings: head.lift_text(features), images: false })
     }
 
     /// Lifts encoded images once, for [`Self::retrieveHyperbolic`].
@@ -307,7 +316,27 @@ impl WebClip {
     pub fn embed_hyperbolic_images(&self, images: Array) -> Result<HyperbolicPool, JsError> {
         let head = &self.hysac()?.head;
         let features = self.clip.image_features_in_batches(&self.pixels(images)?, POOL_BATCH).map_err(js_error)?;
-        Ok(HyperbolicPool { embeddings: head.lift_image(features) })
+        Ok(HyperbolicPool { embeddings: head.lift_image(features), images: true })
+    }
+
+    /// A pool of points kept by the page: `data` holds rows of `cols` values, as
+    /// `HyperbolicPool.rows` gave them.
+    #[wasm_bindgen(js_name = hyperbolicPoolFromRows)]
+    pub fn hyperbolic_pool_from_rows(&self, data: Vec<f32>, cols: usize, images: bool) -> Result<HyperbolicPool, JsError> {
+        self.hysac()?;
+        let dim = self.clip.config().projection_dim;
+        if cols != dim || data.is_empty() || data.len() % dim != 0 {
+            return Err(JsError::new(&format!(
+                "a pool needs rows of {dim} values (this model's embedding size); got {} values in rows of {cols}",
+                data.len()
+            )));
+        }
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(JsError::new("a pool's rows must be finite numbers"));
+        }
+        let rows = data.len() / dim;
+        let embeddings = Tensor::from_data(TensorData::new(data, [rows, dim]), &self.clip.device());
+        Ok(HyperbolicPool { embeddings, images })
     }
 
     /// The `k` pool entries nearest to a text query in Lorentzian distance. With `redirect`, an

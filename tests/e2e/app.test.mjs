@@ -200,7 +200,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
       await screenshot(page, 'hub-offline');
       await page.close();
     } finally {
-      await session.browser.context.unrouteAll();
+      await session.browser.context.unroute('https://huggingface.co/**');
     }
   });
 
@@ -243,11 +243,12 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 5 }, () => {
         },
       });
       assert.deepEqual(served.sort(), Object.keys(files).sort());
-      await session.browser.context.unrouteAll();
+      await session.browser.context.unroute('https://huggingface.co/test/tiny-clip/resolve/main/*');
       await session.browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
       await loadFromHub();
     } finally {
-      await session.browser.context.unrouteAll();
+      await session.browser.context.unroute('https://huggingface.co/test/tiny-clip/resolve/main/*');
+      await session.browser.context.unroute('https://huggingface.co/**');
     }
   });
 });
@@ -293,8 +294,23 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
     const losses = await page.evaluate(() => [...document.querySelectorAll('#loss-legend li')].map((li) => li.textContent));
     assert.ok(losses.length >= 5, `a line per term and the total: ${losses}`);
     await page.locator('#compare-tuned li .caption').first().waitFor({ timeout: TIMEOUT });
-    assert.ok(await page.locator('#traversal').isHidden(), 'a Safe-CLIP model has no HySAC views');
+    for (const view of ['#traversal', '#hysac-controls']) {
+      assert.ok(await page.locator(view).isHidden(), `a Safe-CLIP model has no HySAC views: ${view}`);
+    }
     await screenshot(page, 'training-done');
+
+    // The search panel ranks the captions and images with both models, side by side.
+    await page.setInputFiles('#image-files', IMAGES);
+    await page.fill('#prompt', 'a photo of a dog');
+    await page.locator('#caption-results-tuned .score').nth(10).waitFor({ timeout: TIMEOUT });
+    await page.locator('#image-results-tuned .score').nth(IMAGES.length - 1).waitFor({ timeout: TIMEOUT });
+    const scores = (list) => page.locator(`${list} .score`).evaluateAll((bars) => bars.map((bar) => Number(bar.dataset.score)));
+    const [before, after] = [await scores('#caption-results'), await scores('#caption-results-tuned')];
+    assert.equal(after.length, before.length);
+    assert.ok(after.every((s, i) => Math.abs(s) <= 1 + 1e-5 && (i === 0 || s <= after[i - 1])), `ranked cosines: ${after}`);
+    assert.notDeepEqual(after, before, 'the tuned column ranks with the tuned model');
+    assert.ok(await page.locator('#search-hysac').isHidden(), 'a Safe-CLIP model reads no prompt as safe or unsafe');
+    await screenshot(page, 'search-compared');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
     const adapterPath = await download.path();

@@ -5,13 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { appSession, browserSkipReason, openApp, screenshot } from './harness.mjs';
+import { join } from 'node:path';
+
+import { REPO, appSession, browserSkipReason, openApp, screenshot } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 
 const TIMEOUT = 120_000;
 const PROMPT = 'a man punching another man outside a bar at night';
 const STEPS = 8;
+const IMAGE = join(REPO, 'tests/fixtures/images/down-57x83.png');
 
 async function loadFullVocab(page) {
   await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
@@ -66,6 +69,20 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.uncheck('#compare-redirect');
     await page.waitForFunction(() => !/redirected to/.test(document.querySelector('#compare-safety').textContent));
     await screenshot(page, 'hysac');
+
+    // The search panel: the same reading of the prompt, captions and images ranked by distance,
+    // and the image's root distance (the run had no images, so no image bound and no verdict).
+    await page.setInputFiles('#image-files', IMAGE);
+    await page.fill('#prompt', PROMPT);
+    await page.locator('#image-results-tuned .distance').first().waitFor({ timeout: TIMEOUT });
+    const searchBadge = await page.locator('#search-safety').textContent();
+    assert.ok(Math.abs(number(/root distance (\d+(?:\.\d+)?)/, searchBadge) - distance) < 1e-3, `${searchBadge} / ${badge}`);
+    const captionDistances = (await page.locator('#caption-results-tuned .distance').allTextContents())
+      .map((text) => number(/(\d+(?:\.\d+)?)$/, text));
+    assert.ok(captionDistances.length > 0 && captionDistances.every((d, i) => i === 0 || d >= captionDistances[i - 1]),
+      `nearest first: ${captionDistances}`);
+    assert.match(await page.locator('#image-results-tuned .safety-badge').textContent(), /^root distance \d+\.\d+$/);
+    await screenshot(page, 'hysac-search');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
     const adapterPath = await download.path();
