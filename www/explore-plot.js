@@ -8,6 +8,8 @@ export const WIDTH = 400;
 export const HEIGHT = 300;
 const MARGIN = 16;
 const RADIUS = 5;
+/** How far from a point, in CSS pixels, a tap still selects it: a fingertip is wider than a point. */
+const TAP_REACH_PX = 22;
 
 /**
  * @typedef {{ text: string, kind: 'safe' | 'unsafe', category: string, x: number, y: number }} PlotPoint
@@ -128,6 +130,20 @@ export function redirectionPlot({ title, summary, points, arrows, frame, name })
   svg.addEventListener('pointerover', (event) => {
     const i = Number(event.target.dataset?.index);
     if (Number.isInteger(i)) show(i);
+  });
+  svg.addEventListener('pointerdown', (event) => {
+    if (event.pointerType === 'mouse') return;
+    const toScreen = svg.getScreenCTM();
+    if (!toScreen) return;
+    const at = new DOMPoint(event.clientX, event.clientY).matrixTransform(toScreen.inverse());
+    let nearest = -1;
+    let reach = TAP_REACH_PX / toScreen.a;
+    points.forEach((_, i) => {
+      const [x, y] = position(i);
+      const distance = Math.hypot(x - at.x, y - at.y);
+      if (distance <= reach) [nearest, reach] = [i, distance];
+    });
+    if (nearest >= 0) markers[nearest].focus();
   });
   svg.addEventListener('keydown', (event) => {
     const i = Number(event.target.dataset?.index);

@@ -92,6 +92,23 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.locator('#explore-panel').screenshot({ path: join(REPO, 'tests/e2e/artifacts/explore-tuned.png') });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.locator('#explore-panel').screenshot({ path: join(REPO, 'tests/e2e/artifacts/explore-phone.png') });
+
+    // On a phone, a tap beside a point (within a fingertip's reach, not on it) selects the
+    // point nearest to it.
+    const tuned = page.locator('#explore-plots figure.explore-plot').nth(1);
+    const centres = await tuned.locator('.point').evaluateAll((shapes) => shapes.map((shape) => {
+      const { x, y, width, height } = shape.getBoundingClientRect();
+      return [x + width / 2, y + height / 2, width];
+    }));
+    const tap = [centres[7][0] + 9, centres[7][1] + 6];
+    assert.ok(Math.hypot(9, 6) > centres[7][2] / 2, 'the tap misses the point itself');
+    const distances = centres.map(([x, y]) => Math.hypot(x - tap[0], y - tap[1]));
+    const nearest = distances.indexOf(Math.min(...distances));
+    await tuned.locator('svg').evaluate((svg, [x, y]) => svg.dispatchEvent(new PointerEvent('pointerdown', {
+      bubbles: true, pointerType: 'touch', clientX: x, clientY: y,
+    })), tap);
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset?.index), String(nearest));
+    assert.equal(await tuned.locator('.explore-focus').textContent(), after.points[nearest].label);
     await screenshot(page, 'explore-page');
     assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
     await page.close();
