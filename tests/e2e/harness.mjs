@@ -149,15 +149,30 @@ export async function launchBrowser({ webgpu }) {
 }
 
 /**
- * A models folder, the app's server and a browser, set up before a suite and torn down after.
- * @param {{ webgpu: boolean, serverArgs?: string[] }} options
+ * Captions of the bundled safe pool the app gets in tests: SwiftShader takes minutes to embed all
+ * 2,400, once per model load and once more per tuned model, and the mechanics under test do not
+ * depend on the pool's size.
  */
-export function appSession({ webgpu, serverArgs = [] }) {
+export const TEST_POOL_SIZE = 300;
+
+/**
+ * A models folder, the app's server and a browser, set up before a suite and torn down after.
+ * The app's requests for the bundled pool get its first `poolSize` captions (null: all of them).
+ * @param {{ webgpu: boolean, serverArgs?: string[], poolSize?: number | null }} options
+ */
+export function appSession({ webgpu, serverArgs = [], poolSize = TEST_POOL_SIZE }) {
   const session = {};
   before(async () => {
     session.models = makeModelsDir();
     session.server = await startServer(session.models.root, serverArgs);
     session.browser = await launchBrowser({ webgpu });
+    if (poolSize !== null) {
+      const captions = readFileSync(join(REPO, 'data/safe_pool.txt'), 'utf8').split('\n').filter((line) => line.trim());
+      const body = `${captions.slice(0, poolSize).join('\n')}\n`;
+      await session.browser.context.route('**/data/safe_pool.txt', (route) => route.fulfill({
+        headers: { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'text/plain; charset=utf-8' }, body,
+      }));
+    }
   });
   after(async () => {
     await session.browser?.close();
