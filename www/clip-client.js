@@ -105,14 +105,13 @@ export class ClipClient extends EventTarget {
 
   /**
    * A HySAC tuned model's view of a query over the caption pool, or null when the tuned model is
-   * not a HySAC one: `safety` (root distance; unsafe beyond the safe region), `retrieval` (the `k`
-   * nearest captions by Lorentzian distance, after moving an unsafe query to the safe region when
-   * `redirect`), `traversal` (the caption retrieved at each of `steps` points from the query to
+   * not a HySAC one: `retrieval` (the query's reading, `query`: root distance, unsafe beyond the
+   * safe region; the `k` nearest captions by Lorentzian distance, after moving an unsafe query to
+   * the safe region when `redirect`), `traversal` (the caption retrieved at each of `steps` points from the query to
    * the root, `caption` null where only the root entails the point).
    * @param {string} query
    * @param {{ k: number, steps: number, redirect: boolean }} options
    * @returns {Promise<{
-   *   safety: { distance: number, unsafe: boolean },
    *   retrieval: { query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] },
    *   traversal: { bound: number, boundary: number, steps: { caption: number | null, distance: number }[] },
    * } | null>}

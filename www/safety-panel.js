@@ -7,7 +7,7 @@
 
 import { clearBanner, showBanner } from './banners.js';
 import { debounce } from './debounce.js';
-import { note, scoreBar } from './result-items.js';
+import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 
@@ -298,51 +298,22 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     hysacControls.hidden = !hysac;
     traversal.hidden = !hysac;
     if (!hysac) return;
-    const { safety, retrieval, traversal: walk } = hysac;
-    const verdict = safety.unsafe ? 'unsafe' : 'safe';
-    safetyBadge.dataset.verdict = verdict;
-    safetyBadge.textContent = `Prompt reads as ${verdict}: root distance ${safety.distance.toFixed(3)}`
-      + ` (safe region up to ${walk.bound.toFixed(3)})`
-      + (retrieval.redirected === null ? '' : `; redirected to ${retrieval.redirected.toFixed(3)}`);
+    const { retrieval, traversal: walk } = hysac;
+    showReading(safetyBadge, retrieval.query, { bound: walk.bound, redirected: retrieval.redirected });
     $('traversal-bounds').textContent = `Safe region: root distance up to ${walk.bound.toFixed(3)};`
       + ` a redirected query stops at the traversal boundary, ${walk.boundary.toFixed(3)}.`;
-    $('traversal-steps').replaceChildren(...walk.steps.map(({ caption, distance }) => {
-      const li = document.createElement('li');
-      const text = document.createElement('span');
-      text.className = 'caption';
-      text.textContent = caption === null ? '(the root: no caption’s cone holds this point)' : pool[caption];
-      li.append(text, distanceLabel(distance, 'root distance'));
-      return li;
-    }));
+    $('traversal-steps').replaceChildren(...walk.steps.map(({ caption, distance }) => captionItem(
+      caption === null ? '(the root: no caption’s cone holds this point)' : pool[caption],
+      distanceLabel(distance, 'root distance'),
+    )));
   }
 
   function distances(list) {
-    return list.map(({ index, distance }) => {
-      const li = document.createElement('li');
-      const caption = document.createElement('span');
-      caption.className = 'caption';
-      caption.textContent = pool[index];
-      li.append(caption, distanceLabel(distance, 'distance'));
-      return li;
-    });
-  }
-
-  function distanceLabel(distance, what) {
-    const span = document.createElement('span');
-    span.className = 'distance';
-    span.textContent = `${what} ${distance.toFixed(3)}`;
-    return span;
+    return list.map(({ index, distance }) => captionItem(pool[index], distanceLabel(distance)));
   }
 
   function neighbours(list) {
-    return list.map(({ index, score }) => {
-      const li = document.createElement('li');
-      const caption = document.createElement('span');
-      caption.className = 'caption';
-      caption.textContent = pool[index];
-      li.append(caption, scoreBar(score));
-      return li;
-    });
+    return list.map(({ index, score }) => captionItem(pool[index], scoreBar(score)));
   }
 
   function drawCurve() {

@@ -7,15 +7,15 @@ import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
 import { latestOnly } from './latest-only.js';
-import { note, scoreBar } from './result-items.js';
+import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
 /** @typedef {{ distance: number, unsafe: boolean | null }} Safety */
 /**
- * The safety-tuned model's embedding of a gallery item: a unit vector, or for a HySAC model
- * (`hyperbolic`) a point on its hyperboloid with its safe/unsafe reading.
- * @typedef {{ embedding: Float32Array, hyperbolic: boolean, safety: Safety | null }} TunedEmbedding
+ * The safety-tuned model's embedding of a gallery image: a unit vector, or for a HySAC model a
+ * point on its hyperboloid with its safe/unsafe reading.
+ * @typedef {{ embedding: Float32Array, safety: Safety | null }} TunedEmbedding
  */
 /**
  * The safety-tuned model's ranking for a prompt: cosine scores (higher is nearer), or for a HySAC
@@ -72,7 +72,7 @@ export function setupSearchPanel(client) {
   let tunedGeneration = 0;
   /** @type {'none' | 'training' | 'ready'} */
   let tunedState = 'none';
-  /** @type {{ texts: string[], data: Float32Array, cols: number, hyperbolic: boolean } | null} */
+  /** @type {{ texts: string[], data: Float32Array, cols: number } | null} */
   let tunedCaptions = null;
   /** @type {WeakMap<GalleryImage, TunedEmbedding>} */
   let tunedImages = new WeakMap();
@@ -157,13 +157,13 @@ export function setupSearchPanel(client) {
         searchStatus.textContent = 'Encoding the captions with the safety-tuned model…';
         const embedded = await client.encodeTuned({ texts });
         if (!current()) return;
-        tunedCaptions = { texts, data: embedded.data, cols: embedded.cols, hyperbolic: embedded.hyperbolic };
+        tunedCaptions = { texts, data: embedded.data, cols: embedded.cols };
       }
       for (const image of images.filter((i) => i.embedding && !tunedImages.has(i))) {
         searchStatus.textContent = `Encoding ${image.name} with the safety-tuned model…`;
         const embedded = await client.encodeTuned({ images: [image.blob] });
         if (!current()) return;
-        tunedImages.set(image, { embedding: embedded.data, hyperbolic: embedded.hyperbolic, safety: embedded.safety?.[0] ?? null });
+        tunedImages.set(image, { embedding: embedded.data, safety: embedded.safety?.[0] ?? null });
       }
       const ranking = prompt ? await rankTuned(prompt.text) : null;
       if (!current()) return;
@@ -263,16 +263,10 @@ export function setupSearchPanel(client) {
     const waiting = tunedState === 'training'
       ? 'Training: this column catches up when the run pauses or ends.'
       : prompt ? 'Ranking with the safety-tuned model…' : 'Type a prompt.';
-    if (ranking?.hyperbolic) showSafety(ranking);
+    if (ranking?.hyperbolic) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
 
-    const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS).map(({ item, value }) => {
-      const li = document.createElement('li');
-      const text = document.createElement('span');
-      text.className = 'caption';
-      text.textContent = item;
-      li.append(text, measure(ranking, value));
-      return li;
-    });
+    const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS)
+      .map(({ item, value }) => captionItem(item, measure(ranking, value)));
     tunedCaptionResults.replaceChildren(...(captionItems.length > 0 ? captionItems
       : [note(ranking || !captions ? 'No captions to rank.' : waiting)]));
 
@@ -289,21 +283,9 @@ export function setupSearchPanel(client) {
       : [note(ranking || images.length === 0 ? 'No images to rank.' : waiting)]));
   }
 
-  /** The prompt's reading by a HySAC model, and where redirection moved it. */
-  function showSafety({ query, redirected }) {
-    const verdict = query.unsafe ? 'unsafe' : 'safe';
-    safetyBadge.dataset.verdict = verdict;
-    safetyBadge.textContent = `Prompt reads as ${verdict}: root distance ${query.distance.toFixed(3)}`
-      + (redirected === null ? '' : `; redirected to ${redirected.toFixed(3)}`);
-  }
-
   /** A cosine score bar, or a HySAC distance. */
   function measure(ranking, value) {
-    if (!ranking.hyperbolic) return scoreBar(value);
-    const span = document.createElement('span');
-    span.className = 'distance';
-    span.textContent = `distance ${value.toFixed(3)}`;
-    return span;
+    return ranking.hyperbolic ? distanceLabel(value) : scoreBar(value);
   }
 
   /** An image's safe/unsafe reading; only its root distance when the adapter has no image bound. */
@@ -333,14 +315,7 @@ export function setupSearchPanel(client) {
       captionResults.replaceChildren(note('Type a prompt to rank these captions.'));
     } else {
       const ranked = rank(prompt.embedding, captions.texts.map((text, i) => ({ item: text, embedding: captions.embeddings[i] })));
-      const items = ranked.slice(0, SHOWN_CAPTIONS).map(({ item, score }) => {
-        const li = document.createElement('li');
-        const text = document.createElement('span');
-        text.className = 'caption';
-        text.textContent = item;
-        li.append(text, scoreBar(score));
-        return li;
-      });
+      const items = ranked.slice(0, SHOWN_CAPTIONS).map(({ item, score }) => captionItem(item, scoreBar(score)));
       if (ranked.length > SHOWN_CAPTIONS) items.push(note(`and ${ranked.length - SHOWN_CAPTIONS} more`));
       captionResults.replaceChildren(...items);
     }

@@ -104,7 +104,7 @@ const handlers = {
 
   /**
    * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
-   * safe/unsafe reading, the pool captions nearest to it (moved to the safe region first with
+   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe region first with
    * `redirect`), and its traversal to the root in `steps` steps with the caption retrieved at each.
    * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
    */
@@ -112,10 +112,9 @@ const handlers = {
     if (!tuned?.isHyperbolic) return null;
     if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
     pool.hyperbolic ??= await core(() => tuned.embedHyperbolicPool(pool.captions));
-    const [safety] = await core(() => tuned.safety([query]));
     const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, query, k, redirect));
     const traversal = await core(() => tuned.traverse(pool.hyperbolic, query, steps));
-    return { safety, retrieval, traversal };
+    return { retrieval, traversal };
   },
 
   /**
