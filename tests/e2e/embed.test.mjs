@@ -8,14 +8,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import {
-  ARTIFACTS, FULL_VOCAB_FIXTURE, REPO, SHARED_TOKENIZER, TEST_POOL_SIZE, appSession, browserSkipReason, openApp, screenshot,
+  ARTIFACTS, FULL_VOCAB_FIXTURE, SHARED_TOKENIZER, TEST_POOL, appSession, browserSkipReason, openApp, screenshot,
 } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 const TIMEOUT = 120_000;
-/** The captions the app gets as its safe pool in tests (see appSession). */
-const POOL = new Set(readFileSync(join(REPO, 'data/safe_pool.txt'), 'utf8').split('\n').filter((line) => line.trim())
-  .slice(0, TEST_POOL_SIZE));
+const POOL = new Set(TEST_POOL);
 
 /** The captions and scores a column of the element shows. */
 async function column(page, which) {
@@ -76,7 +74,7 @@ describe('the embeddable element', { skip, timeout: TIMEOUT * 8 }, () => {
     try {
       const { page, logs } = await openApp(session.browser.context, `${session.server.url}embed-example.html`);
       const status = page.locator('safer-clip-demo .status');
-      await status.filter({ hasText: `Nearest of ${TEST_POOL_SIZE} safe captions` }).waitFor({ timeout: TIMEOUT * 2 });
+      await status.filter({ hasText: `Nearest of ${TEST_POOL.length} safe captions` }).waitFor({ timeout: TIMEOUT * 2 });
       await page.locator('safer-clip-demo .original li .caption').first().waitFor({ timeout: TIMEOUT });
       const first = await column(page, 'original');
       assert.equal(first.length, 5);

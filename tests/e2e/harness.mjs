@@ -149,30 +149,28 @@ export async function launchBrowser({ webgpu }) {
 }
 
 /**
- * Captions of the bundled safe pool the app gets in tests: SwiftShader takes minutes to embed all
- * 2,400, once per model load and once more per tuned model, and the mechanics under test do not
- * depend on the pool's size.
+ * The safe captions the app gets in tests: the first 300 of the bundled 2,400. SwiftShader takes
+ * minutes to embed all of them, once per model load and once more per tuned model, and the
+ * mechanics under test do not depend on the pool's size.
  */
-export const TEST_POOL_SIZE = 300;
+export const TEST_POOL = readFileSync(join(REPO, 'data/safe_pool.txt'), 'utf8').split('\n')
+  .filter((line) => line.trim()).slice(0, 300);
 
 /**
  * A models folder, the app's server and a browser, set up before a suite and torn down after.
- * The app's requests for the bundled pool get its first `poolSize` captions (null: all of them).
- * @param {{ webgpu: boolean, serverArgs?: string[], poolSize?: number | null }} options
+ * The app's requests for the bundled pool get TEST_POOL.
+ * @param {{ webgpu: boolean, serverArgs?: string[] }} options
  */
-export function appSession({ webgpu, serverArgs = [], poolSize = TEST_POOL_SIZE }) {
+export function appSession({ webgpu, serverArgs = [] }) {
   const session = {};
   before(async () => {
     session.models = makeModelsDir();
     session.server = await startServer(session.models.root, serverArgs);
     session.browser = await launchBrowser({ webgpu });
-    if (poolSize !== null) {
-      const captions = readFileSync(join(REPO, 'data/safe_pool.txt'), 'utf8').split('\n').filter((line) => line.trim());
-      const body = `${captions.slice(0, poolSize).join('\n')}\n`;
-      await session.browser.context.route('**/data/safe_pool.txt', (route) => route.fulfill({
-        headers: { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'text/plain; charset=utf-8' }, body,
-      }));
-    }
+    const body = `${TEST_POOL.join('\n')}\n`;
+    await session.browser.context.route('**/data/safe_pool.txt', (route) => route.fulfill({
+      headers: { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'text/plain; charset=utf-8' }, body,
+    }));
   });
   after(async () => {
     await session.browser?.close();
