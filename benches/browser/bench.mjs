@@ -13,7 +13,7 @@
 //   --b1 N           measured calls at batch 1 (default 5)
 //   --b32 N          measured calls of 32 texts (default 3)
 //   --b32img N       measured calls of 32 images (default 2)
-//   --steps N        measured LoRA steps after the first (default 3; -1 skips training)
+//   --steps N        measured LoRA steps after the first (default 3; --steps=-1 skips training)
 //   (--b1/--b32/--b32img 0 skip that figure)
 //   --pool N         safe captions embedded as the training pool (default 64)
 //   --timeout S      per-backend limit in seconds (default 420)
@@ -144,26 +144,35 @@ async function main() {
   const loadBefore = loadavg();
   const server = await serve();
   const url = `http://127.0.0.1:${server.address().port}/`;
-  const profile = mkdtempSync(join(tmpdir(), 'safer-clip-bench-'));
   const flags = [...BASE_FLAGS, ...(args.gpu ? GPU_FLAGS : SOFTWARE_FLAGS)];
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: args.chromium, args: flags, ignoreDefaultArgs: ['--headless'],
-  });
   const blocked = [];
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.hostname === '127.0.0.1' || u.protocol === 'blob:' || u.protocol === 'data:') return route.continue();
-    blocked.push(u.href);
-    return route.abort();
-  });
+  // A fresh browser per backend: a backend that times out leaves its queued GPU work running in
+  // the browser's GPU process, which would slow the next one.
+  const launch = async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'safer-clip-bench-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: args.chromium, args: flags, ignoreDefaultArgs: ['--headless'],
+    });
+    await context.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.hostname === '127.0.0.1' || u.protocol === 'blob:' || u.protocol === 'data:') return route.continue();
+      blocked.push(u.href);
+      return route.abort();
+    });
+    const close = async () => {
+      await context.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true });
+    };
+    return { context, close };
+  };
 
   const cpu = cpus();
   const env = {
     cpu: `${cpu[0]?.model} × ${cpu.length}`, load_avg_at_start: loadBefore.map((x) => +x.toFixed(2)),
-    chromium: context.browser()?.version() ?? null, flags, counts, pool: opts.poolSize,
+    chromium: null, flags, counts, pool: opts.poolSize,
   };
 
-  const newPage = async () => {
+  const newPage = async (context) => {
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') console.error(`  [console.${m.type()}] ${m.text().slice(0, 400)}`);
@@ -176,15 +185,17 @@ async function main() {
   };
 
   {
-    const page = await newPage();
-    env.adapter = await page.evaluate(() => window.bench.adapterInfo());
-    await page.close();
+    const { context, close } = await launch();
+    env.chromium = context.browser()?.version() ?? null;
+    env.adapter = await (await newPage(context)).evaluate(() => window.bench.adapterInfo());
+    await close();
   }
   print(JSON.stringify({ measure: 'environment', ...env }));
 
   const backends = args.only.split(',').map((s) => s.trim());
   for (const backend of backends) {
-    const page = await newPage();
+    const { context, close } = await launch();
+    const page = await newPage(context);
     const t = Date.now();
     const run = backend === 'ours'
       ? page.evaluate((o) => window.bench.benchOurs(o), opts)
@@ -206,12 +217,10 @@ async function main() {
       clearTimeout(timer);
     }
     print(JSON.stringify({ backend: name, measure: 'backend_seconds', seconds: +((Date.now() - t) / 1000).toFixed(1) }));
-    await page.close().catch(() => {});
+    await close();
   }
 
-  await context.close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
   if (blocked.length) print(JSON.stringify({ measure: 'blocked_requests', urls: [...new Set(blocked)] }));
   const seconds = (Date.now() - started) / 1000;
   print(JSON.stringify({ measure: 'done', bench_seconds: +seconds.toFixed(1), load_avg_at_end: loadavg().map((x) => +x.toFixed(2)) }));
