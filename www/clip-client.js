@@ -132,15 +132,16 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * A HySAC model's `k` nearest of `gallery` (from encodeTuned) to `query`, by Lorentzian
-   * distance; with `redirect`, an unsafe query is first moved to the safe region.
-   * @param {string} query
+   * A HySAC model's `k` nearest of `gallery` to `query`, both from encodeTuned (the query: one
+   * text's point), by Lorentzian distance; with `redirect`, an unsafe query is first moved to
+   * the safe region.
+   * @param {Float32Array} query
    * @param {{ data: Float32Array, cols: number, images: boolean }} gallery
    * @param {{ k: number, redirect: boolean }} options
    * @returns {Promise<{ query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] }>}
    */
   rankHyperbolic(query, { data, cols, images }, { k, redirect }) {
-    return this.#request('rankHyperbolic', { query, data, cols, images, k, redirect });
+    return this.#request('rankHyperbolic', { query, gallery: data, cols, images, k, redirect });
   }
 
   /**

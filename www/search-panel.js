@@ -201,7 +201,7 @@ export function setupSearchPanel(client) {
     const options = { redirect: redirectToggle.checked };
     let redirected = null;
     const retrieve = async (data, cols, isImages, k) => {
-      const found = await client.rankHyperbolic(text, { data, cols, images: isImages }, { ...options, k });
+      const found = await client.rankHyperbolic(query.data, { data, cols, images: isImages }, { ...options, k });
       redirected = found.redirected;
       return found.results;
     };

@@ -111,10 +111,15 @@ const handlers = {
   async hysacView({ query, k, steps, redirect }) {
     if (!tuned?.isHyperbolic) return null;
     if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    pool.hyperbolic ??= await core(() => tuned.embedHyperbolicPool(pool.captions));
-    const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, query, k, redirect));
-    const traversal = await core(() => tuned.traverse(pool.hyperbolic, query, steps));
-    return { retrieval, traversal };
+    pool.hyperbolic ??= await core(() => tuned.liftTexts(pool.captions));
+    const point = await core(() => tuned.liftTexts([query]));
+    try {
+      const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, point, k, redirect));
+      const traversal = await core(() => tuned.traverse(pool.hyperbolic, point, steps));
+      return { retrieval, traversal };
+    } finally {
+      point.free();
+    }
   },
 
   /**
@@ -130,7 +135,7 @@ const handlers = {
       const embedded = await embeddings(() => (texts ? model.embedTexts(input) : model.embedImages(input)));
       return { ...embedded, hyperbolic: false };
     }
-    const lifted = await core(() => (texts ? model.embedHyperbolicPool(input) : model.embedHyperbolicImages(input)));
+    const lifted = await core(() => (texts ? model.liftTexts(input) : model.liftImages(input)));
     try {
       const safety = await core(() => model.poolSafety(lifted));
       return { ...await embeddings(() => lifted.rows()), hyperbolic: true, safety };
@@ -140,18 +145,21 @@ const handlers = {
   },
 
   /**
-   * A HySAC model's retrieval of `query` over points from encodeTuned (`rows` of `cols` values):
-   * the query's safe/unsafe reading and the `k` nearest, moved to the safe region first with
-   * `redirect` (see WebClip.retrieveHyperbolic).
-   * @param {{ query: string, data: Float32Array, cols: number, images: boolean, k: number, redirect: boolean }} args
+   * A HySAC model's retrieval over points from encodeTuned (`rows` of `cols` values): the lifted
+   * text `query`'s safe/unsafe reading and the `k` nearest `gallery` points, moved to the safe
+   * region first with `redirect` (see WebClip.retrieveHyperbolic).
+   * @param {{ query: Float32Array, gallery: Float32Array, cols: number, images: boolean, k: number, redirect: boolean }} args
    */
-  async rankHyperbolic({ query, data, cols, images, k, redirect }) {
+  async rankHyperbolic({ query, gallery, cols, images, k, redirect }) {
     const model = tunedModel();
-    const gallery = await core(() => model.hyperbolicPoolFromRows(data, cols, images));
+    const point = await core(() => model.hyperbolicPointsFromRows(query, cols, false));
+    let points = null;
     try {
-      return await core(() => model.retrieveHyperbolic(gallery, query, k, redirect));
+      points = await core(() => model.hyperbolicPointsFromRows(gallery, cols, images));
+      return await core(() => model.retrieveHyperbolic(points, point, k, redirect));
     } finally {
-      gallery.free();
+      point.free();
+      points?.free();
     }
   },
 

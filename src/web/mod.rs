@@ -98,9 +98,10 @@ pub struct WebClip {
     hyperbolic: Option<Hyperbolic>,
 }
 
-/// Captions or images lifted onto a HySAC model's hyperboloid, for traversals and retrieval.
+/// Captions or images lifted onto a HySAC model's hyperboloid: a pool to retrieve from, or a
+/// lifted query (one text), lifted once and reused by retrievals and traversals.
 #[wasm_bindgen]
-pub struct HyperbolicPool {
+pub struct HyperbolicPoints {
     /// Space components of the lifted points.
     embeddings: Tensor<2>,
     /// Images (read against the safe region's bound for images) or captions.
@@ -108,14 +109,14 @@ pub struct HyperbolicPool {
 }
 
 #[wasm_bindgen]
-impl HyperbolicPool {
+impl HyperbolicPoints {
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
         self.embeddings.dims()[0]
     }
 
     /// The lifted points, one row each, for a page that keeps them (a gallery lifted one item
-    /// at a time) and brings them back with `WebClip.hyperbolicPoolFromRows`.
+    /// at a time) and brings them back with `WebClip.hyperbolicPointsFromRows`.
     pub async fn rows(&self) -> Result<Matrix, JsError> {
         read_back(self.embeddings.clone()).await
     }
@@ -209,6 +210,14 @@ impl WebClip {
     }
 }
 
+/// A lifted query: one text, read against the safe region's bound for text.
+fn query_point(query: &HyperbolicPoints) -> Result<Tensor<2>, JsError> {
+    if query.images || query.size() != 1 {
+        return Err(JsError::new("a HySAC query is one lifted text (liftTexts([text]))"));
+    }
+    Ok(query.embeddings.clone())
+}
+
 /// Root distances read as safe or unsafe against a safe-region bound.
 fn readings(distances: Vec<f32>, bound: Option<f32>) -> Vec<Safety> {
     distances
@@ -295,59 +304,59 @@ impl WebClip {
     /// HySAC's reading of each entry of a pool, against the bound for its kind (`unsafe` is
     /// `null` for images when the run trained on text alone, so has no bound for images).
     #[wasm_bindgen(js_name = poolSafety)]
-    pub async fn pool_safety(&self, pool: &HyperbolicPool) -> Result<JsValue, JsError> {
+    pub async fn pool_safety(&self, pool: &HyperbolicPoints) -> Result<JsValue, JsError> {
         let hysac = self.hysac()?;
         let distances = root_distances(pool.embeddings.clone(), &hysac.head).await.map_err(js_error)?;
         let bound = if pool.images { hysac.region.image } else { Some(hysac.region.text) };
         to_js(&readings(distances, bound))
     }
 
-    /// Lifts captions once so that [`Self::traverse`] and [`Self::retrieveHyperbolic`] can
-    /// retrieve them.
-    #[wasm_bindgen(js_name = embedHyperbolicPool)]
-    pub fn embed_hyperbolic_pool(&self, captions: Vec<String>) -> Result<HyperbolicPool, JsError> {
+    /// Lifts texts onto the hyperboloid: a caption pool, or a query for
+    /// [`Self::retrieveHyperbolic`] and [`Self::traverse`].
+    #[wasm_bindgen(js_name = liftTexts)]
+    pub fn lift_texts(&self, texts: Vec<String>) -> Result<HyperbolicPoints, JsError> {
         let head = &self.hysac()?.head;
-        let features = self.clip.text_features_in_batches(&captions, POOL_BATCH).map_err(js_error)?;
-        Ok(HyperbolicPool { embeddings: head.lift_text(features), images: false })
+        let features = self.clip.text_features_in_batches(&texts, POOL_BATCH).map_err(js_error)?;
+        Ok(HyperbolicPoints { embeddings: head.lift_text(features), images: false })
     }
 
-    /// Lifts encoded images once, for [`Self::retrieveHyperbolic`].
-    #[wasm_bindgen(js_name = embedHyperbolicImages)]
-    pub fn embed_hyperbolic_images(&self, images: Array) -> Result<HyperbolicPool, JsError> {
+    /// Lifts encoded images onto the hyperboloid, for [`Self::retrieveHyperbolic`].
+    #[wasm_bindgen(js_name = liftImages)]
+    pub fn lift_images(&self, images: Array) -> Result<HyperbolicPoints, JsError> {
         let head = &self.hysac()?.head;
         let features = self.clip.image_features_in_batches(&self.pixels(images)?, POOL_BATCH).map_err(js_error)?;
-        Ok(HyperbolicPool { embeddings: head.lift_image(features), images: true })
+        Ok(HyperbolicPoints { embeddings: head.lift_image(features), images: true })
     }
 
-    /// A pool of points kept by the page: `data` holds rows of `cols` values, as
-    /// `HyperbolicPool.rows` gave them.
-    #[wasm_bindgen(js_name = hyperbolicPoolFromRows)]
-    pub fn hyperbolic_pool_from_rows(&self, data: Vec<f32>, cols: usize, images: bool) -> Result<HyperbolicPool, JsError> {
+    /// Points kept by the page: `data` holds rows of `cols` values, as `HyperbolicPoints.rows`
+    /// gave them.
+    #[wasm_bindgen(js_name = hyperbolicPointsFromRows)]
+    pub fn hyperbolic_points_from_rows(&self, data: Vec<f32>, cols: usize, images: bool) -> Result<HyperbolicPoints, JsError> {
         self.hysac()?;
         let dim = self.clip.config().projection_dim;
         if cols != dim || data.is_empty() || data.len() % dim != 0 {
             return Err(JsError::new(&format!(
-                "a pool needs rows of {dim} values (this model's embedding size); got {} values in rows of {cols}",
+                "lifted points need rows of {dim} values (this model's embedding size); got {} values in rows of {cols}",
                 data.len()
             )));
         }
         if data.iter().any(|v| !v.is_finite()) {
-            return Err(JsError::new("a pool's rows must be finite numbers"));
+            return Err(JsError::new("lifted points must be finite numbers"));
         }
         let rows = data.len() / dim;
         let embeddings = Tensor::from_data(TensorData::new(data, [rows, dim]), &self.clip.device());
-        Ok(HyperbolicPool { embeddings, images })
+        Ok(HyperbolicPoints { embeddings, images })
     }
 
-    /// The `k` pool entries nearest to a text query in Lorentzian distance. With `redirect`, an
-    /// unsafe query is first moved toward the root onto the traversal boundary (HySAC's
-    /// "redirect to safe"): `{query: {distance, unsafe}, redirected, results: [{index,
-    /// distance}]}`.
+    /// The `k` pool entries nearest to a lifted text `query` (`liftTexts([text])`) in Lorentzian
+    /// distance. With `redirect`, an unsafe query is first moved toward the root onto the
+    /// traversal boundary (HySAC's "redirect to safe"): `{query: {distance, unsafe}, redirected,
+    /// results: [{index, distance}]}`.
     #[wasm_bindgen(js_name = retrieveHyperbolic)]
-    pub async fn retrieve_hyperbolic(&self, pool: &HyperbolicPool, query: String, k: usize, redirect: bool) -> Result<JsValue, JsError> {
+    pub async fn retrieve_hyperbolic(&self, pool: &HyperbolicPoints, query: &HyperbolicPoints, k: usize, redirect: bool) -> Result<JsValue, JsError> {
         let hysac = self.hysac()?;
         let head = &hysac.head;
-        let point = head.lift_text(self.clip.text_features(&[query]).map_err(js_error)?);
+        let point = query_point(query)?;
         let distance = root_distances(point.clone(), head).await.map_err(js_error)?[0];
         let curvature = head.values().await.map_err(js_error)?.curvature;
         let boundary = traversal_boundary(hysac.region.text, curvature);
@@ -373,12 +382,12 @@ impl WebClip {
         })
     }
 
-    /// HySAC's traversal of `query` toward the root in `steps` steps, with the caption retrieved
-    /// at each: `{bound, boundary, steps: [{caption, distance}]}`.
-    pub async fn traverse(&self, pool: &HyperbolicPool, query: String, steps: usize) -> Result<JsValue, JsError> {
+    /// HySAC's traversal of a lifted text `query` toward the root in `steps` steps, with the
+    /// caption retrieved at each: `{bound, boundary, steps: [{caption, distance}]}`.
+    pub async fn traverse(&self, pool: &HyperbolicPoints, query: &HyperbolicPoints, steps: usize) -> Result<JsValue, JsError> {
         let hysac = self.hysac()?;
         let head = &hysac.head;
-        let point = head.lift_text(self.clip.text_features(&[query]).map_err(js_error)?);
+        let point = query_point(query)?;
         let path = walk(point, steps, 0.0, head.curvature()).map_err(js_error)?;
         let found = nearest_entailing(path, pool.embeddings.clone(), None, head).await.map_err(js_error)?;
         let curvature = head.values().await.map_err(js_error)?.curvature;
