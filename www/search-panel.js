@@ -186,9 +186,9 @@ export function setupSearchPanel(client) {
     const gallery = images.filter((image) => tunedImages.has(image));
     const query = await client.encodeTuned({ texts: [text] });
     if (!query.hyperbolic) {
-      const captionList = tunedCaptions ? tunedCaptions.texts.map((item, i) => ({
-        item, embedding: tunedCaptions.data.subarray(i * tunedCaptions.cols, (i + 1) * tunedCaptions.cols),
-      })) : [];
+      const captionList = tunedCaptions
+        ? tunedCaptions.texts.map((item, i) => ({ item, embedding: row(tunedCaptions, i) }))
+        : [];
       const score = ({ item, score: value }) => ({ item, value });
       return {
         hyperbolic: false,
@@ -275,7 +275,7 @@ export function setupSearchPanel(client) {
       const figure = thumbnail(item);
       figure.append(measure(ranking, value));
       const safety = tunedImages.get(item)?.safety;
-      if (safety) figure.append(badge(safety, 'image'));
+      if (safety) figure.append(imageBadge(safety));
       li.append(figure);
       return li;
     });
@@ -289,12 +289,12 @@ export function setupSearchPanel(client) {
   }
 
   /** An image's safe/unsafe reading; only its root distance when the adapter has no image bound. */
-  function badge(safety, what) {
+  function imageBadge(safety) {
     const p = document.createElement('p');
     p.className = 'safety-badge';
     if (safety.unsafe === null) {
       p.textContent = `root distance ${safety.distance.toFixed(3)}`;
-      p.title = `This adapter was trained without images, so it has no safe-region bound for an ${what}.`;
+      p.title = `This adapter was trained without images, so it has no safe-region bound for an image.`;
     } else {
       p.dataset.verdict = safety.unsafe ? 'unsafe' : 'safe';
       p.textContent = `${safety.unsafe ? 'unsafe' : 'safe'} · ${safety.distance.toFixed(3)}`;
