@@ -292,17 +292,9 @@ impl WebClip {
         self.hyperbolic.is_some()
     }
 
-    /// HySAC's safe/unsafe reading of each text: `[{distance, unsafe}]`, unsafe beyond the safe
-    /// region's bound for text.
-    pub async fn safety(&self, texts: Vec<String>) -> Result<JsValue, JsError> {
-        let hysac = self.hysac()?;
-        let lifted = hysac.head.lift_text(self.clip.text_features(&texts).map_err(js_error)?);
-        let distances = root_distances(lifted, &hysac.head).await.map_err(js_error)?;
-        to_js(&readings(distances, Some(hysac.region.text)))
-    }
-
-    /// HySAC's reading of each entry of a pool, against the bound for its kind (`unsafe` is
-    /// `null` for images when the run trained on text alone, so has no bound for images).
+    /// HySAC as a classifier: the safe/unsafe reading of each lifted point (`liftTexts`,
+    /// `liftImages`), `[{distance, unsafe}]`, against the bound for its kind (`unsafe` is `null`
+    /// for images when the run trained on text alone, so has no bound for images).
     #[wasm_bindgen(js_name = poolSafety)]
     pub async fn pool_safety(&self, pool: &HyperbolicPoints) -> Result<JsValue, JsError> {
         let hysac = self.hysac()?;
