@@ -2,7 +2,7 @@
 //! memory. `benches/encode_vs_pytorch.py` runs it beside PyTorch on the same weights and
 //! prints the ratios; alone:
 //!
-//!     cargo bench --bench encode -- MODEL_DIR [ndarray|flex|wgpu ...]
+//!     cargo bench --bench encode -- MODEL_DIR [flex|wgpu ...]
 //!
 //! Prints one JSON object per line.
 
@@ -22,13 +22,13 @@ fn main() {
         return;
     }
     let Some(model_dir) = args.first() else {
-        eprintln!("usage: cargo bench --bench encode -- MODEL_DIR [ndarray|flex|wgpu ...]");
+        eprintln!("usage: cargo bench --bench encode -- MODEL_DIR [flex|wgpu ...]");
         std::process::exit(2);
     };
     let backends: Vec<Backend> = if args.len() > 1 {
         args[1..].iter().map(|b| b.parse().expect("backend")).collect()
     } else {
-        vec![Backend::Ndarray]
+        vec![Backend::Flex]
     };
     for backend in backends {
         let device = device(backend).expect("device");

@@ -6,7 +6,7 @@ config from ../shared, or the same sizes from transformers' defaults), times PyT
 1, 8 and 32 with the same thread count, runs `benches/encode.rs` on the same weights, and prints
 the ratio table. Each side runs in its own process so that peak memory is its own.
 
-    python3 benches/encode_vs_pytorch.py [--backends ndarray flex wgpu] [--threads N]
+    python3 benches/encode_vs_pytorch.py [--backends flex wgpu] [--threads N]
 """
 
 import argparse
@@ -50,7 +50,7 @@ def pytorch_worker(model_dir, threads):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backends", nargs="+", default=["ndarray", "flex"])
+    parser.add_argument("--backends", nargs="+", default=["flex"])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()

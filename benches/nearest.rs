@@ -2,7 +2,7 @@
 //! unit rows of dimension 512, block by block on the device. `benches/nearest_vs_numpy.py` runs
 //! it beside numpy and PyTorch; alone:
 //!
-//!     cargo bench --profile dev --bench nearest -- [--backends ndarray flex wgpu]
+//!     cargo bench --profile dev --bench nearest -- [--backends flex wgpu]
 //!
 //! Prints one JSON object per line.
 
@@ -26,7 +26,7 @@ fn main() {
         return;
     }
     let backends: Vec<Backend> = list_arg(&args, "--backends")
-        .unwrap_or_else(|| vec!["ndarray".into(), "flex".into()])
+        .unwrap_or_else(|| vec!["flex".into()])
         .iter()
         .map(|b| b.parse().expect("backend"))
         .collect();

@@ -12,14 +12,14 @@ numpy and torch each run in their own process with the same thread count (--thre
 OMP/OPENBLAS/MKL_NUM_THREADS before numpy is imported, and torch.set_num_threads), so that
 neither's thread pool or peak memory leaks into the other. Then `benches/nearest.rs` runs:
 
-    cargo bench --profile dev --bench nearest -- --backends ndarray flex
+    cargo bench --profile dev --bench nearest -- --backends flex
 
 with RAYON_NUM_THREADS set to the same count. It prints one JSON line per measurement on stdout,
-e.g. {"side": "burn", "backend": "ndarray", "pool": 10000, "queries": 64, "k": 10,
+e.g. {"side": "burn", "backend": "flex", "pool": 10000, "queries": 64, "k": 10,
 "queries_per_s": 1234.5}; other lines are ignored. The table at the end gives queries/s per pool
 size and the ratio burn / torch.
 
-    python3 benches/nearest_vs_numpy.py [--backends ndarray flex] [--threads N] [--min-time S]
+    python3 benches/nearest_vs_numpy.py [--backends flex] [--threads N] [--min-time S]
                                         [--python-only | --rust-only]
 """
 
@@ -98,7 +98,7 @@ def column(row):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backends", nargs="+", default=["ndarray", "flex"])
+    parser.add_argument("--backends", nargs="+", default=["flex"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--min-time", type=float, default=3.0, help="seconds to time each measurement (Python)")
     only = parser.add_mutually_exclusive_group()

@@ -3,7 +3,7 @@
 //! r = 16 on `k_proj, v_proj, out_proj, fc1, fc2` of both towers, text-only and with images,
 //! batch 8 and 32. Each configuration runs in a child process so that its peak memory is its own.
 //!
-//!     cargo bench --profile dev --bench train -- MODEL_DIR [--backends ndarray] [--modes text images] [--batches 8 32]
+//!     cargo bench --profile dev --bench train -- MODEL_DIR [--backends flex] [--modes text images] [--batches 8 32]
 //!
 //! Prints one JSON object per line.
 
@@ -15,7 +15,8 @@ use common::{MIN_TIME, args, images, list_arg, peak_rss_mib, texts};
 use safer_clip::Clip;
 use safer_clip::data::Pair;
 use safer_clip::device::{Backend, block_on, device};
-use safer_clip::training::{Method, PairImages, TrainConfig, Trainer, TrainingSet};
+use safer_clip::data::PairImages;
+use safer_clip::training::{Method, TrainConfig, Trainer, TrainingSet};
 
 fn measure(model_dir: &str, backend: Backend, mode: &str, batch: usize) {
     let device = device(backend).expect("device");
@@ -72,7 +73,7 @@ fn main() {
         eprintln!("usage: cargo bench --bench train -- MODEL_DIR [--backends ...] [--modes ...] [--batches ...]");
         std::process::exit(2);
     };
-    let backends = list_arg(&args, "--backends").unwrap_or_else(|| vec!["ndarray".into()]);
+    let backends = list_arg(&args, "--backends").unwrap_or_else(|| vec!["flex".into()]);
     let modes = list_arg(&args, "--modes").unwrap_or_else(|| vec!["text".into(), "images".into()]);
     let batches = list_arg(&args, "--batches").unwrap_or_else(|| vec!["8".into(), "32".into()]);
     let me = std::env::current_exe().expect("own path");

@@ -21,15 +21,15 @@ then at least --min-time seconds and 3 steps). Every (mode, batch) runs in a fre
 the same thread count, so its peak RSS (ru_maxrss) is its own. Then `benches/train.rs` runs on
 the same weights:
 
-    cargo bench --profile dev --bench train -- MODEL_DIR --backends ndarray
+    cargo bench --profile dev --bench train -- MODEL_DIR --backends flex
 
 (plus `--modes ...` / `--batches ...` when those differ from the defaults), with
 RAYON_NUM_THREADS set to the thread count. It prints one JSON line per measurement on stdout,
-e.g. {"side": "burn", "backend": "ndarray", "mode": "text", "batch": 8, "examples_per_s": 1.23,
+e.g. {"side": "burn", "backend": "flex", "mode": "text", "batch": 8, "examples_per_s": 1.23,
 "peak_rss_mb": 456.0}; other lines are ignored. The table at the end gives the ratio
 burn / pytorch.
 
-    python3 benches/train_vs_peft.py [--backends ndarray] [--threads N] [--modes text images]
+    python3 benches/train_vs_peft.py [--backends flex] [--threads N] [--modes text images]
                                      [--batches 8 32] [--min-time S] [--python-only | --rust-only]
 
 Needs `pip install peft`.
@@ -132,7 +132,7 @@ def pytorch_worker(model_dir, mode, batch, threads, min_time):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backends", nargs="+", default=["ndarray"])
+    parser.add_argument("--backends", nargs="+", default=["flex"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))

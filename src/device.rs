@@ -10,13 +10,10 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// Burn's NdArray backend (CPU).
-    #[cfg(not(target_arch = "wasm32"))]
-    Ndarray,
-    /// Burn's Flex backend, the pure-Rust CPU backend that succeeds NdArray.
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Burn's Flex backend: the CPU, with SIMD (and natively every core).
     Flex,
-    /// wgpu: a GPU, or the CPU through a software Vulkan driver such as lavapipe.
+    /// wgpu: a GPU (Vulkan, Metal, DX12, WebGPU in the browser), or the CPU through a software
+    /// Vulkan driver such as lavapipe.
     Wgpu,
 }
 
@@ -25,14 +22,9 @@ impl FromStr for Backend {
 
     fn from_str(name: &str) -> Result<Self> {
         match name {
-            #[cfg(not(target_arch = "wasm32"))]
-            "ndarray" => Ok(Self::Ndarray),
-            #[cfg(not(target_arch = "wasm32"))]
-            "flex" => Ok(Self::Flex),
-            "wgpu" => Ok(Self::Wgpu),
-            other => Err(Error::Device(format!(
-                "unknown backend `{other}` (expected ndarray, flex or wgpu)"
-            ))),
+            "flex" | "cpu" => Ok(Self::Flex),
+            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            other => Err(Error::Device(format!("unknown backend `{other}` (expected flex or wgpu)"))),
         }
     }
 }
@@ -40,9 +32,6 @@ impl FromStr for Backend {
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            #[cfg(not(target_arch = "wasm32"))]
-            Self::Ndarray => "ndarray",
-            #[cfg(not(target_arch = "wasm32"))]
             Self::Flex => "flex",
             Self::Wgpu => "wgpu",
         })
@@ -56,9 +45,6 @@ pub fn device(backend: Backend) -> Result<Device> {
     use std::sync::OnceLock;
     static WGPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
     match backend {
-        // Deprecated upstream in favour of Flex; kept as the baseline the benchmarks compare.
-        #[allow(deprecated)]
-        Backend::Ndarray => Ok(Device::ndarray()),
         Backend::Flex => Ok(Device::flex()),
         Backend::Wgpu => WGPU
             .get_or_init(|| {
@@ -74,13 +60,33 @@ pub fn device(backend: Backend) -> Result<Device> {
     }
 }
 
-/// The WebGPU device of the page, after the browser grants an adapter.
+/// The page's device: the CPU, or WebGPU once the browser grants an adapter.
 #[cfg(target_arch = "wasm32")]
-pub async fn device(_backend: Backend) -> Result<Device> {
-    Device::wgpu_options()
-        .init_async()
-        .await
-        .map_err(|e| Error::Device(format!("WebGPU is not available: {e}")))
+pub async fn device(backend: Backend) -> Result<Device> {
+    match backend {
+        Backend::Flex => Ok(Device::flex()),
+        Backend::Wgpu => Device::wgpu_options()
+            .init_async()
+            .await
+            .map_err(|e| Error::Device(format!("WebGPU is not available: {e}"))),
+    }
+}
+
+/// Sets how many threads the CPU backend computes on (natively; the browser's module has one).
+/// `None` keeps rayon's choice: `RAYON_NUM_THREADS`, else every core. Call it before any work.
+#[cfg(feature = "native")]
+pub fn set_cpu_threads(threads: Option<usize>) -> Result<()> {
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    let Some(threads) = threads else { return Ok(()) };
+    if threads == 0 || threads > available {
+        return Err(Error::Input(format!(
+            "--threads must be between 1 and {available}, the cores this machine offers; got {threads}"
+        )));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| Error::Device(format!("cannot start {threads} CPU threads: {e}")))
 }
 
 /// Reads a tensor back as `f32` values. Awaiting lets the browser's event loop run while the GPU

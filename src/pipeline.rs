@@ -25,11 +25,13 @@ impl Clip {
     /// Loads from the bytes of `config.json`, `model.safetensors` and `tokenizer.json`.
     pub fn from_bytes(config: &[u8], weights: &[u8], tokenizer: &[u8], device: &Device) -> Result<Self> {
         let config = std::str::from_utf8(config)
-            .map_err(|_| Error::Config("config.json is not UTF-8 text".into()))?;
-        let config = ClipConfig::from_json(config)?;
-        let tokenizer = ClipTokenizer::from_bytes(tokenizer)?;
-        let checkpoint = Checkpoint::parse(weights, device)?;
-        let model = load_clip(&config, &checkpoint)?;
+            .map_err(|_| Error::Config("not UTF-8 text".into()))
+            .and_then(ClipConfig::from_json)
+            .map_err(|e| e.context(CONFIG_FILE))?;
+        let tokenizer = ClipTokenizer::from_bytes(tokenizer).map_err(|e| e.context(TOKENIZER_FILE))?;
+        let model = Checkpoint::parse(weights, device)
+            .and_then(|checkpoint| load_clip(&config, &checkpoint))
+            .map_err(|e| e.context(WEIGHTS_FILE))?;
         Ok(Self { model, tokenizer })
     }
 
@@ -37,12 +39,13 @@ impl Clip {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
         let read = |name: &str| read_file(&dir.join(name));
-        Self::from_bytes(
-            &read(CONFIG_FILE)?,
-            &read(WEIGHTS_FILE)?,
-            &read(TOKENIZER_FILE)?,
-            device,
-        )
+        Self::from_bytes(&read(CONFIG_FILE)?, &read(WEIGHTS_FILE)?, &read(TOKENIZER_FILE)?, device)
+            .map_err(|e| e.context(dir.display()))
+    }
+
+    /// The same tokenizer and preprocessing around another model: a tuned or merged copy.
+    pub fn with_model(&self, model: ClipModel) -> Clip {
+        Clip { model, tokenizer: self.tokenizer.clone() }
     }
 
     pub fn config(&self) -> &ClipConfig {

@@ -2,8 +2,7 @@
 
 mod pairs;
 mod pool;
-mod random;
 
-pub use pairs::{Pair, Splits, parse_pairs, split_pairs};
-pub use pool::parse_caption_pool;
-pub use random::SplitMix64;
+pub use pairs::{Pair, PairImages, Splits, parse_pairs, split_pairs};
+pub use pool::{check_captions, parse_caption_pool};
+

@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use super::random::SplitMix64;
+use crate::preprocess::Pixels;
+use crate::random::SplitMix64;
 use crate::error::{Error, Result};
 
 /// One line of a pair file. `unsafe_caption` is the minimal unsafe edit of `safe`.
@@ -20,6 +21,13 @@ pub struct Pair {
     pub safe_image: Option<String>,
     #[serde(default)]
     pub unsafe_image: Option<String>,
+}
+
+/// The preprocessed images of one pair.
+#[derive(Debug, Clone)]
+pub struct PairImages {
+    pub safe: Pixels,
+    pub unsafe_image: Pixels,
 }
 
 impl Pair {

@@ -4,10 +4,17 @@
 use crate::error::{Error, Result};
 
 pub fn parse_caption_pool(text: &str) -> Result<Vec<String>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let captions: Vec<String> = text
         .lines()
         .map(|line| line.strip_suffix('\r').unwrap_or(line).to_string())
         .collect();
+    check_captions(&captions)?;
+    Ok(captions)
+}
+
+/// A pool must hold captions, none of them blank (caption `i` is line `i + 1` of its file).
+pub fn check_captions(captions: &[String]) -> Result<()> {
     if captions.is_empty() {
         return Err(Error::Input("the caption pool is empty".into()));
     }
@@ -17,7 +24,7 @@ pub fn parse_caption_pool(text: &str) -> Result<Vec<String>> {
             blank + 1
         )));
     }
-    Ok(captions)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -25,8 +32,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_become_captions_and_crlf_is_accepted() {
+    fn lines_become_captions_and_crlf_and_a_bom_are_accepted() {
         assert_eq!(parse_caption_pool("a cat\r\na dog\n").unwrap(), ["a cat", "a dog"]);
+        assert_eq!(parse_caption_pool("\u{feff}a cat\n").unwrap(), ["a cat"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::hyperbolic::is_unsafe;
 
 /// The threshold that classifies `safe` and `unsafe_` root distances best (highest accuracy;
 /// among ties, the midpoint of the widest gap), halfway between two observed distances.
@@ -55,8 +56,8 @@ pub fn classify(safe: &[f32], unsafe_: &[f32], threshold: f32) -> Result<Classif
     if safe.is_empty() || unsafe_.is_empty() {
         return Err(Error::Input("classifier metrics need safe and unsafe examples".into()));
     }
-    let false_positives = safe.iter().filter(|&&d| d > threshold).count();
-    let false_negatives = unsafe_.iter().filter(|&&d| d <= threshold).count();
+    let false_positives = safe.iter().filter(|&&d| is_unsafe(d, threshold)).count();
+    let false_negatives = unsafe_.iter().filter(|&&d| !is_unsafe(d, threshold)).count();
     let items = safe.len() + unsafe_.len();
     let mean = |v: &[f32]| v.iter().map(|&d| d as f64).sum::<f64>() / v.len() as f64;
     Ok(ClassifierMetrics {

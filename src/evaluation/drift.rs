@@ -32,13 +32,13 @@ pub struct LayerDrift {
 
 pub async fn weight_drift(model: &ClipModel) -> Result<Vec<LayerDrift>> {
     let mut drift = Vec::new();
-    for (layer, projection) in model.projections() {
-        let Some(adapter) = &projection.adapter else { continue };
+    for projection in model.projections() {
+        let Some(adapter) = &projection.layer.adapter else { continue };
         let norm = |t: Tensor<2>| t.powi_scalar(2).sum().sqrt();
-        let both = Tensor::cat(vec![norm(adapter.delta()), norm(projection.base.weight.val())], 0);
+        let both = Tensor::cat(vec![norm(adapter.delta()), norm(projection.layer.base.weight.val())], 0);
         let values = read_f32(both).await?;
         drift.push(LayerDrift {
-            layer,
+            layer: projection.name,
             relative_change: values[0] as f64 / values[1] as f64,
         });
     }

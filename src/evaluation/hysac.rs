@@ -6,15 +6,12 @@ use burn::prelude::*;
 use serde::Serialize;
 
 use super::classifier::{ClassifierMetrics, classify, fit_threshold};
-use crate::data::Pair;
+use crate::data::{Pair, PairImages};
 use crate::error::{Error, Result};
 use crate::pipeline::Clip;
 use crate::preprocess::Pixels;
-use crate::safety::hysac::{
-    HeadValues, Hyperbolic, HyperbolicHead, SAFE_REGION_PERCENTILE, SafeRegion, quantile, root_distances,
-};
+use crate::hyperbolic::{HeadValues, Hyperbolic, HyperbolicHead, SAFE_REGION_PERCENTILE, SafeRegion, quantile, root_distances};
 use crate::safety::traversal::{Entailing, nearest_entailing, to_safe_region, traversal_boundary};
-use crate::training::PairImages;
 
 const BATCH: usize = 64;
 

@@ -5,11 +5,10 @@ use serde::Serialize;
 
 use super::drift::{EmbeddingDrift, LayerDrift, embedding_drift, weight_drift};
 use super::retrieval::{TextRedirection, VisuRetrieval, text_redirection, visu_retrieval};
-use crate::data::Pair;
+use crate::data::{Pair, PairImages};
 use crate::error::Result;
 use crate::pipeline::Clip;
 use crate::preprocess::Pixels;
-use crate::training::PairImages;
 
 const BATCH: usize = 64;
 

@@ -34,11 +34,6 @@ pub struct ClipOutput {
 }
 
 impl ClipModel {
-    /// A randomly initialised model of `config` (seeded), built through the checkpoint loader.
-    pub fn random(config: &ClipConfig, seed: u64, device: &Device) -> Result<Self> {
-        crate::weights::load_clip(config, &crate::weights::Checkpoint::random(seed, device))
-    }
-
     /// Projected, unnormalised text features (`get_text_features`).
     pub fn text_features(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
         Ok(self.text_projection.forward(self.text_model.forward(tokens)?))

@@ -7,7 +7,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::Activation;
-use super::lora::LoraLinear;
+use crate::lora::LoraLinear;
 
 /// Multi-head self-attention; `causal` is set for the text tower.
 #[derive(Module, Debug)]

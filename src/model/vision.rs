@@ -6,14 +6,12 @@ use burn::nn::LayerNorm;
 use burn::prelude::*;
 
 use super::encoder::Encoder;
-use super::lora::LoraLinear;
+use crate::lora::LoraPatchEmbedding;
 use crate::error::{Error, Result};
 
 #[derive(Module, Debug)]
 pub struct VisionTransformer {
-    /// CLIP's patch convolution (stride = kernel, no bias) as the linear map of flattened
-    /// patches it is, so that it takes a LoRA adapter like any projection.
-    pub patch_embedding: LoraLinear,
+    pub patch_embedding: LoraPatchEmbedding,
     pub class_embedding: Param<Tensor<1>>,
     pub position_embedding: Param<Tensor<2>>,
     pub pre_layernorm: LayerNorm,
@@ -28,7 +26,7 @@ impl VisionTransformer {
     /// normalised images, `[batch, channels, image_size, image_size]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
         let [batch, channels, height, width] = pixels.dims();
-        let [expected_channels, patch, _] = self.patch_embedding.kernel.expect("the patch embedding is a convolution");
+        let expected_channels = self.patch_embedding.channels;
         if batch == 0 {
             return Err(Error::Input("no image to encode".into()));
         }
@@ -39,13 +37,7 @@ impl VisionTransformer {
                 s = self.image_size
             )));
         }
-        // Row-major patches, each flattened as PyTorch flattens a convolution kernel: (c, y, x).
-        let grid = self.image_size / patch;
-        let patches = pixels
-            .reshape([batch, channels, grid, patch, grid, patch])
-            .permute([0, 2, 4, 1, 3, 5])
-            .reshape([batch, grid * grid, channels * patch * patch]);
-        let patches = self.patch_embedding.forward(patches);
+        let patches = self.patch_embedding.forward(pixels);
         let [_, _, hidden] = patches.dims();
         let class = self
             .class_embedding

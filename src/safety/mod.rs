@@ -1,8 +1,8 @@
-//! The safety methods: nearest-safe target selection, the losses of Safe-CLIP and SafeR-CLIP,
-//! and HySAC's hyperbolic head, losses and safety traversal.
+//! The safety methods: nearest-safe target selection, the losses of Safe-CLIP, SafeR-CLIP and
+//! HySAC, HySAC's safety traversal, and what a HySAC model answers about a query.
 
 pub mod hysac;
-pub mod lorentz;
+pub mod hysac_search;
 pub mod losses;
 pub mod nearest;
 pub mod traversal;

@@ -6,6 +6,7 @@
 //! and nothing is read back until the end (the browser reads asynchronously).
 
 use burn::prelude::*;
+use serde::Serialize;
 
 use crate::device::{read_f32, read_i64};
 use crate::error::{Error, Result};
@@ -21,7 +22,7 @@ pub struct TopK {
 }
 
 /// One neighbour of a query, as read back from a [`TopK`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Neighbour {
     pub index: usize,
     pub score: f32,

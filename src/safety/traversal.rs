@@ -4,9 +4,10 @@
 //! point (a caption entails what it describes more specifically).
 
 use burn::prelude::*;
+use serde::Serialize;
 
-use super::hysac::HyperbolicHead;
-use super::lorentz::{
+use crate::hyperbolic::HyperbolicHead;
+use crate::hyperbolic::lorentz::{
     at_root_distance, half_aperture, pairwise_distance, pairwise_inner, pairwise_oxy_angle, root_distance,
 };
 use crate::device::{read_f32, read_i64};
@@ -97,7 +98,7 @@ pub async fn nearest_entailing(
 }
 
 /// One pool row near a point, by Lorentzian distance.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Near {
     pub index: usize,
     pub distance: f32,

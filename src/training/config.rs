@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{LoraConfig, LoraTarget};
+use crate::lora::{LoraConfig, LoraTarget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -159,5 +159,100 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// What a person may choose about a run, from the CLI's flags or the page's form; everything left
+/// out keeps the method's published defaults ([`TrainConfig::new`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrainOptions {
+    pub method: Method,
+    #[serde(default)]
+    pub rank: Option<usize>,
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    #[serde(default)]
+    pub dropout: Option<f64>,
+    #[serde(default)]
+    pub targets: Option<Vec<LoraTarget>>,
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
+    #[serde(default)]
+    pub weight_decay: Option<f64>,
+    /// The largest global gradient norm; 0 turns clipping off.
+    #[serde(default)]
+    pub grad_clip: Option<f64>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    #[serde(default)]
+    pub max_steps: Option<usize>,
+    /// SafeR-CLIP's easy→hard curriculum (on by default for SafeR-CLIP only).
+    #[serde(default)]
+    pub curriculum: Option<bool>,
+    #[serde(default)]
+    pub target_query: Option<TargetQuery>,
+    #[serde(default)]
+    pub exclude_own_pair: Option<bool>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+impl TrainOptions {
+    /// The method's defaults, nothing chosen.
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            rank: None,
+            alpha: None,
+            dropout: None,
+            targets: None,
+            learning_rate: None,
+            weight_decay: None,
+            grad_clip: None,
+            batch_size: None,
+            epochs: None,
+            max_steps: None,
+            curriculum: None,
+            target_query: None,
+            exclude_own_pair: None,
+            seed: None,
+        }
+    }
+
+    /// The run's config: the method's defaults with every choice applied, checked.
+    pub fn config(&self) -> Result<TrainConfig> {
+        let mut config = TrainConfig::new(self.method);
+        let lora = &mut config.lora;
+        lora.rank = self.rank.unwrap_or(lora.rank);
+        lora.alpha = self.alpha.unwrap_or(lora.alpha);
+        lora.dropout = self.dropout.unwrap_or(lora.dropout);
+        lora.targets = self.targets.clone().unwrap_or(std::mem::take(&mut lora.targets));
+        let optimizer = &mut config.optimizer;
+        optimizer.learning_rate = self.learning_rate.unwrap_or(optimizer.learning_rate);
+        optimizer.weight_decay = self.weight_decay.unwrap_or(optimizer.weight_decay);
+        if let Some(norm) = self.grad_clip {
+            if !(norm.is_finite() && norm >= 0.0) {
+                return Err(Error::Input(format!(
+                    "the gradient clipping norm must be a positive number, or 0 to turn clipping off; got {norm}"
+                )));
+            }
+            optimizer.max_grad_norm = (norm > 0.0).then_some(norm);
+        }
+        config.batch_size = self.batch_size.unwrap_or(config.batch_size);
+        config.epochs = self.epochs.unwrap_or(config.epochs);
+        config.max_steps = self.max_steps.or(config.max_steps);
+        match self.curriculum {
+            Some(true) => config.curriculum = config.curriculum.or(Some(CurriculumConfig::default())),
+            Some(false) => config.curriculum = None,
+            None => {}
+        }
+        config.target_query = self.target_query.unwrap_or(config.target_query);
+        config.exclude_own_pair = self.exclude_own_pair.unwrap_or(config.exclude_own_pair);
+        config.seed = self.seed.unwrap_or(config.seed);
+        config.validate()?;
+        Ok(config)
     }
 }

@@ -7,8 +7,8 @@ mod schedule;
 mod targets;
 mod trainer;
 
-pub use config::{CurriculumConfig, Method, OptimizerConfig, TargetQuery, TrainConfig};
+pub use config::{CurriculumConfig, Method, OptimizerConfig, TargetQuery, TrainConfig, TrainOptions};
 pub use optimizer::{AdamW, Moments, Update};
 pub use schedule::{Batch, curriculum_stage, schedule};
-pub use targets::{FrozenImages, FrozenTargets, PairImages, frozen_targets};
+pub use targets::{FrozenImages, FrozenTargets, frozen_targets};
 pub use trainer::{StepReport, TermValue, Trainer, TrainingSet};

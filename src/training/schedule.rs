@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::config::{CurriculumConfig, TrainConfig};
-use crate::data::SplitMix64;
+use crate::random::SplitMix64;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Batch {

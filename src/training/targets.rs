@@ -5,7 +5,7 @@
 use burn::prelude::*;
 
 use super::config::{TargetQuery, TrainConfig};
-use crate::data::Pair;
+use crate::data::{Pair, PairImages};
 use crate::error::{Error, Result};
 use crate::pipeline::Clip;
 use crate::preprocess::Pixels;
@@ -13,13 +13,6 @@ use crate::safety::nearest::{DEFAULT_BLOCK, Neighbour, nearest, read_neighbours}
 
 /// Texts and images go through the frozen towers this many at a time.
 const ENCODE_BATCH: usize = 256;
-
-/// The preprocessed images of one pair.
-#[derive(Debug, Clone)]
-pub struct PairImages {
-    pub safe: Pixels,
-    pub unsafe_image: Pixels,
-}
 
 /// Frozen embeddings, one row per training pair, unit length, on the frozen model's device.
 #[derive(Debug, Clone)]

@@ -10,15 +10,16 @@ use serde::{Deserialize, Serialize};
 use super::config::{Method, TrainConfig};
 use super::optimizer::{AdamW, Moments, Update};
 use super::schedule::{Batch, schedule};
-use super::targets::{FrozenTargets, PairImages, frozen_targets};
-use crate::data::Pair;
+use super::targets::{FrozenTargets, frozen_targets};
+use crate::data::{Pair, PairImages};
 use crate::device::read_f32;
 use crate::error::{Error, Result};
 use crate::model::ClipModel;
 use crate::pipeline::Clip;
 use crate::preprocess::{Pixels, pixels_to_tensor};
 use crate::evaluation::safe_region;
-use crate::safety::hysac::{HeadValues, Hyperbolic, HyperbolicHead, hysac_terms};
+use crate::hyperbolic::{HeadValues, Hyperbolic, HyperbolicHead};
+use crate::safety::hysac::hysac_terms;
 use crate::safety::losses::{
     ImageEmbeddings, SAFECLIP_LOGIT_SCALE, StepEmbeddings, safeclip_terms, safer_terms, total,
 };
@@ -175,13 +176,8 @@ impl Trainer {
         }
         let mut trainer = Self::new(frozen, set, state.config).await?;
         let (model, _) = read_adapters(on_autodiff(frozen.model.clone()), &file)?;
-        let mut parameters: Vec<(String, [usize; 2])> = Vec::new();
-        for (name, layer) in model.projections() {
-            let Some(adapter) = &layer.adapter else { continue };
-            for (factor, param) in [("a", &adapter.a), ("b", &adapter.b)] {
-                parameters.push((format!("{name}.{factor}"), param.val().dims()));
-            }
-        }
+        let mut parameters: Vec<(String, [usize; 2])> =
+            model.adapter_factors().into_iter().map(|(name, param)| (name, param.val().dims())).collect();
         if let Some(head) = &mut trainer.head {
             *head = trainable(read_head(&file)?);
             parameters.extend(head.named().map(|(name, _)| (head_key(name), [1, 1])));
@@ -231,8 +227,8 @@ impl Trainer {
     }
 
     /// The tuned model for inference: adapters attached, dropout off, no autodiff.
-    pub fn model(&self) -> ClipModel {
-        self.model.valid()
+    pub fn tuned(&self) -> Clip {
+        Clip { model: self.model.valid(), tokenizer: self.tokenizer.clone() }
     }
 
     /// HySAC's learned scalars as they stand, without autodiff.
@@ -248,7 +244,7 @@ impl Trainer {
     /// HySAC's head with its safe region measured now, on the training pairs.
     pub async fn hyperbolic(&self) -> Result<Option<Hyperbolic>> {
         let Some(head) = self.head() else { return Ok(None) };
-        let tuned = Clip { model: self.model(), tokenizer: self.tokenizer.clone() };
+        let tuned = self.tuned();
         let region = safe_region(&tuned, &head, (&self.set.pairs, self.set.images.as_deref())).await?;
         Ok(Some(Hyperbolic { head, region }))
     }
@@ -317,13 +313,9 @@ impl Trainer {
         let grads = loss.backward();
 
         let mut updates = Vec::new();
-        for (name, layer) in self.model.projections() {
-            let Some(adapter) = &layer.adapter else { continue };
-            for (factor, param) in [("a", &adapter.a), ("b", &adapter.b)] {
-                if let Some(grad) = param.val().grad(&grads) {
-                    let name = format!("{name}.{factor}");
-                    updates.push(Update { name, value: param.val().inner(), grad, decay: true });
-                }
+        for (name, param) in self.model.adapter_factors() {
+            if let Some(grad) = param.val().grad(&grads) {
+                updates.push(Update { name, value: param.val().inner(), grad, decay: true });
             }
         }
         if let Some(head) = &self.head {
@@ -341,12 +333,9 @@ impl Trainer {
         let previous = (self.model.clone(), self.optimizer.clone(), self.head.clone());
         let values = self.optimizer.step(updates, grad_norm.clone());
         let mut updated: HashMap<String, Tensor<2>> = names.into_iter().zip(values).collect();
-        for (name, layer) in self.model.projections_mut() {
-            let Some(adapter) = &mut layer.adapter else { continue };
-            for (factor, param) in [("a", &mut adapter.a), ("b", &mut adapter.b)] {
-                if let Some(value) = updated.remove(&format!("{name}.{factor}")) {
-                    *param = Param::initialized(param.id, Tensor::from_inner(value).require_grad());
-                }
+        for (name, param) in self.model.adapter_factors_mut() {
+            if let Some(value) = updated.remove(&name) {
+                *param = Param::initialized(param.id, Tensor::from_inner(value).require_grad());
             }
         }
         if let Some(head) = &mut self.head {

@@ -8,8 +8,10 @@
 use super::checkpoint::Checkpoint;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
-use crate::model::{ClipModel, LoraAdapter, LoraConfig, is_target};
-use crate::safety::hysac::{Hyperbolic, HyperbolicHead, SafeRegion};
+use super::layout::torch_shapes;
+use crate::lora::{LoraAdapter, LoraConfig, is_target};
+use crate::model::ClipModel;
+use crate::hyperbolic::{Hyperbolic, HyperbolicHead, SafeRegion};
 
 /// Header value of `format` in an adapter file.
 pub const ADAPTER_FORMAT: &str = "safer-clip-lora";
@@ -32,11 +34,11 @@ pub async fn write_adapters(
     writer.metadata("format", ADAPTER_FORMAT);
     writer.metadata("lora_config", serde_json::to_string(config).expect("config serialises"));
     let mut stored = 0;
-    for (projection, layer) in model.projections() {
-        if let Some(adapter) = &layer.adapter {
-            let [_, a_shape, b_shape] = layer.torch_shapes(config.rank);
-            writer.add_transposed_as(&key(&projection, "A"), adapter.a.val(), &a_shape).await?;
-            writer.add_transposed_as(&key(&projection, "B"), adapter.b.val(), &b_shape).await?;
+    for projection in model.projections() {
+        if let Some(adapter) = &projection.layer.adapter {
+            let [_, a_shape, b_shape] = torch_shapes(&projection, projection.layer.dims(), config.rank);
+            writer.add_transposed_as(&key(&projection.name, "A"), adapter.a.val(), &a_shape).await?;
+            writer.add_transposed_as(&key(&projection.name, "B"), adapter.b.val(), &b_shape).await?;
             stored += 1;
         }
     }
@@ -83,15 +85,15 @@ pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipM
     let config = adapter_config(checkpoint)?;
     // The fresh factors are replaced by the stored ones below.
     let mut model = model.with_lora(&config, 0)?;
-    for (projection, layer) in model.projections_mut() {
-        if !is_target(&projection, &config.targets) {
+    for projection in model.projections_mut() {
+        if !is_target(&projection.name, &config.targets) {
             continue;
         }
-        let [d_in, d_out] = layer.dims();
-        let [_, a_shape, b_shape] = layer.torch_shapes(config.rank);
-        let a = checkpoint.matrix_transposed_as(&key(&projection, "A"), &a_shape, d_in, config.rank)?;
-        let b = checkpoint.matrix_transposed_as(&key(&projection, "B"), &b_shape, config.rank, d_out)?;
-        layer.adapter = Some(LoraAdapter::from_factors(a.val(), b.val(), &config));
+        let [d_in, d_out] = projection.layer.dims();
+        let [_, a_shape, b_shape] = torch_shapes(&projection, [d_in, d_out], config.rank);
+        let a = checkpoint.matrix_transposed_as(&key(&projection.name, "A"), &a_shape, d_in, config.rank)?;
+        let b = checkpoint.matrix_transposed_as(&key(&projection.name, "B"), &b_shape, config.rank, d_out)?;
+        projection.layer.adapter = Some(LoraAdapter::from_factors(a.val(), b.val(), &config));
     }
     Ok((model, config))
 }

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
 use super::random::initial_values;
-use crate::data::SplitMix64;
+use crate::random::SplitMix64;
 use crate::error::{Error, Result};
 
 enum Source<'a> {

@@ -7,14 +7,21 @@ use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use super::checkpoint::Checkpoint;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
+use crate::lora::{LoraLinear, LoraPatchEmbedding};
 use crate::model::{
-    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, LoraLinear, Mlp, TextConfig,
-    TextTransformer, VisionConfig, VisionTransformer,
+    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig, TextTransformer,
+    VisionConfig, VisionTransformer,
 };
 
 /// Buffers some `transformers` versions save beside the weights; they are recomputed here.
 fn is_ignored_buffer(key: &str) -> bool {
     key.ends_with("embeddings.position_ids")
+}
+
+/// A randomly initialised model of `config` (seeded), built through the same key map: a model to
+/// test and benchmark on where real weights cannot be had.
+pub fn random_clip(config: &ClipConfig, seed: u64, device: &burn::prelude::Device) -> Result<ClipModel> {
+    load_clip(config, &Checkpoint::random(seed, device))
 }
 
 pub fn load_clip(config: &ClipConfig, checkpoint: &Checkpoint) -> Result<ClipModel> {
@@ -75,8 +82,8 @@ fn load_vision(config: &ClipConfig, checkpoint: &Checkpoint) -> Result<VisionTra
     let p = "vision_model";
     let patch = c.patch_size;
     Ok(VisionTransformer {
-        patch_embedding: LoraLinear {
-            base: Linear {
+        patch_embedding: LoraPatchEmbedding {
+            projection: LoraLinear::from(Linear {
                 weight: checkpoint.matrix_transposed_as(
                     &format!("{p}.embeddings.patch_embedding.weight"),
                     &[c.hidden_size, c.num_channels, patch, patch],
@@ -84,9 +91,9 @@ fn load_vision(config: &ClipConfig, checkpoint: &Checkpoint) -> Result<VisionTra
                     c.hidden_size,
                 )?,
                 bias: None,
-            },
-            adapter: None,
-            kernel: Some([c.num_channels, patch, patch]),
+            }),
+            channels: c.num_channels,
+            patch,
         },
         class_embedding: checkpoint
             .param(&format!("{p}.embeddings.class_embedding"), [c.hidden_size])?,
@@ -202,7 +209,7 @@ fn layer_norm(checkpoint: &Checkpoint, prefix: &str, d: usize, eps: f64) -> Resu
 /// The inverse of [`load_clip`]: a `model.safetensors` that `transformers` loads as this model,
 /// linear weights back in PyTorch's `[out, in]` layout. Adapters must be merged first.
 pub async fn save_clip(model: &ClipModel) -> Result<Vec<u8>> {
-    if model.projections().iter().any(|(_, layer)| layer.adapter.is_some()) {
+    if model.projections().iter().any(|p| p.layer.adapter.is_some()) {
         return Err(Error::Input(
             "the model carries LoRA adapters: merge them before exporting the full model".into(),
         ));
@@ -215,8 +222,10 @@ pub async fn save_clip(model: &ClipModel) -> Result<Vec<u8>> {
     write_encoder(&mut w, "text_model.encoder", &text.encoder).await?;
     write_layer_norm(&mut w, "text_model.final_layer_norm", &text.final_layer_norm).await?;
     let vision = &model.vision_model;
-    let [shape, _, _] = vision.patch_embedding.torch_shapes(1);
-    w.add_transposed_as("vision_model.embeddings.patch_embedding.weight", vision.patch_embedding.base.weight.val(), &shape)
+    let patches = &vision.patch_embedding;
+    let [channels, height, width] = patches.kernel();
+    let shape = [patches.projection.dims()[1], channels, height, width];
+    w.add_transposed_as("vision_model.embeddings.patch_embedding.weight", patches.projection.base.weight.val(), &shape)
         .await?;
     w.add("vision_model.embeddings.class_embedding", vision.class_embedding.val()).await?;
     w.add("vision_model.embeddings.position_embedding.weight", vision.position_embedding.val()).await?;

@@ -4,6 +4,7 @@
 mod adapter;
 mod checkpoint;
 mod clip;
+mod layout;
 mod random;
 mod writer;
 
@@ -12,5 +13,5 @@ pub use adapter::{
     write_adapters, write_head, write_hyperbolic,
 };
 pub use checkpoint::Checkpoint;
-pub use clip::{load_clip, save_clip};
+pub use clip::{load_clip, random_clip, save_clip};
 pub use writer::SafetensorsWriter;

@@ -3,7 +3,7 @@
 //! zeros for norms and biases). Not bit-identical to PyTorch's: a model to test and benchmark
 //! on, where real weights cannot be had.
 
-use crate::data::SplitMix64;
+use crate::random::SplitMix64;
 
 /// `log(1 / 0.07)`, CLIP's initial temperature.
 const LOGIT_SCALE_INIT: f32 = 2.6592;

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
+
+use crate::inputs::DeviceArgs;
 use safer_clip::Clip;
-use safer_clip::device::{Backend, device};
+
 use safer_clip::error::{Error, Result, read_file};
 use safer_clip::pipeline::to_rows;
 use serde::Serialize;
@@ -20,9 +22,8 @@ pub struct EncodeArgs {
     /// An image file to embed: JPEG, PNG or WebP (repeat for several).
     #[arg(long = "image")]
     images: Vec<PathBuf>,
-    /// ndarray, flex or wgpu.
-    #[arg(long, default_value = "ndarray")]
-    backend: Backend,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print the embeddings and logits as JSON, as `transformers`' CLIPModel returns them.
     #[arg(long)]
     json: bool,
@@ -40,7 +41,7 @@ pub fn run(args: EncodeArgs) -> Result<()> {
     if args.texts.is_empty() && args.images.is_empty() {
         return Err(Error::Input("give at least one --text or --image".into()));
     }
-    let device = device(args.backend)?;
+    let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
 
     let texts = if args.texts.is_empty() {
@@ -56,7 +57,7 @@ pub fn run(args: EncodeArgs) -> Result<()> {
             .iter()
             .map(|path| {
                 clip.preprocess(&read_file(path)?)
-                    .map_err(|e| Error::Image(format!("{}: {e}", path.display())))
+                    .map_err(|e| e.context(path.display()))
             })
             .collect::<Result<Vec<_>>>()?;
         Some(clip.embed_images(&pixels)?)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use safer_clip::Clip;
-use safer_clip::device::{Backend, block_on, device};
+use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result, read_file};
 use safer_clip::evaluation::{
     Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics, parse_prompt_file,
@@ -15,7 +15,7 @@ use safer_clip::preprocess::Pixels;
 use safer_clip::weights::load_adapters;
 use serde::Serialize;
 
-use crate::inputs::{SplitArgs, read_pair_images, read_pairs, read_text, subset};
+use crate::inputs::{DeviceArgs, SplitArgs, read_pair_images, read_pairs, read_text, subset};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -45,8 +45,8 @@ pub struct EvalArgs {
     /// Images per class to classify (0: all).
     #[arg(long, default_value_t = 100)]
     per_class: usize,
-    #[arg(long, default_value = "ndarray")]
-    backend: Backend,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 #[derive(Serialize)]
@@ -80,7 +80,7 @@ fn class_folder(folder: &Path, classes: &[String], per_class: usize, size: usize
         }
         for file in files {
             let pixels = safer_clip::preprocess::preprocess_image(&read_file(&file)?, size)
-                .map_err(|e| Error::Input(format!("{}: {e}", file.display())))?;
+                .map_err(|e| e.context(file.display()))?;
             examples.push((pixels, index));
         }
     }
@@ -88,13 +88,13 @@ fn class_folder(folder: &Path, classes: &[String], per_class: usize, size: usize
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let device = device(args.backend)?;
+    let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
     let (tuned, hyperbolic) = match &args.adapter {
         Some(path) => {
             let adapter = load_adapters(clip.model.clone(), &read_file(path)?)
-                .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-            (Some(Clip { model: adapter.model, tokenizer: clip.tokenizer.clone() }), adapter.hyperbolic)
+                .map_err(|e| e.context(path.display()))?;
+            (Some(clip.with_model(adapter.model)), adapter.hyperbolic)
         }
         None => (None, None),
     };

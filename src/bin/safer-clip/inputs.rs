@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
+use burn::prelude::Device;
 use clap::Args;
-use safer_clip::data::{Pair, Splits, parse_caption_pool, parse_pairs, split_pairs};
+use safer_clip::data::{Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs};
+use safer_clip::device::{Backend, device, set_cpu_threads};
 use safer_clip::error::{Error, Result, read_file};
 use safer_clip::preprocess::preprocess_image;
-use safer_clip::training::PairImages;
 
 pub fn read_text(path: &Path) -> Result<String> {
     String::from_utf8(read_file(path)?)
@@ -16,11 +17,11 @@ pub fn read_text(path: &Path) -> Result<String> {
 
 pub fn read_pool(path: &Path) -> Result<Vec<String>> {
     parse_caption_pool(&read_text(path)?)
-        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+        .map_err(|e| e.context(path.display()))
 }
 
 pub fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
-    parse_pairs(&read_text(path)?).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+    parse_pairs(&read_text(path)?).map_err(|e| e.context(path.display()))
 }
 
 /// The preprocessed images of `pairs` when every pair names both, `None` when none does.
@@ -46,7 +47,7 @@ pub fn read_pair_images(pairs: &[Pair], pair_file: &Path, image_size: usize) -> 
         }
         let path = base.join(name);
         preprocess_image(&read_file(&path)?, image_size)
-            .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+            .map_err(|e| e.context(path.display()))
     };
     pairs
         .iter()
@@ -81,4 +82,22 @@ impl SplitArgs {
 /// The items at `indices`, in that order.
 pub fn subset<T: Clone>(items: &[T], indices: &[usize]) -> Vec<T> {
     indices.iter().map(|&i| items[i].clone()).collect()
+}
+
+/// Where the model runs.
+#[derive(Args)]
+pub struct DeviceArgs {
+    /// flex (the CPU) or wgpu (a GPU, or the CPU through Mesa's lavapipe).
+    #[arg(long, default_value = "flex")]
+    pub backend: Backend,
+    /// Threads the flex backend computes on (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl DeviceArgs {
+    pub fn device(&self) -> Result<Device> {
+        set_cpu_threads(self.threads)?;
+        device(self.backend)
+    }
 }

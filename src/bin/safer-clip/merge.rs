@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
+
+use crate::inputs::DeviceArgs;
 use safer_clip::Clip;
-use safer_clip::device::{Backend, block_on, device};
+use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result, read_file};
 use safer_clip::pipeline::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use safer_clip::weights::{load_adapters, save_clip};
@@ -21,18 +23,18 @@ pub struct MergeArgs {
     /// Folder to write the merged model into (created; existing files are replaced).
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value = "ndarray")]
-    backend: Backend,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 /// Where `merge` writes a HySAC adapter's head and safe region.
 const HYSAC_FILE: &str = "hysac.json";
 
 pub fn run(args: MergeArgs) -> Result<()> {
-    let device = device(args.backend)?;
+    let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
     let adapter = load_adapters(clip.model, &read_file(&args.adapter)?)
-        .map_err(|e| Error::Input(format!("{}: {e}", args.adapter.display())))?;
+        .map_err(|e| e.context(args.adapter.display()))?;
     let weights = block_on(save_clip(&adapter.model.merged()))?;
     let config = adapter.lora;
     let io = |context: String| move |source| Error::Io { context, source };

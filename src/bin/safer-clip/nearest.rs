@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 use safer_clip::Clip;
-use safer_clip::device::{Backend, block_on, device};
+use safer_clip::device::block_on;
 use safer_clip::error::Result;
 use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
 use serde::Serialize;
 
-use crate::inputs::read_pool;
+use crate::inputs::{DeviceArgs, read_pool};
 
 #[derive(Args)]
 pub struct NearestArgs {
@@ -28,9 +28,8 @@ pub struct NearestArgs {
     /// Texts embedded at once while embedding the pool.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// ndarray, flex or wgpu.
-    #[arg(long, default_value = "ndarray")]
-    backend: Backend,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print one JSON object per query, one per line.
     #[arg(long)]
     json: bool,
@@ -51,7 +50,7 @@ struct QueryResult<'a> {
 
 pub fn run(args: NearestArgs) -> Result<()> {
     let pool = read_pool(&args.pool)?;
-    let device = device(args.backend)?;
+    let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
 
     let pool_embeds = clip.embed_texts_in_batches(&pool, args.batch_size)?;

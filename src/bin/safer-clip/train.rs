@@ -6,18 +6,16 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use safer_clip::Clip;
-use safer_clip::data::Pair;
-use safer_clip::device::{Backend, block_on, device};
+use safer_clip::data::{Pair, PairImages};
+use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result};
 use safer_clip::evaluation::{Drift, HysacMetrics, PairMetrics, drift, hysac_metrics, pair_metrics, safe_region};
-use safer_clip::safety::hysac::{Hyperbolic, HyperbolicHead};
-use safer_clip::model::LoraTarget;
-use safer_clip::training::{
-    CurriculumConfig, Method, PairImages, StepReport, TargetQuery, TrainConfig, Trainer, TrainingSet,
-};
+use safer_clip::hyperbolic::{Hyperbolic, HyperbolicHead};
+use safer_clip::lora::LoraTarget;
+use safer_clip::training::{Method, StepReport, TargetQuery, TrainConfig, TrainOptions, Trainer, TrainingSet};
 use serde::Serialize;
 
-use crate::inputs::{SplitArgs, read_pair_images, read_pairs, read_pool, subset};
+use crate::inputs::{DeviceArgs, SplitArgs, read_pair_images, read_pairs, read_pool, subset};
 
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -40,10 +38,13 @@ pub struct TrainArgs {
     /// safer (SafeR-CLIP), safeclip (Safe-CLIP) or hysac (HySAC).
     #[arg(long, default_value = "safer")]
     method: Method,
+    /// LoRA rank (default 16).
     #[arg(long)]
     rank: Option<usize>,
+    /// LoRA alpha; updates are scaled by alpha / rank (default 1).
     #[arg(long)]
     alpha: Option<f64>,
+    /// Dropout on the adapters' input (default 0.1).
     #[arg(long)]
     dropout: Option<f64>,
     /// Comma-separated projections to adapt (q_proj, k_proj, v_proj, out_proj, fc1, fc2,
@@ -51,19 +52,21 @@ pub struct TrainArgs {
     /// hysac).
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
-    /// Learning rate (default: 1e-4 for safer, 1e-3 for safeclip, as published).
+    /// Learning rate (default: 1e-4 for safer and hysac, 1e-3 for safeclip, as published).
     #[arg(long)]
     lr: Option<f64>,
     /// AdamW's decoupled weight decay on the adapters (default: 0.2 for hysac, else 0 = Adam).
     #[arg(long)]
     weight_decay: Option<f64>,
-    /// Clip the global gradient norm to this (0 turns clipping off).
-    #[arg(long, default_value_t = 1.0)]
-    grad_clip: f64,
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 3)]
-    epochs: usize,
+    /// Clip the global gradient norm to this; 0 turns clipping off (default 1).
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// Pairs per step (default 16).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Passes over the training pairs (default 3).
+    #[arg(long)]
+    epochs: Option<usize>,
     #[arg(long)]
     max_steps: Option<usize>,
     /// Train on all pairs from the first epoch (SafeR-CLIP's curriculum is on by default).
@@ -84,9 +87,8 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     resume: bool,
-    /// ndarray, flex or wgpu.
-    #[arg(long, default_value = "ndarray")]
-    backend: Backend,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print the report as JSON instead of a summary.
     #[arg(long)]
     json: bool,
@@ -123,32 +125,27 @@ struct DataSummary {
 }
 
 impl TrainArgs {
-    fn config(&self) -> Result<TrainConfig> {
-        let mut config = TrainConfig::new(self.method);
-        let lora = &mut config.lora;
-        lora.rank = self.rank.unwrap_or(lora.rank);
-        lora.alpha = self.alpha.unwrap_or(lora.alpha);
-        lora.dropout = self.dropout.unwrap_or(lora.dropout);
-        if let Some(targets) = &self.targets {
-            lora.targets = targets.iter().map(|t| LoraTarget::parse(t.trim())).collect::<Result<_>>()?;
-        }
-        let optimizer = &mut config.optimizer;
-        optimizer.learning_rate = self.lr.unwrap_or(optimizer.learning_rate);
-        optimizer.weight_decay = self.weight_decay.unwrap_or(optimizer.weight_decay);
-        optimizer.max_grad_norm = (self.grad_clip > 0.0).then_some(self.grad_clip);
-        config.batch_size = self.batch_size;
-        config.epochs = self.epochs;
-        config.max_steps = self.max_steps;
-        if self.no_curriculum {
-            config.curriculum = None;
-        } else if self.method == Method::Safer {
-            config.curriculum = Some(CurriculumConfig::default());
-        }
-        config.target_query = if self.image_targets { TargetQuery::Image } else { TargetQuery::Text };
-        config.exclude_own_pair = self.exclude_own_pair;
-        config.seed = self.split.seed;
-        config.validate()?;
-        Ok(config)
+    fn options(&self) -> Result<TrainOptions> {
+        Ok(TrainOptions {
+            rank: self.rank,
+            alpha: self.alpha,
+            dropout: self.dropout,
+            targets: match &self.targets {
+                Some(targets) => Some(targets.iter().map(|t| LoraTarget::parse(t.trim())).collect::<Result<_>>()?),
+                None => None,
+            },
+            learning_rate: self.lr,
+            weight_decay: self.weight_decay,
+            grad_clip: self.grad_clip,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            max_steps: self.max_steps,
+            curriculum: self.no_curriculum.then_some(false),
+            target_query: self.image_targets.then_some(TargetQuery::Image),
+            exclude_own_pair: self.exclude_own_pair.then_some(true),
+            seed: Some(self.split.seed),
+            ..TrainOptions::new(self.method)
+        })
     }
 }
 
@@ -160,8 +157,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let config = args.config()?;
-    let device = device(args.backend)?;
+    let config = args.options()?.config()?;
+    let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
     let pairs = read_pairs(&args.pairs)?;
     let images = read_pair_images(&pairs, &args.pairs, clip.image_size())?;
@@ -230,7 +227,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     write(&args.out.join(ADAPTER_FILE), &adapter)?;
     outcome?;
 
-    let tuned = Clip { model: trainer.model(), tokenizer: clip.tokenizer.clone() };
+    let tuned = trainer.tuned();
     let test_pairs: Vec<Pair> = subset(&pairs, &splits.test);
     let test_images: Option<Vec<PairImages>> = images.as_ref().map(|i| subset(i, &splits.test));
     if test_pairs.len() < 2 {

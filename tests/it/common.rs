@@ -12,20 +12,17 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// `../shared` beside the repository, or `None` with a message saying what is skipped.
-pub fn shared(what: &str) -> Option<PathBuf> {
+/// `../shared` beside the repository. The tests that need it are `#[ignore = "needs ../shared"]`;
+/// `tests/run.sh` includes them when it is there, so a run without it reports them as ignored.
+pub fn shared(what: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED {what}: ../shared is absent (it holds the CLIP tokenizer and golden data)");
-        None
-    }
+    assert!(dir.is_dir(), "{what} needs ../shared (the CLIP tokenizer and golden data) beside the repository");
+    dir
 }
 
 /// Every backend the parity tests run on. wgpu needs a GPU or lavapipe (`mesa-vulkan-drivers`).
 pub fn backends() -> Vec<(Backend, Device)> {
-    [Backend::Ndarray, Backend::Flex, Backend::Wgpu]
+    [Backend::Flex, Backend::Wgpu]
         .into_iter()
         .map(|backend| {
             let device = device(backend).unwrap_or_else(|e| panic!("{backend}: {e}"));
@@ -96,10 +93,9 @@ impl Drop for TempDir {
 }
 
 /// A model folder as on the hub: the `tiny-fullvocab` fixture's weights and config with the real
-/// CLIP tokenizer from `../shared`, in a fresh temporary folder; `None` (with a message) without
-/// `../shared`.
-pub fn hub_model_dir(test: &str) -> Option<TempDir> {
-    let shared = shared(test)?;
+/// CLIP tokenizer from `../shared`, in a fresh temporary folder.
+pub fn hub_model_dir(test: &str) -> TempDir {
+    let shared = shared(test);
     let dir = TempDir(std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id())));
     std::fs::create_dir_all(&*dir).unwrap();
     for file in ["config.json", "model.safetensors"] {
@@ -110,5 +106,5 @@ pub fn hub_model_dir(test: &str) -> Option<TempDir> {
         dir.join("tokenizer.json"),
     )
     .unwrap();
-    Some(dir)
+    dir
 }

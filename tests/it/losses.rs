@@ -1,12 +1,11 @@
 //! Safe-CLIP and SafeR-CLIP losses against the PyTorch reference (`scripts/reference_losses.py`):
 //! every term's value and gradients, and each method's weighted total, with and without images.
 
-mod common;
 
 use std::collections::HashMap;
 
 use burn::prelude::*;
-use common::{backends, fixtures};
+use crate::common::{backends, fixtures};
 use safer_clip::safety::losses::{
     ImageEmbeddings, SAFECLIP_LOGIT_SCALE, StepEmbeddings, Term, safeclip_terms, safer_terms, total,
 };

@@ -3,16 +3,17 @@
 //! without images (tuned features and the head's scalars), on random, near-origin and large-norm
 //! inputs; then the traversal's guarantees.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
 use burn::prelude::*;
-use common::{backends, fixtures};
+use crate::common::{backends, fixtures};
 use safer_clip::device::block_on;
-use safer_clip::safety::hysac::{HyperbolicHead, hysac_terms};
+use safer_clip::hyperbolic::HyperbolicHead;
+use safer_clip::safety::hysac::hysac_terms;
 use safer_clip::safety::losses::{ImageEmbeddings, StepEmbeddings, total};
-use safer_clip::safety::lorentz::{
+use safer_clip::hyperbolic::lorentz::{
     exp_map0, half_aperture, log_map0, oxy_angle, pairwise_distance, pairwise_inner, pairwise_oxy_angle,
     root_distance, time_component,
 };

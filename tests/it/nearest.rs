@@ -1,10 +1,9 @@
 //! Nearest-safe lookup against brute force, on every backend, with blocks smaller than the
 //! pool and with exclusions.
 
-mod common;
 
 use burn::prelude::*;
-use common::backends;
+use crate::common::backends;
 use safer_clip::device::block_on;
 use safer_clip::safety::nearest::{nearest, read_neighbours};
 

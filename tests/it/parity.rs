@@ -1,10 +1,9 @@
 //! The Burn model against `transformers`' CLIPModel on the same random weights and inputs
 //! (fixtures from `scripts/make_fixtures.py`), on every backend.
 
-mod common;
 
 use burn::prelude::*;
-use common::{backends, fixtures, load_fixture_model, matrix, max_abs_diff};
+use crate::common::{backends, fixtures, load_fixture_model, matrix, max_abs_diff};
 use safer_clip::tokenizer::TokenBatch;
 use serde::Deserialize;
 

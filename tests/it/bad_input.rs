@@ -1,9 +1,8 @@
 //! Every kind of bad input gets a clear error that names the problem, never a panic.
 
-mod common;
 
 use burn::prelude::*;
-use common::{fixtures, load_fixture_model};
+use crate::common::{fixtures, load_fixture_model};
 use safer_clip::Clip;
 use safer_clip::device::{Backend, device};
 use safer_clip::error::Error;
@@ -43,7 +42,7 @@ fn edited(edit: impl Fn(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>)) -> Vec<
 }
 
 fn load(bytes: &[u8]) -> Result<(), Error> {
-    let device = device(Backend::Ndarray)?;
+    let device = device(Backend::Flex)?;
     let checkpoint = Checkpoint::parse(bytes, &device)?;
     load_clip(&config(), &checkpoint).map(|_| ())
 }
@@ -126,7 +125,7 @@ fn random_bytes_are_reported() {
 fn config_that_disagrees_with_weights_names_the_first_missing_layer() {
     let mut config = config();
     config.text_config.num_hidden_layers = 3;
-    let device = device(Backend::Ndarray).unwrap();
+    let device = device(Backend::Flex).unwrap();
     let bytes = weights();
     let checkpoint = Checkpoint::parse(&bytes, &device).unwrap();
     let msg = load_clip(&config, &checkpoint).map(|_| ()).unwrap_err().to_string();
@@ -143,7 +142,7 @@ fn malformed_config_is_reported() {
 
 #[test]
 fn missing_model_folder_names_the_file() {
-    let device = device(Backend::Ndarray).unwrap();
+    let device = device(Backend::Flex).unwrap();
     let msg = Clip::from_dir(std::path::Path::new("/nonexistent/model"), &device)
         .map(|_| ())
         .unwrap_err()
@@ -153,7 +152,7 @@ fn missing_model_folder_names_the_file() {
 
 #[test]
 fn bad_model_inputs_are_rejected() {
-    let device = device(Backend::Ndarray).unwrap();
+    let device = device(Backend::Flex).unwrap();
     let model = load_fixture_model(FIXTURE, &device);
     let cases = [
         (TokenBatch::from_sequences(&[vec![1, 600, 2]], 0), "outside the vocabulary"),

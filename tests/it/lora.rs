@@ -1,13 +1,13 @@
 //! LoRA adapters: a fresh adapter changes nothing, merging equals the unmerged forward, adapter
 //! files and full-model exports round-trip, only the factors train, and bad files are refused.
 
-mod common;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use common::{backends, load_fixture_model, matrix, max_abs_diff, reference_inputs};
+use crate::common::{backends, load_fixture_model, matrix, max_abs_diff, reference_inputs};
 use safer_clip::device::block_on;
-use safer_clip::model::{ClipModel, LoraAdapter, LoraConfig, LoraTarget};
+use safer_clip::lora::{LoraAdapter, LoraConfig, LoraTarget};
+use safer_clip::model::{ClipModel, Projection};
 use safer_clip::weights::{
     Checkpoint, SafetensorsWriter, load_adapters, load_clip, save_adapters, save_clip,
 };
@@ -27,7 +27,7 @@ fn max_diff(a: &(Vec<Vec<f32>>, Vec<Vec<f32>>), b: &(Vec<Vec<f32>>, Vec<Vec<f32>
 /// Adapters with non-zero `B`, as after some training.
 fn trained_adapters(model: ClipModel, config: &LoraConfig) -> ClipModel {
     let mut model = model.with_lora(config, 0).unwrap();
-    for (_, layer) in model.projections_mut() {
+    for Projection { layer, .. } in model.projections_mut() {
         if let Some(adapter) = &layer.adapter {
             let b = Tensor::random(adapter.b.val().dims(), Distribution::Normal(0.0, 0.5), &adapter.b.val().device());
             layer.adapter = Some(LoraAdapter::from_factors(adapter.a.val(), b, config));
@@ -43,7 +43,7 @@ fn fresh_adapters_leave_outputs_unchanged() {
         let before = embeddings(&base, &device);
         let config = LoraConfig { targets: LoraTarget::ALL.to_vec(), ..LoraConfig::default() };
         let adapted = base.with_lora(&config, 0).unwrap();
-        let layers = adapted.projections().iter().filter(|(_, l)| l.adapter.is_some()).count();
+        let layers = adapted.projections().iter().filter(|p| p.layer.adapter.is_some()).count();
         assert_eq!(layers, 6 * (2 + 2) + 1, "every projection of both 2-layer towers, and the patch embedding");
         let diff = max_diff(&before, &embeddings(&adapted, &device));
         assert!(diff == 0.0, "{backend}: a zero B changed outputs by {diff}");
@@ -64,7 +64,7 @@ fn merging_matches_the_unmerged_forward_and_the_export_round_trips() {
         assert!(max_diff(&original, &unmerged) > 1e-3, "{backend}: adapters should matter");
 
         let merged = adapted.clone().merged();
-        assert!(merged.projections().iter().all(|(_, l)| l.adapter.is_none()));
+        assert!(merged.projections().iter().all(|p| p.layer.adapter.is_none()));
         let diff = max_diff(&unmerged, &embeddings(&merged, &device));
         assert!(diff < 1e-5, "{backend}: merged vs unmerged {diff}");
 
@@ -126,7 +126,7 @@ fn only_the_adapter_factors_receive_gradients() {
     let (tokens, pixels) = reference_inputs(MODEL, &device);
     let loss = adapted.text_features(&tokens).unwrap().sum() + adapted.image_features(pixels).unwrap().sum();
     let grads = loss.backward();
-    for (name, layer) in adapted.projections() {
+    for Projection { name, layer, .. } in adapted.projections() {
         assert!(layer.base.weight.val().grad(&grads).is_none(), "{name}: base weight got a gradient");
         if let Some(adapter) = &layer.adapter {
             assert!(adapter.a.val().grad(&grads).is_some(), "{name}: no gradient for A");

@@ -1,0 +1,15 @@
+//! The integration tests, as one binary: each test binary links Burn's whole GPU stack, so one
+//! link instead of ten.
+
+mod common;
+
+mod bad_input;
+mod end_to_end;
+mod hysac;
+mod lora;
+mod losses;
+mod nearest;
+mod parity;
+mod preprocess;
+mod tokenizer;
+mod training;
