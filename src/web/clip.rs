@@ -1,0 +1,130 @@
+//! A loaded CLIP model on the page's CPU or GPU: loading, warming up, embedding, adapters.
+
+use std::cell::RefCell;
+use std::str::FromStr;
+
+use burn::prelude::*;
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::error::{JsResult, js_error, named};
+use super::matrix::{Matrix, read_matrix};
+use crate::Clip;
+use crate::device::{Backend, device, read_f32};
+use crate::hyperbolic::Hyperbolic;
+use crate::preprocess::Pixels;
+use crate::weights::load_adapters;
+
+thread_local! {
+    /// The page's WebGPU device, requested once and shared by every model on the GPU.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+async fn device_for(backend: Backend) -> JsResult<Device> {
+    if backend == Backend::Wgpu {
+        if let Some(gpu) = WEBGPU.with(|d| d.borrow().clone()) {
+            return Ok(gpu);
+        }
+    }
+    let created = device(backend).await.map_err(js_error)?;
+    if backend == Backend::Wgpu {
+        WEBGPU.with(|d| *d.borrow_mut() = Some(created.clone()));
+    }
+    Ok(created)
+}
+
+#[wasm_bindgen]
+pub struct WebClip {
+    pub(crate) clip: Clip,
+    pub(crate) backend: Backend,
+    /// A HySAC model's head and safe region.
+    pub(crate) hyperbolic: Option<Hyperbolic>,
+}
+
+impl WebClip {
+    /// Decodes and preprocesses an array of encoded images, naming the one that fails.
+    pub(crate) fn pixels(&self, images: Array) -> JsResult<Vec<Pixels>> {
+        images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| {
+                let bytes = image
+                    .dyn_into::<Uint8Array>()
+                    .map_err(|_| named("InvalidInput", &format!("image {i} is not a Uint8Array")))?
+                    .to_vec();
+                self.clip.preprocess(&bytes).map_err(|e| js_error(e.context(format!("image {i}"))))
+            })
+            .collect()
+    }
+
+    pub(crate) fn hysac(&self) -> JsResult<&Hyperbolic> {
+        self.hyperbolic
+            .as_ref()
+            .ok_or_else(|| named("NotHyperbolic", "this model has no HySAC head: train or load a HySAC adapter first"))
+    }
+}
+
+#[wasm_bindgen]
+impl WebClip {
+    /// Loads a CLIP checkpoint from the bytes of `config.json`, `model.safetensors` and
+    /// `tokenizer.json`, onto `backend`: `"gpu"` (WebGPU) or `"cpu"`.
+    pub async fn load(config: Vec<u8>, weights: Vec<u8>, tokenizer: Vec<u8>, backend: String) -> JsResult<WebClip> {
+        let backend = Backend::from_str(&backend).map_err(js_error)?;
+        let device = device_for(backend).await?;
+        let clip = Clip::from_bytes(&config, &weights, &tokenizer, &device).map_err(js_error)?;
+        Ok(WebClip { clip, backend, hyperbolic: None })
+    }
+
+    /// `"cpu"` or `"gpu"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        match self.backend {
+            Backend::Flex => "cpu",
+            Backend::Wgpu => "gpu",
+        }
+        .into()
+    }
+
+    /// The model's config, as in its `config.json`.
+    pub fn config(&self) -> JsResult<JsValue> {
+        super::error::to_js(self.clip.config())
+    }
+
+    /// One short text and one blank image through both towers, read back: the pipelines a first
+    /// search needs are compiled now rather than while the visitor waits.
+    #[wasm_bindgen(js_name = warmUp)]
+    pub async fn warm_up(&self) -> JsResult<()> {
+        let size = self.clip.image_size();
+        let blank = Pixels { size, values: vec![0.0; 3 * size * size] };
+        let texts = self.clip.embed_texts(&["a photo"]).map_err(js_error)?;
+        let images = self.clip.embed_images(&[blank]).map_err(js_error)?;
+        read_f32(Tensor::cat(vec![texts, images], 0).sum()).await.map_err(js_error)?;
+        Ok(())
+    }
+
+    /// Unit-length embeddings of texts.
+    #[wasm_bindgen(js_name = embedTexts)]
+    pub async fn embed_texts(&self, texts: Vec<String>) -> JsResult<Matrix> {
+        read_matrix(self.clip.embed_texts(&texts).map_err(js_error)?).await
+    }
+
+    /// Unit-length embeddings of encoded images (an array of `Uint8Array`: JPEG, PNG, WebP).
+    #[wasm_bindgen(js_name = embedImages)]
+    pub async fn embed_images(&self, images: Array) -> JsResult<Matrix> {
+        read_matrix(self.clip.embed_images(&self.pixels(images)?).map_err(js_error)?).await
+    }
+
+    /// This model with the adapters of an adapter file (from a training run or `safer-clip
+    /// train`) attached.
+    #[wasm_bindgen(js_name = withAdapter)]
+    pub fn with_adapter(&self, adapter: Vec<u8>) -> JsResult<WebClip> {
+        let adapter = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?;
+        Ok(WebClip { clip: self.clip.with_model(adapter.model), backend: self.backend, hyperbolic: adapter.hyperbolic })
+    }
+
+    /// Whether this is a HySAC model (it can classify and traverse).
+    #[wasm_bindgen(getter, js_name = isHyperbolic)]
+    pub fn is_hyperbolic(&self) -> bool {
+        self.hyperbolic.is_some()
+    }
+}
