@@ -101,6 +101,19 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| Error::Device(format!("cannot read a result back from the device: {e:?}")))
 }
 
+/// Like [`read_f32`], for values a person will read: a NaN or an infinity (from weights, a config
+/// or an adapter out of range) is an error naming `what`, never a number printed as `null`.
+pub async fn read_finite<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    let values = read_f32(tensor).await?;
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(bad) => Err(Error::Input(format!(
+            "the model produced {} in {what} (value {bad}): its weights, config or adapter are out of range",
+            values[bad]
+        ))),
+        None => Ok(values),
+    }
+}
+
 /// Reads an integer tensor back (indices, class ids), like [`read_f32`].
 pub async fn read_i64<const D: usize>(tensor: Tensor<D, Int>) -> Result<Vec<i64>> {
     tensor

@@ -141,12 +141,6 @@ impl std::error::Error for Error {
     }
 }
 
-/// Reads a whole file, saying which one when it cannot.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod evaluation;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod files;
 pub mod hyperbolic;
 pub mod lora;
 pub mod model;

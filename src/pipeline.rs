@@ -4,7 +4,7 @@
 use burn::prelude::*;
 
 #[cfg(not(target_arch = "wasm32"))]
-use crate::error::read_file;
+use crate::files::{Limit, read_bounded};
 use crate::error::{Error, Result};
 use crate::model::{ClipConfig, ClipModel, l2_normalize};
 use crate::preprocess::{Pixels, pixels_to_tensor, preprocess_image};
@@ -38,8 +38,9 @@ impl Clip {
     /// Loads a model folder as downloaded from the Hugging Face hub.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
-        let read = |name: &str| read_file(&dir.join(name));
-        Self::from_bytes(&read(CONFIG_FILE)?, &read(WEIGHTS_FILE)?, &read(TOKENIZER_FILE)?, device)
+        let read = |name: &str, limit| read_bounded(&dir.join(name), limit);
+        let (config, tokenizer) = (read(CONFIG_FILE, Limit::Config)?, read(TOKENIZER_FILE, Limit::Tokenizer)?);
+        Self::from_bytes(&config, &read(WEIGHTS_FILE, Limit::Weights)?, &tokenizer, device)
             .map_err(|e| e.context(dir.display()))
     }
 
@@ -130,6 +131,6 @@ fn in_batches<T>(
 #[cfg(not(target_arch = "wasm32"))]
 pub fn to_rows(matrix: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, cols] = matrix.dims();
-    let values = crate::device::block_on(crate::device::read_f32(matrix))?;
+    let values = crate::device::block_on(crate::device::read_finite(matrix, "an embedding or logit"))?;
     Ok(values.chunks(cols.max(1)).map(<[f32]>::to_vec).collect())
 }

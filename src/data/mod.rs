@@ -3,6 +3,6 @@
 mod pairs;
 mod pool;
 
-pub use pairs::{Pair, PairImages, Splits, parse_pairs, split_pairs};
+pub use pairs::{Duplicates, Pair, PairImages, Splits, parse_pairs, split_pairs};
 pub use pool::{check_captions, parse_caption_pool};
 

@@ -1,6 +1,9 @@
 //! Safe/unsafe caption pairs: the JSONL format of `data/README.md`, read with every problem
 //! reported by line number (nothing is skipped), and seeded splits.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use serde::Deserialize;
 
 use crate::preprocess::Pixels;
@@ -36,35 +39,75 @@ impl Pair {
     }
 }
 
-pub fn parse_pairs(text: &str) -> Result<Vec<Pair>> {
+/// What to do with a pair that repeats an earlier line's captions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// Refuse the file, naming both lines: a repeated pair can land in both the training and
+    /// the test split.
+    Refuse,
+    /// Keep the first occurrence.
+    Drop,
+}
+
+/// Bad lines listed in one error before the rest are counted.
+const LISTED_PROBLEMS: usize = 20;
+
+/// Parses a pair file. Every bad line is reported, by number, in one error (the first
+/// [`LISTED_PROBLEMS`], then a count): nothing is skipped silently.
+pub fn parse_pairs(text: &str, duplicates: Duplicates) -> Result<Vec<Pair>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut pairs = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
-        let at = |why: String| Error::Input(format!("pair file line {}: {why}", i + 1));
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            return Err(at("blank line; every line must hold one pair".into()));
+        match parse_line(line) {
+            Ok(pair) => match seen.entry((pair.safe.clone(), pair.unsafe_caption.clone())) {
+                Entry::Occupied(first) if duplicates == Duplicates::Refuse => problems.push(format!(
+                    "line {}: repeats the pair of line {} (remove one; the CLI's --drop-duplicates keeps the first)",
+                    i + 1,
+                    first.get()
+                )),
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(i + 1);
+                    pairs.push(pair);
+                }
+            },
+            Err(why) => problems.push(format!("line {}: {why}", i + 1)),
         }
-        let pair: Pair = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
-        for (field, value) in [("safe", &pair.safe), ("unsafe", &pair.unsafe_caption)] {
-            if value.trim().is_empty() {
-                return Err(at(format!("`{field}` is empty")));
-            }
+    }
+    if !problems.is_empty() {
+        let more = problems.len().saturating_sub(LISTED_PROBLEMS);
+        let mut listed = problems.into_iter().take(LISTED_PROBLEMS).collect::<Vec<_>>().join("; ");
+        if more > 0 {
+            listed.push_str(&format!("; and {more} more bad lines"));
         }
-        if pair.safe == pair.unsafe_caption {
-            return Err(at("`safe` and `unsafe` are the same caption".into()));
-        }
-        if pair.safe_image.is_some() != pair.unsafe_image.is_some() {
-            return Err(at(
-                "give both `safe_image` and `unsafe_image`, or neither".into()
-            ));
-        }
-        pairs.push(pair);
+        return Err(Error::Input(format!("pair file {listed}")));
     }
     if pairs.is_empty() {
         return Err(Error::Input("the pair file holds no pairs".into()));
     }
     Ok(pairs)
+}
+
+fn parse_line(line: &str) -> std::result::Result<Pair, String> {
+    if line.trim().is_empty() {
+        return Err("blank line; every line must hold one pair".into());
+    }
+    let pair: Pair = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    for (field, value) in [("safe", &pair.safe), ("unsafe", &pair.unsafe_caption)] {
+        if value.trim().is_empty() {
+            return Err(format!("`{field}` is empty"));
+        }
+    }
+    if pair.safe == pair.unsafe_caption {
+        return Err("`safe` and `unsafe` are the same caption".into());
+    }
+    if pair.safe_image.is_some() != pair.unsafe_image.is_some() {
+        return Err("give both `safe_image` and `unsafe_image`, or neither".into());
+    }
+    Ok(pair)
 }
 
 /// Disjoint parts of a pair list, by index into it.
@@ -133,15 +176,29 @@ mod tests {
             (String::new(), "no pairs"),
         ];
         for (text, expected) in cases {
-            let error = parse_pairs(&text).unwrap_err().to_string();
+            let error = parse_pairs(&text, Duplicates::Refuse).unwrap_err().to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
+        let several = format!("{good}\nnot json\n\n{good}\n{}", "x\n".repeat(30));
+        let error = parse_pairs(&several, Duplicates::Refuse).unwrap_err().to_string();
+        for expected in ["line 2: expected", "line 3: blank", "line 4: repeats the pair of line 1", "and 13 more"] {
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_refused_or_dropped() {
+        let (a, b) = (line("a cat", "a dead cat", "violence"), line("a dog", "a dead dog", "violence"));
+        let text = format!("{a}\n{b}\n{a}");
+        assert!(parse_pairs(&text, Duplicates::Refuse).unwrap_err().to_string().contains("line 3: repeats the pair of line 1"));
+        let kept = parse_pairs(&text, Duplicates::Drop).unwrap();
+        assert_eq!(kept.iter().map(|p| p.safe.as_str()).collect::<Vec<_>>(), ["a cat", "a dog"]);
     }
 
     #[test]
     fn the_shipped_pairs_parse_whole() {
         let text = include_str!("../../data/pairs.jsonl");
-        let pairs = parse_pairs(text).unwrap();
+        let pairs = parse_pairs(text, Duplicates::Refuse).unwrap();
         assert_eq!(pairs.len(), text.lines().count());
         assert!(pairs.iter().all(|p| p.category.is_some() && !p.has_images()));
     }
@@ -149,7 +206,7 @@ mod tests {
     #[test]
     fn splits_are_disjoint_stratified_and_seeded() {
         let text = include_str!("../../data/pairs.jsonl");
-        let pairs = parse_pairs(text).unwrap();
+        let pairs = parse_pairs(text, Duplicates::Refuse).unwrap();
         let splits = split_pairs(&pairs, 0.1, 0.2, 3).unwrap();
         let mut all: Vec<usize> = [&splits.train, &splits.validation, &splits.test]
             .into_iter()

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::device::read_f32;
+use crate::device::read_finite;
 use crate::error::Result;
 use crate::model::ClipModel;
 use crate::safety::losses::cosine_rows;
@@ -17,7 +17,7 @@ pub struct EmbeddingDrift {
 }
 
 pub async fn embedding_drift(before: Tensor<2>, after: Tensor<2>) -> Result<EmbeddingDrift> {
-    let cosines = read_f32(cosine_rows(before, after)).await?;
+    let cosines = read_finite(cosine_rows(before, after), "a cosine to the original").await?;
     let mean = cosines.iter().map(|&c| c as f64).sum::<f64>() / cosines.len().max(1) as f64;
     let min = cosines.iter().fold(f64::INFINITY, |m, &c| m.min(c as f64));
     Ok(EmbeddingDrift { mean_cosine: mean, min_cosine: min })
@@ -36,7 +36,7 @@ pub async fn weight_drift(model: &ClipModel) -> Result<Vec<LayerDrift>> {
         let Some(adapter) = &projection.layer.adapter else { continue };
         let norm = |t: Tensor<2>| t.powi_scalar(2).sum().sqrt();
         let both = Tensor::cat(vec![norm(adapter.delta()), norm(projection.layer.base.weight.val())], 0);
-        let values = read_f32(both).await?;
+        let values = read_finite(both, "an adapter's weight change").await?;
         drift.push(LayerDrift {
             layer: projection.name,
             relative_change: values[0] as f64 / values[1] as f64,

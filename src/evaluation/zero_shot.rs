@@ -65,7 +65,8 @@ pub fn class_embeddings(clip: &Clip, prompts: &PromptSet) -> Result<Tensor<2>> {
 pub struct ZeroShot {
     pub images: usize,
     pub accuracy: f64,
-    pub per_class: Vec<(String, f64)>,
+    /// Each class's accuracy; `None` for a class without images.
+    pub per_class: Vec<(String, Option<f64>)>,
 }
 
 /// Accuracy over `(image, class index)` examples, `batch` images at a time.
@@ -98,7 +99,7 @@ pub async fn zero_shot_accuracy(
             .classes
             .iter()
             .zip(correct.iter().zip(&total))
-            .map(|(name, (&c, &t))| (name.clone(), if t == 0 { f64::NAN } else { c as f64 / t as f64 }))
+            .map(|(name, (&c, &t))| (name.clone(), (t > 0).then(|| c as f64 / t as f64)))
             .collect(),
     })
 }

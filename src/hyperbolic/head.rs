@@ -6,7 +6,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::lorentz::{exp_map0, root_distance};
-use crate::device::read_f32;
+use crate::device::{read_f32, read_finite};
 use crate::error::Result;
 
 /// The learned scalars of the hyperbolic head, each a `[1, 1]` tensor in log space:
@@ -159,7 +159,7 @@ pub fn quantile(values: &[f32], q: f64) -> Option<f32> {
 
 /// Root distances of lifted points, read back.
 pub async fn root_distances(lifted: Tensor<2>, head: &HyperbolicHead) -> Result<Vec<f32>> {
-    read_f32(root_distance(lifted, head.curvature())).await
+    read_finite(root_distance(lifted, head.curvature()), "a root distance").await
 }
 
 #[cfg(test)]

@@ -82,6 +82,10 @@ impl Default for LoraConfig {
     }
 }
 
+/// The largest `α / r`: PEFT's defaults give 1 to 2, and beyond this the update swamps the
+/// frozen weight in `f32` and a single step diverges.
+pub const MAX_SCALE: f64 = 1024.0;
+
 impl LoraConfig {
     pub fn validate(&self) -> Result<()> {
         if self.rank == 0 {
@@ -89,6 +93,14 @@ impl LoraConfig {
         }
         if !self.alpha.is_finite() || self.alpha <= 0.0 {
             return Err(Error::Input(format!("LoRA alpha must be positive, got {}", self.alpha)));
+        }
+        if self.scale() > MAX_SCALE {
+            return Err(Error::Input(format!(
+                "LoRA alpha {:e} over rank {} scales updates by {:e}; at most {MAX_SCALE} is meaningful",
+                self.alpha,
+                self.rank,
+                self.scale()
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::Input(format!(
@@ -105,6 +117,24 @@ impl LoraConfig {
     /// `α / r`, the factor the low-rank product is scaled by.
     pub fn scale(&self) -> f64 {
         self.alpha / self.rank as f64
+    }
+
+    /// Checks, before anything of that size exists, that adapters of this rank on layers of
+    /// these `[in, out]` sizes stay within what the model allows: no more parameters than the
+    /// model itself has (or 2²⁶, for models smaller than that).
+    pub fn check_budget(&self, layers: &[[usize; 2]], model_parameters: usize) -> Result<()> {
+        let per_rank: u128 = layers.iter().map(|&[d_in, d_out]| (d_in + d_out) as u128).sum();
+        let limit = (model_parameters as u128).max(1 << 26);
+        let parameters = per_rank * self.rank as u128;
+        if parameters > limit {
+            return Err(Error::Input(format!(
+                "LoRA rank {} would give the adapters {parameters} parameters, more than the {limit} this model allows; \
+                 at most rank {} on these targets",
+                self.rank,
+                limit / per_rank.max(1)
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -43,14 +43,31 @@ impl ClipModel {
     /// The model with every base weight frozen and a fresh adapter on each targeted projection
     /// of both towers (drawn from `seed`): the same outputs until the adapters train.
     pub fn with_lora(self, config: &LoraConfig, seed: u64) -> Result<Self> {
-        config.validate()?;
         let device = self.logit_scale.device();
         let mut rng = SplitMix64::new(seed);
+        self.with_adapters(config, |_, [d_in, d_out]| Ok(LoraAdapter::new(d_in, d_out, config, &mut rng, &device)))
+    }
+
+    /// The model with every base weight frozen and, on each projection `config` targets, the
+    /// adapter `make` builds from its name and `[in, out]`, once the rank is known to fit every
+    /// targeted layer (nothing of a hostile rank is allocated).
+    pub fn with_adapters(
+        self,
+        config: &LoraConfig,
+        mut make: impl FnMut(&str, [usize; 2]) -> Result<LoraAdapter>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let targeted: Vec<[usize; 2]> = self
+            .projections()
+            .into_iter()
+            .filter(|p| is_target(&p.name, &config.targets))
+            .map(|p| p.layer.dims())
+            .collect();
+        config.check_budget(&targeted, self.num_params())?;
         let mut model = self.no_grad();
         for Projection { name, layer, .. } in model.projections_mut() {
             if is_target(&name, &config.targets) {
-                let [d_in, d_out] = layer.dims();
-                layer.adapter = Some(LoraAdapter::new(d_in, d_out, config, &mut rng, &device));
+                layer.adapter = Some(make(&name, layer.dims())?);
             }
         }
         Ok(model)

@@ -165,6 +165,26 @@ impl ClipConfig {
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(Error::Config(format!("{name} must be positive")));
         }
+        // Far beyond any published CLIP (ViT-bigG: width 1664, 48 layers), so that sizes from a
+        // hostile file never reach an allocation.
+        let bound = |name: &str| match name {
+            "text_config.vocab_size" => 1 << 22,
+            // Each image is preprocessed to `3 × size²` floats.
+            "vision_config.image_size" => 1 << 12,
+            n if n.ends_with("num_hidden_layers") || n.ends_with("num_channels") => 1 << 10,
+            _ => 1 << 16,
+        };
+        if let Some((name, value)) = positive.iter().find(|(name, value)| *value > bound(name)) {
+            return Err(Error::Config(format!("{name} is {value}; at most {} is accepted", bound(name))));
+        }
+        for (name, eps) in [("text_config.layer_norm_eps", t.layer_norm_eps), ("vision_config.layer_norm_eps", v.layer_norm_eps)] {
+            if !(eps.is_finite() && eps > 0.0 && eps < 1.0) {
+                return Err(Error::Config(format!("{name} must be a small positive number, got {eps}")));
+            }
+        }
+        if !self.logit_scale_init_value.is_finite() {
+            return Err(Error::Config("logit_scale_init_value must be a finite number".into()));
+        }
         if t.hidden_size % t.num_attention_heads != 0 {
             return Err(Error::Config(format!(
                 "text hidden_size {} is not divisible by num_attention_heads {}",
@@ -213,6 +233,19 @@ mod tests {
     fn unknown_activation_is_rejected_by_name() {
         let err = ClipConfig::from_json(r#"{"text_config": {"hidden_act": "swish"}}"#).unwrap_err();
         assert!(err.to_string().contains("swish"), "{err}");
+    }
+
+    #[test]
+    fn meaningless_sizes_and_epsilons_are_refused_by_name() {
+        for (json, name) in [
+            (r#"{"text_config": {"layer_norm_eps": -1}}"#, "text_config.layer_norm_eps"),
+            (r#"{"vision_config": {"layer_norm_eps": 0}}"#, "vision_config.layer_norm_eps"),
+            (r#"{"vision_config": {"image_size": 1000000, "patch_size": 1}}"#, "vision_config.image_size"),
+            (r#"{"text_config": {"num_hidden_layers": 100000}}"#, "text_config.num_hidden_layers"),
+        ] {
+            let err = ClipConfig::from_json(json).unwrap_err().to_string();
+            assert!(err.contains(name), "{json}: {err}");
+        }
     }
 
     #[test]

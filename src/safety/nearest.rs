@@ -8,7 +8,7 @@
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::device::{read_f32, read_i64};
+use crate::device::{read_finite, read_i64};
 use crate::error::{Error, Result};
 
 /// Pool rows compared at once: 8 queries × 8192 rows is 256 KiB of similarities.
@@ -152,7 +152,7 @@ fn mask_excluded(
 /// Reads a [`TopK`] back into neighbour lists, one per query.
 pub async fn read_neighbours(top: TopK) -> Result<Vec<Vec<Neighbour>>> {
     let [queries, k] = top.scores.dims();
-    let scores = read_f32(top.scores).await?;
+    let scores = read_finite(top.scores, "a similarity score").await?;
     let indices = read_i64(top.indices).await?;
     Ok((0..queries)
         .map(|q| {

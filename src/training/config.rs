@@ -167,7 +167,9 @@ impl TrainConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrainOptions {
-    pub method: Method,
+    /// SafeR-CLIP when left out.
+    #[serde(default)]
+    pub method: Option<Method>,
     #[serde(default)]
     pub rank: Option<usize>,
     #[serde(default)]
@@ -201,8 +203,8 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// The method's defaults, nothing chosen.
-    pub fn new(method: Method) -> Self {
+    /// The method's defaults, nothing else chosen.
+    pub fn new(method: Option<Method>) -> Self {
         Self {
             method,
             rank: None,
@@ -224,7 +226,7 @@ impl TrainOptions {
 
     /// The run's config: the method's defaults with every choice applied, checked.
     pub fn config(&self) -> Result<TrainConfig> {
-        let mut config = TrainConfig::new(self.method);
+        let mut config = TrainConfig::new(self.method.unwrap_or(Method::Safer));
         let lora = &mut config.lora;
         lora.rank = self.rank.unwrap_or(lora.rank);
         lora.alpha = self.alpha.unwrap_or(lora.alpha);
@@ -252,6 +254,49 @@ impl TrainOptions {
         config.target_query = self.target_query.unwrap_or(config.target_query);
         config.exclude_own_pair = self.exclude_own_pair.unwrap_or(config.exclude_own_pair);
         config.seed = self.seed.unwrap_or(config.seed);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The settings of a resumed run: the checkpoint's, with `epochs` and `max_steps` applied
+    /// (they lengthen or shorten the same schedule). Any other option given must equal the
+    /// checkpoint's; one that differs is refused by name.
+    pub fn resumed(&self, saved: &TrainConfig) -> Result<TrainConfig> {
+        let requested = TrainOptions { method: Some(self.method.unwrap_or(saved.method)), ..self.clone() }.config()?;
+        let mut differ = Vec::new();
+        let mut check = |given: bool, name: &str, here: String, there: String| {
+            if given && here != there {
+                differ.push(format!("{name} ({here} here, {there} in the checkpoint)"));
+            }
+        };
+        let (r, s) = (&requested, saved);
+        check(self.method.is_some(), "method", format!("{:?}", r.method), format!("{:?}", s.method));
+        check(self.rank.is_some(), "rank", r.lora.rank.to_string(), s.lora.rank.to_string());
+        check(self.alpha.is_some(), "alpha", r.lora.alpha.to_string(), s.lora.alpha.to_string());
+        check(self.dropout.is_some(), "dropout", r.lora.dropout.to_string(), s.lora.dropout.to_string());
+        check(self.targets.is_some(), "targets", format!("{:?}", r.lora.targets), format!("{:?}", s.lora.targets));
+        let (ro, so) = (&r.optimizer, &s.optimizer);
+        check(self.learning_rate.is_some(), "learning rate", ro.learning_rate.to_string(), so.learning_rate.to_string());
+        check(self.weight_decay.is_some(), "weight decay", ro.weight_decay.to_string(), so.weight_decay.to_string());
+        check(self.grad_clip.is_some(), "gradient clipping", format!("{:?}", ro.max_grad_norm), format!("{:?}", so.max_grad_norm));
+        check(self.batch_size.is_some(), "batch size", r.batch_size.to_string(), s.batch_size.to_string());
+        check(self.curriculum.is_some(), "curriculum", format!("{:?}", r.curriculum), format!("{:?}", s.curriculum));
+        check(self.target_query.is_some(), "target query", format!("{:?}", r.target_query), format!("{:?}", s.target_query));
+        check(self.exclude_own_pair.is_some(), "exclude own pair", r.exclude_own_pair.to_string(), s.exclude_own_pair.to_string());
+        check(self.seed.is_some(), "seed", r.seed.to_string(), s.seed.to_string());
+        if !differ.is_empty() {
+            return Err(Error::Input(format!(
+                "a resumed run keeps the settings it started with, and these differ: {}; leave them out, or start a new run",
+                differ.join("; ")
+            )));
+        }
+        let mut config = saved.clone();
+        if self.epochs.is_some() {
+            config.epochs = requested.epochs;
+        }
+        if self.max_steps.is_some() {
+            config.max_steps = requested.max_steps;
+        }
         config.validate()?;
         Ok(config)
     }

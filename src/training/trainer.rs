@@ -7,7 +7,7 @@ use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::config::{Method, TrainConfig};
+use super::config::{Method, TrainConfig, TrainOptions};
 use super::optimizer::{AdamW, Moments, Update};
 use super::schedule::{Batch, schedule};
 use super::targets::{FrozenTargets, frozen_targets};
@@ -130,6 +130,9 @@ impl Trainer {
     /// adapters to a copy of its model.
     pub async fn new(frozen: &Clip, set: TrainingSet, config: TrainConfig) -> Result<Self> {
         config.validate()?;
+        // The adapters first: a rank that does not fit is refused before the frozen pass.
+        let device = frozen.device().autodiff();
+        let model = on_autodiff(frozen.model.clone()).with_lora(&config.lora, config.seed)?;
         let targets = frozen_targets(
             frozen,
             &set.pairs,
@@ -141,8 +144,6 @@ impl Trainer {
         .await?;
         let difficulty: Vec<f32> = targets.nearest.iter().map(|n| n.score).collect();
         let schedule = schedule(&config, &difficulty);
-        let device = frozen.device().autodiff();
-        let model = on_autodiff(frozen.model.clone()).with_lora(&config.lora, config.seed)?;
         let head = (config.method == Method::Hysac)
             .then(|| trainable(HyperbolicHead::new(frozen.config().projection_dim, &device)));
         Ok(Self {
@@ -159,8 +160,9 @@ impl Trainer {
     }
 
     /// Continues the run saved by [`Self::checkpoint`]: same config, adapters, optimiser moments
-    /// and position in the schedule.
-    pub async fn resume(frozen: &Clip, set: TrainingSet, checkpoint: &[u8]) -> Result<Self> {
+    /// and position in the schedule. `changes`, when given, may lengthen or shorten the run and
+    /// must otherwise agree with it ([`TrainOptions::resumed`]).
+    pub async fn resume(frozen: &Clip, set: TrainingSet, checkpoint: &[u8], changes: Option<&TrainOptions>) -> Result<Self> {
         let device = frozen.device().autodiff();
         let file = Checkpoint::parse(checkpoint, &device)?;
         let state: TrainingState = file
@@ -174,7 +176,11 @@ impl Trainer {
                 "the checkpoint was trained on different pairs; resume with the same data".into(),
             ));
         }
-        let mut trainer = Self::new(frozen, set, state.config).await?;
+        let config = match changes {
+            Some(changes) => changes.resumed(&state.config)?,
+            None => state.config,
+        };
+        let mut trainer = Self::new(frozen, set, config).await?;
         let (model, _) = read_adapters(on_autodiff(frozen.model.clone()), &file)?;
         let mut parameters: Vec<(String, [usize; 2])> =
             model.adapter_factors().into_iter().map(|(name, param)| (name, param.val().dims())).collect();

@@ -9,7 +9,9 @@ use super::checkpoint::Checkpoint;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
 use super::layout::torch_shapes;
-use crate::lora::{LoraAdapter, LoraConfig, is_target};
+use std::collections::HashMap;
+
+use crate::lora::{LoraAdapter, LoraConfig};
 use crate::model::ClipModel;
 use crate::hyperbolic::{Hyperbolic, HyperbolicHead, SafeRegion};
 
@@ -36,7 +38,7 @@ pub async fn write_adapters(
     let mut stored = 0;
     for projection in model.projections() {
         if let Some(adapter) = &projection.layer.adapter {
-            let [_, a_shape, b_shape] = torch_shapes(&projection, projection.layer.dims(), config.rank);
+            let [_, a_shape, b_shape] = torch_shapes(projection.kernel, projection.layer.dims(), config.rank);
             writer.add_transposed_as(&key(&projection.name, "A"), adapter.a.val(), &a_shape).await?;
             writer.add_transposed_as(&key(&projection.name, "B"), adapter.b.val(), &b_shape).await?;
             stored += 1;
@@ -83,18 +85,14 @@ pub fn adapter_config(checkpoint: &Checkpoint) -> Result<LoraConfig> {
 /// checked against the model. Tensors other than adapters are left for the caller to read.
 pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipModel, LoraConfig)> {
     let config = adapter_config(checkpoint)?;
-    // The fresh factors are replaced by the stored ones below.
-    let mut model = model.with_lora(&config, 0)?;
-    for projection in model.projections_mut() {
-        if !is_target(&projection.name, &config.targets) {
-            continue;
-        }
-        let [d_in, d_out] = projection.layer.dims();
-        let [_, a_shape, b_shape] = torch_shapes(&projection, [d_in, d_out], config.rank);
-        let a = checkpoint.matrix_transposed_as(&key(&projection.name, "A"), &a_shape, d_in, config.rank)?;
-        let b = checkpoint.matrix_transposed_as(&key(&projection.name, "B"), &b_shape, config.rank, d_out)?;
-        projection.layer.adapter = Some(LoraAdapter::from_factors(a.val(), b.val(), &config));
-    }
+    let kernels: HashMap<String, Option<[usize; 3]>> =
+        model.projections().into_iter().map(|p| (p.name, p.kernel)).collect();
+    let model = model.with_adapters(&config, |name, [d_in, d_out]| {
+        let [_, a_shape, b_shape] = torch_shapes(kernels[name], [d_in, d_out], config.rank);
+        let a = checkpoint.matrix_transposed_as(&key(name, "A"), &a_shape, d_in, config.rank)?;
+        let b = checkpoint.matrix_transposed_as(&key(name, "B"), &b_shape, config.rank, d_out)?;
+        Ok(LoraAdapter::from_factors(a.val(), b.val(), &config))
+    })?;
     Ok((model, config))
 }
 

@@ -92,12 +92,19 @@ impl Drop for TempDir {
     }
 }
 
+/// A fresh temporary folder for `test`, removed when dropped.
+pub fn temp_dir(test: &str) -> TempDir {
+    let dir = TempDir(std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&*dir);
+    std::fs::create_dir_all(&*dir).unwrap();
+    dir
+}
+
 /// A model folder as on the hub: the `tiny-fullvocab` fixture's weights and config with the real
 /// CLIP tokenizer from `../shared`, in a fresh temporary folder.
 pub fn hub_model_dir(test: &str) -> TempDir {
     let shared = shared(test);
-    let dir = TempDir(std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id())));
-    std::fs::create_dir_all(&*dir).unwrap();
+    let dir = temp_dir(test);
     for file in ["config.json", "model.safetensors"] {
         std::fs::copy(fixtures().join("tiny-fullvocab").join(file), dir.join(file)).unwrap();
     }

@@ -183,7 +183,7 @@ fn train_merge_and_eval_from_the_command_line() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["steps"].as_array().unwrap().len(), 4);
     assert_eq!(report["config"]["method"], "safer");
-    let pairs = safer_clip::data::parse_pairs(&std::fs::read_to_string(PAIRS).unwrap()).unwrap();
+    let pairs = safer_clip::data::parse_pairs(&std::fs::read_to_string(PAIRS).unwrap(), safer_clip::data::Duplicates::Refuse).unwrap();
     let test_pairs = safer_clip::data::split_pairs(&pairs, 0.1, 0.1, 0).unwrap().test.len() as u64;
     assert_eq!(report["data"]["test"].as_u64(), Some(test_pairs));
     for key in ["original", "tuned"] {

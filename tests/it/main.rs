@@ -5,11 +5,13 @@ mod common;
 
 mod bad_input;
 mod end_to_end;
+mod fuzz;
 mod hysac;
 mod lora;
 mod losses;
 mod nearest;
 mod parity;
 mod preprocess;
+mod reliability;
 mod tokenizer;
 mod training;

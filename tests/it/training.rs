@@ -38,7 +38,7 @@ fn clip(test: &str) -> Clip {
 /// Every `stride`-th shipped pair: all nine categories.
 fn pairs(stride: usize) -> Vec<Pair> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/pairs.jsonl")).unwrap();
-    parse_pairs(&text).unwrap().into_iter().step_by(stride).collect()
+    parse_pairs(&text, safer_clip::data::Duplicates::Refuse).unwrap().into_iter().step_by(stride).collect()
 }
 
 fn pool() -> Vec<String> {
@@ -159,17 +159,17 @@ fn a_resumed_run_continues_exactly() {
     block_on(first.step()).unwrap();
     block_on(first.step()).unwrap();
     let checkpoint = block_on(first.checkpoint()).unwrap();
-    let mut resumed = block_on(Trainer::resume(&clip, set.clone(), &checkpoint)).unwrap();
+    let mut resumed = block_on(Trainer::resume(&clip, set.clone(), &checkpoint, None)).unwrap();
     assert_eq!(resumed.steps_done(), 2);
     let resumed_losses: Vec<f32> = run(&mut resumed).iter().map(|r| r.loss).collect();
     assert_eq!(resumed_losses, straight_losses[2..], "same batches, dropout and moments");
     assert_eq!(factors(&block_on(resumed.adapter_file()).unwrap()), factors(&block_on(straight.adapter_file()).unwrap()));
 
     let other_data = text_set(10);
-    let error = block_on(Trainer::resume(&clip, other_data, &checkpoint)).err().unwrap().to_string();
+    let error = block_on(Trainer::resume(&clip, other_data, &checkpoint, None)).err().unwrap().to_string();
     assert!(error.contains("different pairs"), "{error}");
     let adapter_only = block_on(first.adapter_file()).unwrap();
-    let error = block_on(Trainer::resume(&clip, set, &adapter_only)).err().unwrap().to_string();
+    let error = block_on(Trainer::resume(&clip, set, &adapter_only, None)).err().unwrap().to_string();
     assert!(error.contains("not a training checkpoint"), "{error}");
 }
 
@@ -358,7 +358,7 @@ fn hysac_training_moves_unsafe_captions_away_from_the_root() {
     let mut first = block_on(Trainer::new(&clip, set.clone(), config)).unwrap();
     block_on(first.step()).unwrap();
     block_on(first.step()).unwrap();
-    let mut resumed = block_on(Trainer::resume(&clip, set, &block_on(first.checkpoint()).unwrap())).unwrap();
+    let mut resumed = block_on(Trainer::resume(&clip, set, &block_on(first.checkpoint()).unwrap(), None)).unwrap();
     let resumed: Vec<f32> = run(&mut resumed).iter().map(|r| r.loss).collect();
     assert_eq!(resumed, straight[2..], "head, its moments and the adapters all resume");
 }

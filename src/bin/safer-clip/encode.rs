@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::inputs::DeviceArgs;
+use crate::inputs::{DeviceArgs, read_image};
 use safer_clip::Clip;
 
-use safer_clip::error::{Error, Result, read_file};
+use safer_clip::error::{Error, Result};
 use safer_clip::pipeline::to_rows;
 use serde::Serialize;
 
@@ -55,10 +55,7 @@ pub fn run(args: EncodeArgs) -> Result<()> {
         let pixels = args
             .images
             .iter()
-            .map(|path| {
-                clip.preprocess(&read_file(path)?)
-                    .map_err(|e| e.context(path.display()))
-            })
+            .map(|path| read_image(path, clip.image_size()))
             .collect::<Result<Vec<_>>>()?;
         Some(clip.embed_images(&pixels)?)
     };

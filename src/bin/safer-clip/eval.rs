@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use safer_clip::Clip;
 use safer_clip::device::block_on;
-use safer_clip::error::{Error, Result, read_file};
+use safer_clip::error::{Error, Result};
+use safer_clip::files::{Limit, read_bounded, read_text};
 use safer_clip::evaluation::{
     Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics, parse_prompt_file,
     zero_shot_accuracy,
@@ -15,7 +16,7 @@ use safer_clip::preprocess::Pixels;
 use safer_clip::weights::load_adapters;
 use serde::Serialize;
 
-use crate::inputs::{DeviceArgs, SplitArgs, read_pair_images, read_pairs, read_text, subset};
+use crate::inputs::{DeviceArgs, PairPart, SplitArgs, read_image, read_pair_images, read_pairs};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -28,6 +29,9 @@ pub struct EvalArgs {
     /// Safe/unsafe pairs, JSONL.
     #[arg(long)]
     pairs: Option<PathBuf>,
+    /// Keep the first of repeated pairs instead of refusing the file.
+    #[arg(long)]
+    drop_duplicates: bool,
     /// Evaluate only the test split made as `train` makes it (same fractions and seed).
     #[arg(long)]
     test_split: bool,
@@ -79,9 +83,7 @@ fn class_folder(folder: &Path, classes: &[String], per_class: usize, size: usize
             files.truncate(per_class);
         }
         for file in files {
-            let pixels = safer_clip::preprocess::preprocess_image(&read_file(&file)?, size)
-                .map_err(|e| e.context(file.display()))?;
-            examples.push((pixels, index));
+            examples.push((read_image(&file, size)?, index));
         }
     }
     Ok(examples)
@@ -92,30 +94,30 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let clip = Clip::from_dir(&args.model, &device)?;
     let (tuned, hyperbolic) = match &args.adapter {
         Some(path) => {
-            let adapter = load_adapters(clip.model.clone(), &read_file(path)?)
+            let adapter = load_adapters(clip.model.clone(), &read_bounded(path, Limit::Weights)?)
                 .map_err(|e| e.context(path.display()))?;
             (Some(clip.with_model(adapter.model)), adapter.hyperbolic)
         }
         None => (None, None),
     };
 
-    let pairs = match &args.pairs {
+    // The pairs measured, and the part HySAC's classifier fits its threshold on.
+    let pairs: Option<(PairPart, Option<PairPart>)> = match &args.pairs {
         Some(path) => {
-            let pairs = read_pairs(path)?;
+            let pairs = read_pairs(path, args.drop_duplicates)?;
             let images = read_pair_images(&pairs, path, clip.image_size())?;
-            let part = |rows: &[usize]| (subset(&pairs, rows), images.as_ref().map(|all| subset(all, rows)));
             if args.test_split {
-                let splits = args.split.split(&pairs)?;
-                Some((part(&splits.test), Some(part(&splits.validation))))
+                let parts = args.split.parts(&pairs, images.as_deref())?;
+                Some((parts.test, Some(parts.validation)))
             } else {
-                Some(((pairs.clone(), images.clone()), None))
+                Some((PairPart { pairs, images }, None))
             }
         }
         None => None,
     };
     let zero_shot = match (&args.images, &args.prompts) {
         (Some(folder), Some(prompts)) => {
-            let prompts = parse_prompt_file(&read_text(prompts)?, &args.dataset)?;
+            let prompts = parse_prompt_file(&read_text(prompts, Limit::Text)?, &args.dataset).map_err(|e| e.context(prompts.display()))?;
             let examples = class_folder(folder, &prompts.classes, args.per_class, clip.image_size())?;
             Some((prompts, examples))
         }
@@ -129,7 +131,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let measure = |model: &Clip| -> Result<ModelReport> {
         Ok(ModelReport {
             pairs: match &pairs {
-                Some(((pairs, images), _)) => Some(block_on(pair_metrics(model, pairs, images.as_deref()))?),
+                Some((part, _)) => Some(block_on(pair_metrics(model, &part.pairs, part.images.as_deref()))?),
                 None => None,
             },
             zero_shot: match &zero_shot {
@@ -142,16 +144,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         original: measure(&clip)?,
         tuned: tuned.as_ref().map(measure).transpose()?,
         drift: match (&tuned, &pairs) {
-            (Some(tuned), Some(((pairs, _), _))) => {
-                let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
+            (Some(tuned), Some((part, _))) => {
+                let safe: Vec<&str> = part.pairs.iter().map(|p| p.safe.as_str()).collect();
                 Some(block_on(drift(&clip, tuned, &safe))?)
             }
             _ => None,
         },
         hysac: match (&tuned, &hyperbolic, &pairs) {
-            (Some(tuned), Some(hyperbolic), Some(((pairs, images), validation))) => {
-                let fit = validation.as_ref().map(|(p, i)| (p.as_slice(), i.as_deref()));
-                Some(block_on(hysac_metrics(tuned, hyperbolic, fit, (pairs, images.as_deref())))?)
+            (Some(tuned), Some(hyperbolic), Some((part, validation))) => {
+                let fit = validation.as_ref().and_then(PairPart::fit_set);
+                Some(block_on(hysac_metrics(tuned, hyperbolic, fit, part.set()))?)
             }
             _ => None,
         },

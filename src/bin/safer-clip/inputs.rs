@@ -5,23 +5,33 @@ use std::path::Path;
 
 use burn::prelude::Device;
 use clap::Args;
-use safer_clip::data::{Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs};
+use safer_clip::data::{Duplicates, Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs};
+use safer_clip::evaluation::PairSet;
 use safer_clip::device::{Backend, device, set_cpu_threads};
-use safer_clip::error::{Error, Result, read_file};
-use safer_clip::preprocess::preprocess_image;
-
-pub fn read_text(path: &Path) -> Result<String> {
-    String::from_utf8(read_file(path)?)
-        .map_err(|_| Error::Input(format!("{} is not UTF-8 text", path.display())))
-}
+use safer_clip::error::{Error, Result};
+use safer_clip::files::{Limit, read_bounded, read_text};
+use safer_clip::preprocess::{Pixels, preprocess_image};
 
 pub fn read_pool(path: &Path) -> Result<Vec<String>> {
-    parse_caption_pool(&read_text(path)?)
-        .map_err(|e| e.context(path.display()))
+    parse_caption_pool(&read_text(path, Limit::Text)?).map_err(|e| e.context(path.display()))
 }
 
-pub fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
-    parse_pairs(&read_text(path)?).map_err(|e| e.context(path.display()))
+/// A pair file; with `drop_duplicates`, repeated pairs are dropped (and counted) rather than
+/// refused.
+pub fn read_pairs(path: &Path, drop_duplicates: bool) -> Result<Vec<Pair>> {
+    let duplicates = if drop_duplicates { Duplicates::Drop } else { Duplicates::Refuse };
+    let text = read_text(path, Limit::Text)?;
+    let pairs = parse_pairs(&text, duplicates).map_err(|e| e.context(path.display()))?;
+    let dropped = text.lines().count() - pairs.len();
+    if dropped > 0 {
+        eprintln!("{}: dropped {dropped} repeated pairs", path.display());
+    }
+    Ok(pairs)
+}
+
+/// Decodes and preprocesses an image file, naming it when it cannot.
+pub fn read_image(path: &Path, image_size: usize) -> Result<Pixels> {
+    preprocess_image(&read_bounded(path, Limit::Image)?, image_size).map_err(|e| e.context(path.display()))
 }
 
 /// The preprocessed images of `pairs` when every pair names both, `None` when none does.
@@ -45,9 +55,7 @@ pub fn read_pair_images(pairs: &[Pair], pair_file: &Path, image_size: usize) -> 
                 "image URLs are fetched by the browser app; download {name} and give its path"
             )));
         }
-        let path = base.join(name);
-        preprocess_image(&read_file(&path)?, image_size)
-            .map_err(|e| e.context(path.display()))
+        read_image(&base.join(name), image_size)
     };
     pairs
         .iter()
@@ -73,14 +81,54 @@ pub struct SplitArgs {
     pub seed: u64,
 }
 
+/// Some of the pairs, with their images when the pairs have them.
+pub struct PairPart {
+    pub pairs: Vec<Pair>,
+    pub images: Option<Vec<PairImages>>,
+}
+
+impl PairPart {
+    fn of(pairs: &[Pair], images: Option<&[PairImages]>, rows: &[usize]) -> Self {
+        Self { pairs: subset(pairs, rows), images: images.map(|all| subset(all, rows)) }
+    }
+
+    pub fn set(&self) -> PairSet<'_> {
+        (&self.pairs, self.images.as_deref())
+    }
+
+    /// Where HySAC's classifier fits its threshold: this part when it has two pairs or more.
+    pub fn fit_set(&self) -> Option<PairSet<'_>> {
+        (self.pairs.len() >= 2).then(|| self.set())
+    }
+}
+
+pub struct SplitParts {
+    pub train: PairPart,
+    pub validation: PairPart,
+    pub test: PairPart,
+}
+
 impl SplitArgs {
-    pub fn split(&self, pairs: &[Pair]) -> Result<Splits> {
-        split_pairs(pairs, self.validation, self.test, self.seed)
+    /// The three parts, checked before any work: training needs a pair, the report two test pairs.
+    pub fn parts(&self, pairs: &[Pair], images: Option<&[PairImages]>) -> Result<SplitParts> {
+        let Splits { train, validation, test } = split_pairs(pairs, self.validation, self.test, self.seed)?;
+        if test.len() < 2 {
+            return Err(Error::Input(format!(
+                "the test split holds {} of the {} pairs; the report needs at least two (more pairs, or a larger --test)",
+                test.len(),
+                pairs.len()
+            )));
+        }
+        Ok(SplitParts {
+            train: PairPart::of(pairs, images, &train),
+            validation: PairPart::of(pairs, images, &validation),
+            test: PairPart::of(pairs, images, &test),
+        })
     }
 }
 
 /// The items at `indices`, in that order.
-pub fn subset<T: Clone>(items: &[T], indices: &[usize]) -> Vec<T> {
+fn subset<T: Clone>(items: &[T], indices: &[usize]) -> Vec<T> {
     indices.iter().map(|&i| items[i].clone()).collect()
 }
 

@@ -6,16 +6,17 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use safer_clip::Clip;
-use safer_clip::data::{Pair, PairImages};
 use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result};
+use safer_clip::files::{Limit, read_bounded, read_text, write_atomic};
 use safer_clip::evaluation::{Drift, HysacMetrics, PairMetrics, drift, hysac_metrics, pair_metrics, safe_region};
 use safer_clip::hyperbolic::{Hyperbolic, HyperbolicHead};
 use safer_clip::lora::LoraTarget;
-use safer_clip::training::{Method, StepReport, TargetQuery, TrainConfig, TrainOptions, Trainer, TrainingSet};
+use safer_clip::training::{Method, TargetQuery, TrainConfig, TrainOptions, Trainer, TrainingSet};
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::inputs::{DeviceArgs, SplitArgs, read_pair_images, read_pairs, read_pool, subset};
+use crate::inputs::{DeviceArgs, SplitArgs, read_pair_images, read_pairs, read_pool};
 
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -29,15 +30,18 @@ pub struct TrainArgs {
     /// Safe/unsafe pairs, JSONL (see data/README.md).
     #[arg(long)]
     pairs: PathBuf,
+    /// Keep the first of repeated pairs instead of refusing the file.
+    #[arg(long)]
+    drop_duplicates: bool,
     /// Extra safe captions the nearest-safe targets may be drawn from, one per line.
     #[arg(long)]
     pool: Option<PathBuf>,
     /// Folder for the adapter, checkpoint and report.
     #[arg(long)]
     out: PathBuf,
-    /// safer (SafeR-CLIP), safeclip (Safe-CLIP) or hysac (HySAC).
-    #[arg(long, default_value = "safer")]
-    method: Method,
+    /// safer (SafeR-CLIP, the default), safeclip (Safe-CLIP) or hysac (HySAC).
+    #[arg(long)]
+    method: Option<Method>,
     /// LoRA rank (default 16).
     #[arg(long)]
     rank: Option<usize>,
@@ -84,7 +88,8 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (and always at the end).
     #[arg(long, default_value_t = 50)]
     checkpoint_every: usize,
-    /// Continue from OUT/checkpoint.safetensors.
+    /// Continue from OUT/checkpoint.safetensors with its settings (--epochs and --max-steps may
+    /// change; any other option given must match the checkpoint's).
     #[arg(long)]
     resume: bool,
     #[command(flatten)]
@@ -94,19 +99,27 @@ pub struct TrainArgs {
     json: bool,
 }
 
+/// `report.json`: written at every checkpoint with the steps so far, and with the test-split
+/// results once the run ends. A resumed run keeps the steps before it.
 #[derive(Serialize)]
-struct Report {
-    config: TrainConfig,
-    data: DataSummary,
-    steps: Vec<StepReport>,
-    /// Measured on the test split.
+struct Report<'a> {
+    config: &'a TrainConfig,
+    data: &'a DataSummary,
+    steps: &'a [Value],
+    mean_examples_per_s: Option<f64>,
+    /// Measured on the test split, once the run has ended.
+    #[serde(flatten)]
+    results: Option<&'a Results>,
+}
+
+#[derive(Serialize)]
+struct Results {
     original: PairMetrics,
     tuned: PairMetrics,
     drift: Drift,
     /// HySAC runs: classifier and traversal on the test split, for the original model (HySAC's
     /// initial head) and the tuned one.
     hysac: Option<HysacComparison>,
-    mean_examples_per_s: f64,
 }
 
 #[derive(Serialize)]
@@ -149,48 +162,81 @@ impl TrainArgs {
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        context: format!("cannot write {}", path.display()),
-        source,
+/// The steps of `report.json` up to `step`, for a run resumed there; none (with a warning) when
+/// the file is missing or unreadable.
+fn earlier_steps(path: &Path, step: usize) -> Vec<Value> {
+    let steps = read_text(path, Limit::Text).and_then(|text| {
+        let report: Value = serde_json::from_str(&text).map_err(|e| Error::Input(e.to_string()))?;
+        let steps = report.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(steps
+            .into_iter()
+            .filter(|s| s.get("step").and_then(Value::as_u64).is_some_and(|n| n as usize <= step))
+            .collect::<Vec<_>>())
+    });
+    steps.unwrap_or_else(|e| {
+        eprintln!("warning: {} could not be read ({e}); the report's step history restarts at step {step}", path.display());
+        Vec::new()
     })
 }
 
+fn mean_examples_per_s(steps: &[Value]) -> Option<f64> {
+    let rates: Vec<f64> = steps.iter().filter_map(|s| s.get("examples_per_s").and_then(Value::as_f64)).collect();
+    (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
-    let config = args.options()?.config()?;
+    let options = args.options()?;
+    let config = if args.resume { None } else { Some(options.config()?) };
     let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
-    let pairs = read_pairs(&args.pairs)?;
+    let pairs = read_pairs(&args.pairs, args.drop_duplicates)?;
     let images = read_pair_images(&pairs, &args.pairs, clip.image_size())?;
-    let splits = args.split.split(&pairs)?;
+    let parts = args.split.parts(&pairs, images.as_deref())?;
     let extra_safe = match &args.pool {
         Some(pool) => read_pool(pool)?,
         None => Vec::new(),
     };
     let set = TrainingSet {
-        pairs: subset(&pairs, &splits.train),
+        pairs: parts.train.pairs.clone(),
         extra_safe,
         extra_safe_embeddings: None,
-        images: images.as_ref().map(|i| subset(i, &splits.train)),
+        images: parts.train.images.clone(),
     };
     let data = DataSummary {
-        train: splits.train.len(),
-        validation: splits.validation.len(),
-        test: splits.test.len(),
+        train: parts.train.pairs.len(),
+        validation: parts.validation.pairs.len(),
+        test: parts.test.pairs.len(),
         extra_safe: set.extra_safe.len(),
         images: images.is_some(),
     };
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
-        context: format!("cannot create {}", args.out.display()),
-        source,
-    })?;
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(format!("cannot create {}", args.out.display()), e))?;
     let checkpoint_path = args.out.join(CHECKPOINT_FILE);
+    let report_path = args.out.join(REPORT_FILE);
 
-    let mut trainer = if args.resume {
-        let checkpoint = safer_clip::error::read_file(&checkpoint_path)?;
-        block_on(Trainer::resume(&clip, set, &checkpoint))?
-    } else {
-        block_on(Trainer::new(&clip, set, config))?
+    let (mut trainer, mut steps) = match config {
+        None => {
+            let checkpoint = read_bounded(&checkpoint_path, Limit::Weights)?;
+            let trainer = block_on(Trainer::resume(&clip, set, &checkpoint, Some(&options)))
+                .map_err(|e| e.context(checkpoint_path.display()))?;
+            let steps = earlier_steps(&report_path, trainer.steps_done());
+            (trainer, steps)
+        }
+        Some(config) => (block_on(Trainer::new(&clip, set, config))?, Vec::new()),
+    };
+    let save = |trainer: &Trainer, steps: &[Value], results: Option<&Results>| -> Result<String> {
+        let report = Report {
+            config: trainer.config(),
+            data: &data,
+            steps,
+            mean_examples_per_s: mean_examples_per_s(steps),
+            results,
+        };
+        let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
+        // The report first: killed between the two, the checkpoint is a step behind the report,
+        // and a resumed run redoes that step (it keeps the report's steps up to the checkpoint).
+        write_atomic(&report_path, json.as_bytes())?;
+        write_atomic(&checkpoint_path, &block_on(trainer.checkpoint())?)?;
+        Ok(json)
     };
 
     let bar = ProgressBar::new(trainer.total_steps() as u64).with_style(
@@ -198,7 +244,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .expect("valid template"),
     );
     bar.set_position(trainer.steps_done() as u64);
-    let mut steps = Vec::new();
     let outcome = loop {
         match block_on(trainer.step()) {
             Ok(Some(report)) => {
@@ -210,10 +255,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     report.loss,
                     report.examples_per_s
                 ));
-                let save = report.step % args.checkpoint_every.max(1) == 0;
-                steps.push(report);
-                if save {
-                    write(&checkpoint_path, &block_on(trainer.checkpoint())?)?;
+                let due = report.step % args.checkpoint_every.max(1) == 0;
+                steps.push(serde_json::to_value(&report).expect("plain data serialises"));
+                if due {
+                    save(&trainer, &steps, None)?;
                 }
             }
             Ok(None) => break Ok(()),
@@ -222,27 +267,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     bar.finish_and_clear();
     // The adapters on disk are the last good ones, whether or not the run finished.
-    write(&checkpoint_path, &block_on(trainer.checkpoint())?)?;
+    save(&trainer, &steps, None)?;
     let (adapter, hyperbolic) = block_on(trainer.export())?;
-    write(&args.out.join(ADAPTER_FILE), &adapter)?;
+    write_atomic(&args.out.join(ADAPTER_FILE), &adapter)?;
     outcome?;
 
     let tuned = trainer.tuned();
-    let test_pairs: Vec<Pair> = subset(&pairs, &splits.test);
-    let test_images: Option<Vec<PairImages>> = images.as_ref().map(|i| subset(i, &splits.test));
-    if test_pairs.len() < 2 {
-        return Err(Error::Input("the test split needs at least two pairs to report on".into()));
-    }
-    let held_out: Vec<&str> = test_pairs.iter().map(|p| p.safe.as_str()).collect();
-    let validation_pairs: Vec<Pair> = subset(&pairs, &splits.validation);
-    let validation_images: Option<Vec<PairImages>> = images.as_ref().map(|i| subset(i, &splits.validation));
-    let fit = (validation_pairs.len() >= 2).then(|| (validation_pairs.as_slice(), validation_images.as_deref()));
-    let test = (test_pairs.as_slice(), test_images.as_deref());
+    let (test, fit) = (parts.test.set(), parts.validation.fit_set());
+    let held_out: Vec<&str> = parts.test.pairs.iter().map(|p| p.safe.as_str()).collect();
     let hysac = match hyperbolic {
         Some(tuned_hyperbolic) => {
-            let train = (trainer.training_pairs(), trainer.training_images());
             let head = HyperbolicHead::new(clip.config().projection_dim, &clip.device());
-            let region = block_on(safe_region(&clip, &head, train))?;
+            let region = block_on(safe_region(&clip, &head, parts.train.set()))?;
             let original = Hyperbolic { head, region };
             Some(HysacComparison {
                 original: block_on(hysac_metrics(&clip, &original, fit, test))?,
@@ -251,34 +287,29 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         None => None,
     };
-    let report = Report {
-        config: trainer.config().clone(),
-        data,
-        mean_examples_per_s: steps.iter().map(|s| s.examples_per_s).sum::<f64>() / steps.len().max(1) as f64,
-        steps,
-        original: block_on(pair_metrics(&clip, &test_pairs, test_images.as_deref()))?,
-        tuned: block_on(pair_metrics(&tuned, &test_pairs, test_images.as_deref()))?,
+    let results = Results {
+        original: block_on(pair_metrics(&clip, test.0, test.1))?,
+        tuned: block_on(pair_metrics(&tuned, test.0, test.1))?,
         drift: block_on(drift(&clip, &tuned, &held_out))?,
         hysac,
     };
-    let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
-    write(&args.out.join(REPORT_FILE), json.as_bytes())?;
+    let json = save(&trainer, &steps, Some(&results))?;
     if args.json {
         println!("{json}");
     } else {
-        print_summary(&report, &args.out);
+        print_summary(&steps, &data, &results, &args.out);
     }
     Ok(())
 }
 
-fn print_summary(report: &Report, out: &Path) {
-    let last = report.steps.last();
+fn print_summary(steps: &[Value], data: &DataSummary, report: &Results, out: &Path) {
+    let loss = steps.last().and_then(|s| s.get("loss")).and_then(Value::as_f64);
+    let rate = mean_examples_per_s(steps).map_or("-".into(), |r| format!("{r:.1}"));
     println!(
-        "trained {} steps on {} pairs ({:.1} pairs/s); final loss {}",
-        report.steps.len(),
-        report.data.train,
-        report.mean_examples_per_s,
-        last.map_or("-".into(), |s| format!("{:.4}", s.loss))
+        "trained {} steps on {} pairs ({rate} pairs/s); final loss {}",
+        steps.len(),
+        data.train,
+        loss.map_or("-".into(), |l| format!("{l:.4}"))
     );
     println!(
         "test split ({} pairs): unsafe caption's nearest caption is safe: {:.1}% → {:.1}%",
