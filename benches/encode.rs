@@ -26,7 +26,10 @@ fn main() {
         std::process::exit(2);
     };
     let backends: Vec<Backend> = if args.len() > 1 {
-        args[1..].iter().map(|b| b.parse().expect("backend")).collect()
+        args[1..]
+            .iter()
+            .map(|b| b.parse().expect("backend"))
+            .collect()
     } else {
         vec![Backend::Flex]
     };

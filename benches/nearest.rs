@@ -33,9 +33,17 @@ fn main() {
     for backend in backends {
         let device = device(backend).expect("device");
         device.seed(0);
-        let queries = l2_normalize(Tensor::random([QUERIES, DIM], Distribution::Normal(0.0, 1.0), &device));
+        let queries = l2_normalize(Tensor::random(
+            [QUERIES, DIM],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        ));
         for pool_size in POOLS {
-            let pool = l2_normalize(Tensor::random([pool_size, DIM], Distribution::Normal(0.0, 1.0), &device));
+            let pool = l2_normalize(Tensor::random(
+                [pool_size, DIM],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            ));
             let calls = rate(|| {
                 let top = nearest(queries.clone(), pool.clone(), K, None, DEFAULT_BLOCK).unwrap();
                 block_on(read_neighbours(top)).unwrap();

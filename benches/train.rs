@@ -14,8 +14,8 @@ use std::time::Instant;
 use common::{MIN_TIME, args, images, list_arg, peak_rss_mib, texts};
 use safer_clip::Clip;
 use safer_clip::data::Pair;
-use safer_clip::device::{Backend, block_on, device};
 use safer_clip::data::PairImages;
+use safer_clip::device::{Backend, block_on, device};
 use safer_clip::training::{Method, TrainConfig, Trainer, TrainingSet};
 
 fn measure(model_dir: &str, backend: Backend, mode: &str, batch: usize) {
@@ -35,10 +35,18 @@ fn measure(model_dir: &str, backend: Backend, mode: &str, batch: usize) {
     let pair_images = (mode == "images").then(|| {
         images(2 * batch, clip.image_size())
             .chunks(2)
-            .map(|p| PairImages { safe: p[0].clone(), unsafe_image: p[1].clone() })
+            .map(|p| PairImages {
+                safe: p[0].clone(),
+                unsafe_image: p[1].clone(),
+            })
             .collect()
     });
-    let set = TrainingSet { pairs, extra_safe: vec![], extra_safe_embeddings: None, images: pair_images };
+    let set = TrainingSet {
+        pairs,
+        extra_safe: vec![],
+        extra_safe_embeddings: None,
+        images: pair_images,
+    };
     let mut config = TrainConfig::new(Method::Safer);
     config.batch_size = batch;
     config.curriculum = None;
@@ -63,14 +71,21 @@ fn main() {
     let (args, benchmarking) = args();
     if let Some(child) = list_arg(&args, "--child") {
         let [dir, backend, mode, batch] = <[String; 4]>::try_from(child).expect("child arguments");
-        measure(&dir, backend.parse().expect("backend"), &mode, batch.parse().expect("batch"));
+        measure(
+            &dir,
+            backend.parse().expect("backend"),
+            &mode,
+            batch.parse().expect("batch"),
+        );
         return;
     }
     if !benchmarking {
         return;
     }
     let Some(model_dir) = args.first().filter(|a| !a.starts_with("--")) else {
-        eprintln!("usage: cargo bench --bench train -- MODEL_DIR [--backends ...] [--modes ...] [--batches ...]");
+        eprintln!(
+            "usage: cargo bench --bench train -- MODEL_DIR [--backends ...] [--modes ...] [--batches ...]"
+        );
         std::process::exit(2);
     };
     let backends = list_arg(&args, "--backends").unwrap_or_else(|| vec!["flex".into()]);

@@ -24,7 +24,9 @@ impl FromStr for Backend {
         match name {
             "flex" | "cpu" => Ok(Self::Flex),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
-            other => Err(Error::Device(format!("unknown backend `{other}` (expected flex or wgpu)"))),
+            other => Err(Error::Device(format!(
+                "unknown backend `{other}` (expected flex or wgpu)"
+            ))),
         }
     }
 }
@@ -77,7 +79,9 @@ pub async fn device(backend: Backend) -> Result<Device> {
 #[cfg(feature = "native")]
 pub fn set_cpu_threads(threads: Option<usize>) -> Result<()> {
     let available = std::thread::available_parallelism().map_or(1, usize::from);
-    let Some(threads) = threads else { return Ok(()) };
+    let Some(threads) = threads else {
+        return Ok(());
+    };
     if threads == 0 || threads > available {
         return Err(Error::Input(format!(
             "--threads must be between 1 and {available}, the cores this machine offers; got {threads}"

@@ -9,10 +9,21 @@ pub enum Error {
     Config(String),
     /// A weights file (model, adapter, checkpoint) cannot be read as what it should be.
     Weights(String),
-    MissingWeight { key: String },
-    WeightShape { key: String, expected: Vec<usize>, found: Vec<usize> },
-    WeightDtype { key: String, dtype: String },
-    UnexpectedWeights { keys: Vec<String> },
+    MissingWeight {
+        key: String,
+    },
+    WeightShape {
+        key: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    WeightDtype {
+        key: String,
+        dtype: String,
+    },
+    UnexpectedWeights {
+        keys: Vec<String>,
+    },
     Tokenizer(String),
     Image(String),
     /// Input the core refuses: texts, pair files, pools, options.
@@ -20,9 +31,15 @@ pub enum Error {
     Device(String),
     /// A training step went non-finite; the adapters from the step before are kept.
     Training(String),
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     /// `source`, with where it happened (a file, a line, a request) said first.
-    Context { context: String, source: Box<Error> },
+    Context {
+        context: String,
+        source: Box<Error>,
+    },
 }
 
 /// What a front end can do about an error: the browser's JS error takes this as its `name`.
@@ -52,13 +69,19 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// This error, said to have happened in `context` (a file's path, say): one message, with the
     /// kind's prefix once.
     pub fn context(self, context: impl fmt::Display) -> Self {
-        Error::Context { context: context.to_string(), source: Box::new(self) }
+        Error::Context {
+            context: context.to_string(),
+            source: Box::new(self),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -102,11 +125,23 @@ impl Error {
             | Self::Input(m)
             | Self::Device(m)
             | Self::Training(m) => f.write_str(m),
-            Self::MissingWeight { key } => write!(f, "weight `{key}` is missing from the checkpoint"),
-            Self::WeightShape { key, expected, found } => {
-                write!(f, "weight `{key}` has shape {found:?}, expected {expected:?}")
+            Self::MissingWeight { key } => {
+                write!(f, "weight `{key}` is missing from the checkpoint")
             }
-            Self::WeightDtype { key, dtype } => write!(f, "weight `{key}` has dtype {dtype}, expected F32, F16 or BF16"),
+            Self::WeightShape {
+                key,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "weight `{key}` has shape {found:?}, expected {expected:?}"
+                )
+            }
+            Self::WeightDtype { key, dtype } => write!(
+                f,
+                "weight `{key}` has dtype {dtype}, expected F32, F16 or BF16"
+            ),
             Self::UnexpectedWeights { keys } => write!(
                 f,
                 "the checkpoint has {} unexpected weight(s), e.g. {}",
@@ -147,11 +182,19 @@ mod tests {
 
     #[test]
     fn a_context_is_said_once_before_the_detail() {
-        let error = Error::Input("line 3: blank line".into()).context("pairs.jsonl").context("train");
-        assert_eq!(error.to_string(), "invalid input: train: pairs.jsonl: line 3: blank line");
+        let error = Error::Input("line 3: blank line".into())
+            .context("pairs.jsonl")
+            .context("train");
+        assert_eq!(
+            error.to_string(),
+            "invalid input: train: pairs.jsonl: line 3: blank line"
+        );
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
         let missing = Error::MissingWeight { key: "w".into() }.context("model.safetensors");
-        assert_eq!(missing.to_string(), "model.safetensors: weight `w` is missing from the checkpoint");
+        assert_eq!(
+            missing.to_string(),
+            "model.safetensors: weight `w` is missing from the checkpoint"
+        );
         assert_eq!(missing.kind().name(), "InvalidModel");
     }
 }

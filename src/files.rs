@@ -48,7 +48,11 @@ impl Limit {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1024 * MIB { format!("{} GiB", bytes / (1024 * MIB)) } else { format!("{} MiB", bytes / MIB) }
+    if bytes >= 1024 * MIB {
+        format!("{} GiB", bytes / (1024 * MIB))
+    } else {
+        format!("{} MiB", bytes / MIB)
+    }
 }
 
 fn too_large(path: &Path, limit: Limit) -> Error {
@@ -67,13 +71,22 @@ pub fn read_bounded(path: &Path, limit: Limit) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(cannot)?;
     let metadata = file.metadata().map_err(cannot)?;
     if metadata.is_dir() {
-        return Err(Error::Input(format!("{} is a folder, not a file", path.display())));
+        return Err(Error::Input(format!(
+            "{} is a folder, not a file",
+            path.display()
+        )));
     }
     if metadata.is_file() && metadata.len() > limit.bytes() {
         return Err(too_large(path, limit));
     }
-    let mut bytes = Vec::with_capacity(if metadata.is_file() { metadata.len() as usize } else { 0 });
-    file.take(limit.bytes() + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    let mut bytes = Vec::with_capacity(if metadata.is_file() {
+        metadata.len() as usize
+    } else {
+        0
+    });
+    file.take(limit.bytes() + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
     if bytes.len() as u64 > limit.bytes() {
         return Err(too_large(path, limit));
     }
@@ -82,13 +95,21 @@ pub fn read_bounded(path: &Path, limit: Limit) -> Result<Vec<u8>> {
 
 /// Like [`read_bounded`], as UTF-8 text (a leading byte-order mark is kept for the parser).
 pub fn read_text(path: &Path, limit: Limit) -> Result<String> {
-    String::from_utf8(read_bounded(path, limit)?)
-        .map_err(|e| Error::Input(format!("{} is not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to())))
+    String::from_utf8(read_bounded(path, limit)?).map_err(|e| {
+        Error::Input(format!(
+            "{} is not UTF-8 text (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// A name beside `path` that no other process of ours uses.
 fn scratch_path(path: &Path, what: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
 }
 
@@ -96,13 +117,17 @@ fn sync_dir(dir: &Path) -> Result<()> {
     // Directories cannot be opened for syncing on every platform; where they can, this makes the
     // rename itself durable.
     if let Ok(handle) = File::open(dir) {
-        handle.sync_all().map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))?;
+        handle
+            .sync_all()
+            .map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))?;
     }
     Ok(())
 }
 
 fn parent(path: &Path) -> &Path {
-    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder that is flushed, synced
@@ -126,7 +151,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Builds a folder at `target` as one step: `fill` writes into a scratch folder beside it, which
 /// is then renamed into place, so no half-written folder is ever at `target`. An existing `target`
 /// is replaced only with `force` (and removed only once the new folder is in place).
-pub fn write_folder(target: &Path, force: bool, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub fn write_folder(
+    target: &Path,
+    force: bool,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     if target.exists() && !force {
         return Err(Error::Input(format!(
             "{} already exists; choose another folder, or pass --force to replace it",
@@ -138,9 +167,15 @@ pub fn write_folder(target: &Path, force: bool, fill: impl FnOnce(&Path) -> Resu
     let io = |context: String| move |e| Error::io(context, e);
     fs::create_dir_all(&scratch).map_err(io(format!("cannot create {}", scratch.display())))?;
     let built = fill(&scratch).and_then(|()| {
-        for entry in fs::read_dir(&scratch).map_err(io(format!("cannot list {}", scratch.display())))? {
-            let path = entry.map_err(io(format!("cannot list {}", scratch.display())))?.path();
-            File::open(&path).and_then(|f| f.sync_all()).map_err(io(format!("cannot sync {}", path.display())))?;
+        for entry in
+            fs::read_dir(&scratch).map_err(io(format!("cannot list {}", scratch.display())))?
+        {
+            let path = entry
+                .map_err(io(format!("cannot list {}", scratch.display())))?
+                .path();
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io(format!("cannot sync {}", path.display())))?;
         }
         sync_dir(&scratch)
     });
@@ -158,11 +193,15 @@ pub fn write_folder(target: &Path, force: bool, fill: impl FnOnce(&Path) -> Resu
             let _ = fs::rename(&old, target);
         }
         let _ = fs::remove_dir_all(&scratch);
-        return Err(Error::io(format!("cannot move the new folder to {}", target.display()), e));
+        return Err(Error::io(
+            format!("cannot move the new folder to {}", target.display()),
+            e,
+        ));
     }
     sync_dir(parent(target))?;
     if had_old {
-        fs::remove_dir_all(&old).map_err(io(format!("cannot remove the replaced {}", old.display())))?;
+        fs::remove_dir_all(&old)
+            .map_err(io(format!("cannot remove the replaced {}", old.display())))?;
     }
     Ok(())
 }
@@ -172,7 +211,8 @@ mod tests {
     use super::*;
 
     fn scratch_dir(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("safer-clip-files-{test}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("safer-clip-files-{test}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -180,7 +220,9 @@ mod tests {
 
     #[test]
     fn reads_stop_at_the_limit_even_without_a_size() {
-        let error = read_bounded(Path::new("/dev/zero"), Limit::Config).unwrap_err().to_string();
+        let error = read_bounded(Path::new("/dev/zero"), Limit::Config)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("/dev/zero is larger than 16 MiB"), "{error}");
     }
 
@@ -200,7 +242,9 @@ mod tests {
         let dir = scratch_dir("folder");
         let target = dir.join("model");
         write_folder(&target, false, |d| write_atomic(&d.join("a"), b"1")).unwrap();
-        let refused = write_folder(&target, false, |_| Ok(())).unwrap_err().to_string();
+        let refused = write_folder(&target, false, |_| Ok(()))
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("--force"), "{refused}");
         let failed = write_folder(&target, true, |d| {
             write_atomic(&d.join("b"), b"2")?;
@@ -210,7 +254,11 @@ mod tests {
         assert_eq!(fs::read(target.join("a")).unwrap(), b"1");
         write_folder(&target, true, |d| write_atomic(&d.join("b"), b"2")).unwrap();
         assert!(!target.join("a").exists() && target.join("b").exists());
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no scratch folder is left beside it");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no scratch folder is left beside it"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }

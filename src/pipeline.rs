@@ -3,9 +3,9 @@
 
 use burn::prelude::*;
 
+use crate::error::{Error, Result};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::files::{Limit, read_bounded};
-use crate::error::{Error, Result};
 use crate::model::{ClipConfig, ClipModel, l2_normalize};
 use crate::preprocess::{Pixels, pixels_to_tensor, preprocess_image};
 use crate::tokenizer::ClipTokenizer;
@@ -23,12 +23,18 @@ pub struct Clip {
 
 impl Clip {
     /// Loads from the bytes of `config.json`, `model.safetensors` and `tokenizer.json`.
-    pub fn from_bytes(config: &[u8], weights: &[u8], tokenizer: &[u8], device: &Device) -> Result<Self> {
+    pub fn from_bytes(
+        config: &[u8],
+        weights: &[u8],
+        tokenizer: &[u8],
+        device: &Device,
+    ) -> Result<Self> {
         let config = std::str::from_utf8(config)
             .map_err(|_| Error::Config("not UTF-8 text".into()))
             .and_then(ClipConfig::from_json)
             .map_err(|e| e.context(CONFIG_FILE))?;
-        let tokenizer = ClipTokenizer::from_bytes(tokenizer).map_err(|e| e.context(TOKENIZER_FILE))?;
+        let tokenizer =
+            ClipTokenizer::from_bytes(tokenizer).map_err(|e| e.context(TOKENIZER_FILE))?;
         let model = Checkpoint::parse(weights, device)
             .and_then(|checkpoint| load_clip(&config, &checkpoint))
             .map_err(|e| e.context(WEIGHTS_FILE))?;
@@ -39,14 +45,25 @@ impl Clip {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
         let read = |name: &str, limit| read_bounded(&dir.join(name), limit);
-        let (config, tokenizer) = (read(CONFIG_FILE, Limit::Config)?, read(TOKENIZER_FILE, Limit::Tokenizer)?);
-        Self::from_bytes(&config, &read(WEIGHTS_FILE, Limit::Weights)?, &tokenizer, device)
-            .map_err(|e| e.context(dir.display()))
+        let (config, tokenizer) = (
+            read(CONFIG_FILE, Limit::Config)?,
+            read(TOKENIZER_FILE, Limit::Tokenizer)?,
+        );
+        Self::from_bytes(
+            &config,
+            &read(WEIGHTS_FILE, Limit::Weights)?,
+            &tokenizer,
+            device,
+        )
+        .map_err(|e| e.context(dir.display()))
     }
 
     /// The same tokenizer and preprocessing around another model: a tuned or merged copy.
     pub fn with_model(&self, model: ClipModel) -> Clip {
-        Clip { model, tokenizer: self.tokenizer.clone() }
+        Clip {
+            model,
+            tokenizer: self.tokenizer.clone(),
+        }
     }
 
     pub fn config(&self) -> &ClipConfig {
@@ -76,12 +93,20 @@ impl Clip {
     }
 
     /// Unit-length embeddings of many texts, `batch_size` at a time (a caption pool, say).
-    pub fn embed_texts_in_batches<S: AsRef<str>>(&self, texts: &[S], batch_size: usize) -> Result<Tensor<2>> {
+    pub fn embed_texts_in_batches<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        batch_size: usize,
+    ) -> Result<Tensor<2>> {
         in_batches(texts, batch_size, "text", |chunk| self.embed_texts(chunk))
     }
 
     /// Unnormalised features of many texts, `batch_size` at a time.
-    pub fn text_features_in_batches<S: AsRef<str>>(&self, texts: &[S], batch_size: usize) -> Result<Tensor<2>> {
+    pub fn text_features_in_batches<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        batch_size: usize,
+    ) -> Result<Tensor<2>> {
         in_batches(texts, batch_size, "text", |chunk| self.text_features(chunk))
     }
 
@@ -92,7 +117,8 @@ impl Clip {
 
     /// Projected, unnormalised features of preprocessed images, `[images, projection_dim]`.
     pub fn image_features(&self, images: &[Pixels]) -> Result<Tensor<2>> {
-        self.model.image_features(pixels_to_tensor(images, &self.device())?)
+        self.model
+            .image_features(pixels_to_tensor(images, &self.device())?)
     }
 
     /// Unit-length embeddings of preprocessed images, `[images, projection_dim]`.
@@ -101,13 +127,25 @@ impl Clip {
     }
 
     /// Unit-length embeddings of many images, `batch_size` at a time.
-    pub fn embed_images_in_batches(&self, images: &[Pixels], batch_size: usize) -> Result<Tensor<2>> {
-        in_batches(images, batch_size, "image", |chunk| self.embed_images(chunk))
+    pub fn embed_images_in_batches(
+        &self,
+        images: &[Pixels],
+        batch_size: usize,
+    ) -> Result<Tensor<2>> {
+        in_batches(images, batch_size, "image", |chunk| {
+            self.embed_images(chunk)
+        })
     }
 
     /// Unnormalised features of many images, `batch_size` at a time.
-    pub fn image_features_in_batches(&self, images: &[Pixels], batch_size: usize) -> Result<Tensor<2>> {
-        in_batches(images, batch_size, "image", |chunk| self.image_features(chunk))
+    pub fn image_features_in_batches(
+        &self,
+        images: &[Pixels],
+        batch_size: usize,
+    ) -> Result<Tensor<2>> {
+        in_batches(images, batch_size, "image", |chunk| {
+            self.image_features(chunk)
+        })
     }
 }
 
@@ -131,6 +169,7 @@ fn in_batches<T>(
 #[cfg(not(target_arch = "wasm32"))]
 pub fn to_rows(matrix: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, cols] = matrix.dims();
-    let values = crate::device::block_on(crate::device::read_finite(matrix, "an embedding or logit"))?;
+    let values =
+        crate::device::block_on(crate::device::read_finite(matrix, "an embedding or logit"))?;
     Ok(values.chunks(cols.max(1)).map(<[f32]>::to_vec).collect())
 }

@@ -29,7 +29,12 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 pub fn texts(n: usize) -> Vec<String> {
     (0..n)
-        .map(|i| format!("a photo of a {} dog playing with a ball in the park number {i}", ["small", "large", "brown"][i % 3]))
+        .map(|i| {
+            format!(
+                "a photo of a {} dog playing with a ball in the park number {i}",
+                ["small", "large", "brown"][i % 3]
+            )
+        })
         .collect()
 }
 
@@ -37,7 +42,9 @@ pub fn images(n: usize, size: usize) -> Vec<Pixels> {
     (0..n)
         .map(|i| Pixels {
             size,
-            values: (0..3 * size * size).map(|j| ((i * 31 + j) % 97) as f32 / 48.0 - 1.0).collect(),
+            values: (0..3 * size * size)
+                .map(|j| ((i * 31 + j) % 97) as f32 / 48.0 - 1.0)
+                .collect(),
         })
         .collect()
 }
@@ -47,11 +54,20 @@ pub fn images(n: usize, size: usize) -> Vec<Pixels> {
 pub fn args() -> (Vec<String>, bool) {
     let all: Vec<String> = std::env::args().skip(1).collect();
     let benchmarking = all.iter().any(|a| a == "--bench");
-    (all.into_iter().filter(|a| a != "--bench").collect(), benchmarking)
+    (
+        all.into_iter().filter(|a| a != "--bench").collect(),
+        benchmarking,
+    )
 }
 
 /// The values after `--flag` up to the next `--option`.
 pub fn list_arg(args: &[String], flag: &str) -> Option<Vec<String>> {
     let start = args.iter().position(|a| a == flag)? + 1;
-    Some(args[start..].iter().take_while(|a| !a.starts_with("--")).cloned().collect())
+    Some(
+        args[start..]
+            .iter()
+            .take_while(|a| !a.starts_with("--"))
+            .cloned()
+            .collect(),
+    )
 }

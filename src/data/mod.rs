@@ -5,4 +5,3 @@ mod pool;
 
 pub use pairs::{Duplicates, Pair, PairImages, Splits, parse_pairs, split_pairs};
 pub use pool::{check_captions, parse_caption_pool};
-

@@ -6,9 +6,9 @@ use std::collections::hash_map::Entry;
 
 use serde::Deserialize;
 
+use crate::error::{Error, Result};
 use crate::preprocess::Pixels;
 use crate::random::SplitMix64;
-use crate::error::{Error, Result};
 
 /// One line of a pair file. `unsafe_caption` is the minimal unsafe edit of `safe`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -79,7 +79,11 @@ pub fn parse_pairs(text: &str, duplicates: Duplicates) -> Result<Vec<Pair>> {
     }
     if !problems.is_empty() {
         let more = problems.len().saturating_sub(LISTED_PROBLEMS);
-        let mut listed = problems.into_iter().take(LISTED_PROBLEMS).collect::<Vec<_>>().join("; ");
+        let mut listed = problems
+            .into_iter()
+            .take(LISTED_PROBLEMS)
+            .collect::<Vec<_>>()
+            .join("; ");
         if more > 0 {
             listed.push_str(&format!("; and {more} more bad lines"));
         }
@@ -127,11 +131,18 @@ pub fn split_pairs(pairs: &[Pair], validation: f64, test: f64, seed: u64) -> Res
             "split fractions must be in [0, 1) and leave pairs to train on (validation {validation}, test {test})"
         )));
     }
-    let mut categories: Vec<&str> = pairs.iter().map(|p| p.category.as_deref().unwrap_or("")).collect();
+    let mut categories: Vec<&str> = pairs
+        .iter()
+        .map(|p| p.category.as_deref().unwrap_or(""))
+        .collect();
     categories.sort_unstable();
     categories.dedup();
     let mut rng = SplitMix64::new(seed);
-    let mut splits = Splits { train: vec![], validation: vec![], test: vec![] };
+    let mut splits = Splits {
+        train: vec![],
+        validation: vec![],
+        test: vec![],
+    };
     for category in categories {
         let mut members: Vec<usize> = (0..pairs.len())
             .filter(|&i| pairs[i].category.as_deref().unwrap_or("") == category)
@@ -141,7 +152,9 @@ pub fn split_pairs(pairs: &[Pair], validation: f64, test: f64, seed: u64) -> Res
         let n_test = (n * test).round() as usize;
         let n_validation = (n * validation).round() as usize;
         splits.test.extend(&members[..n_test]);
-        splits.validation.extend(&members[n_test..n_test + n_validation]);
+        splits
+            .validation
+            .extend(&members[n_test..n_test + n_validation]);
         splits.train.extend(&members[n_test + n_validation..]);
     }
     for part in [&mut splits.train, &mut splits.validation, &mut splits.test] {
@@ -166,33 +179,71 @@ mod tests {
         let good = line("a cat", "a dead cat", "violence");
         let cases = [
             (format!("{good}\n\n{good}"), "line 2: blank"),
-            (format!("{good}\n{{\"safe\": \"a\"}}"), "line 2: missing field `unsafe`"),
+            (
+                format!("{good}\n{{\"safe\": \"a\"}}"),
+                "line 2: missing field `unsafe`",
+            ),
             (format!("{good}\nnot json"), "line 2: expected"),
-            (format!(r#"{{"safe": "a", "unsafe": "b", "colour": "red"}}"#), "line 1: unknown field `colour`"),
-            (r#"{"safe": " ", "unsafe": "b"}"#.to_string(), "line 1: `safe` is empty"),
-            (r#"{"safe": "a", "unsafe": "a"}"#.to_string(), "line 1: `safe` and `unsafe` are the same"),
-            (r#"{"safe": "a", "unsafe": "b", "safe_image": "a.png"}"#.to_string(), "line 1: give both"),
-            (r#"{"safe": 3, "unsafe": "b"}"#.to_string(), "line 1: invalid type"),
+            (
+                format!(r#"{{"safe": "a", "unsafe": "b", "colour": "red"}}"#),
+                "line 1: unknown field `colour`",
+            ),
+            (
+                r#"{"safe": " ", "unsafe": "b"}"#.to_string(),
+                "line 1: `safe` is empty",
+            ),
+            (
+                r#"{"safe": "a", "unsafe": "a"}"#.to_string(),
+                "line 1: `safe` and `unsafe` are the same",
+            ),
+            (
+                r#"{"safe": "a", "unsafe": "b", "safe_image": "a.png"}"#.to_string(),
+                "line 1: give both",
+            ),
+            (
+                r#"{"safe": 3, "unsafe": "b"}"#.to_string(),
+                "line 1: invalid type",
+            ),
             (String::new(), "no pairs"),
         ];
         for (text, expected) in cases {
-            let error = parse_pairs(&text, Duplicates::Refuse).unwrap_err().to_string();
+            let error = parse_pairs(&text, Duplicates::Refuse)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
         let several = format!("{good}\nnot json\n\n{good}\n{}", "x\n".repeat(30));
-        let error = parse_pairs(&several, Duplicates::Refuse).unwrap_err().to_string();
-        for expected in ["line 2: expected", "line 3: blank", "line 4: repeats the pair of line 1", "and 13 more"] {
+        let error = parse_pairs(&several, Duplicates::Refuse)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "line 2: expected",
+            "line 3: blank",
+            "line 4: repeats the pair of line 1",
+            "and 13 more",
+        ] {
             assert!(error.contains(expected), "{error}");
         }
     }
 
     #[test]
     fn duplicates_are_refused_or_dropped() {
-        let (a, b) = (line("a cat", "a dead cat", "violence"), line("a dog", "a dead dog", "violence"));
+        let (a, b) = (
+            line("a cat", "a dead cat", "violence"),
+            line("a dog", "a dead dog", "violence"),
+        );
         let text = format!("{a}\n{b}\n{a}");
-        assert!(parse_pairs(&text, Duplicates::Refuse).unwrap_err().to_string().contains("line 3: repeats the pair of line 1"));
+        assert!(
+            parse_pairs(&text, Duplicates::Refuse)
+                .unwrap_err()
+                .to_string()
+                .contains("line 3: repeats the pair of line 1")
+        );
         let kept = parse_pairs(&text, Duplicates::Drop).unwrap();
-        assert_eq!(kept.iter().map(|p| p.safe.as_str()).collect::<Vec<_>>(), ["a cat", "a dog"]);
+        assert_eq!(
+            kept.iter().map(|p| p.safe.as_str()).collect::<Vec<_>>(),
+            ["a cat", "a dog"]
+        );
     }
 
     #[test]
@@ -200,7 +251,11 @@ mod tests {
         let text = include_str!("../../data/pairs.jsonl");
         let pairs = parse_pairs(text, Duplicates::Refuse).unwrap();
         assert_eq!(pairs.len(), text.lines().count());
-        assert!(pairs.iter().all(|p| p.category.is_some() && !p.has_images()));
+        assert!(
+            pairs
+                .iter()
+                .all(|p| p.category.is_some() && !p.has_images())
+        );
     }
 
     #[test]
@@ -216,7 +271,9 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..pairs.len()).collect::<Vec<_>>());
         let share = |part: &[usize], category: &str| {
-            part.iter().filter(|&&i| pairs[i].category.as_deref() == Some(category)).count() as f64
+            part.iter()
+                .filter(|&&i| pairs[i].category.as_deref() == Some(category))
+                .count() as f64
                 / part.len() as f64
         };
         for category in ["violence", "nudity"] {

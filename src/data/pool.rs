@@ -33,13 +33,26 @@ mod tests {
 
     #[test]
     fn lines_become_captions_and_crlf_and_a_bom_are_accepted() {
-        assert_eq!(parse_caption_pool("a cat\r\na dog\n").unwrap(), ["a cat", "a dog"]);
+        assert_eq!(
+            parse_caption_pool("a cat\r\na dog\n").unwrap(),
+            ["a cat", "a dog"]
+        );
         assert_eq!(parse_caption_pool("\u{feff}a cat\n").unwrap(), ["a cat"]);
     }
 
     #[test]
     fn blank_lines_and_empty_pools_are_refused_with_their_line() {
-        assert!(parse_caption_pool("a\n\nb").unwrap_err().to_string().contains("line 2"));
-        assert!(parse_caption_pool("").unwrap_err().to_string().contains("empty"));
+        assert!(
+            parse_caption_pool("a\n\nb")
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
+        assert!(
+            parse_caption_pool("")
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
     }
 }

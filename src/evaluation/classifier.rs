@@ -10,7 +10,9 @@ use crate::hyperbolic::is_unsafe;
 /// among ties, the midpoint of the widest gap), halfway between two observed distances.
 pub fn fit_threshold(safe: &[f32], unsafe_: &[f32]) -> Result<f32> {
     if safe.is_empty() || unsafe_.is_empty() {
-        return Err(Error::Input("choosing a threshold needs safe and unsafe examples".into()));
+        return Err(Error::Input(
+            "choosing a threshold needs safe and unsafe examples".into(),
+        ));
     }
     let mut all: Vec<(f32, bool)> = safe
         .iter()
@@ -54,10 +56,15 @@ pub struct ClassifierMetrics {
 
 pub fn classify(safe: &[f32], unsafe_: &[f32], threshold: f32) -> Result<ClassifierMetrics> {
     if safe.is_empty() || unsafe_.is_empty() {
-        return Err(Error::Input("classifier metrics need safe and unsafe examples".into()));
+        return Err(Error::Input(
+            "classifier metrics need safe and unsafe examples".into(),
+        ));
     }
     let false_positives = safe.iter().filter(|&&d| is_unsafe(d, threshold)).count();
-    let false_negatives = unsafe_.iter().filter(|&&d| !is_unsafe(d, threshold)).count();
+    let false_negatives = unsafe_
+        .iter()
+        .filter(|&&d| !is_unsafe(d, threshold))
+        .count();
     let items = safe.len() + unsafe_.len();
     let mean = |v: &[f32]| v.iter().map(|&d| d as f64).sum::<f64>() / v.len() as f64;
     Ok(ClassifierMetrics {
@@ -80,7 +87,10 @@ mod tests {
         let threshold = fit_threshold(&[1.0, 1.2, 1.1], &[2.0, 2.5]).unwrap();
         assert!((threshold - 1.6).abs() < 1e-6, "{threshold}");
         let m = classify(&[1.0, 1.2, 1.1], &[2.0, 2.5], threshold).unwrap();
-        assert_eq!((m.accuracy, m.false_positive_rate, m.false_negative_rate), (1.0, 0.0, 0.0));
+        assert_eq!(
+            (m.accuracy, m.false_positive_rate, m.false_negative_rate),
+            (1.0, 0.0, 0.0)
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub async fn embedding_drift(before: Tensor<2>, after: Tensor<2>) -> Result<Embe
     let cosines = read_finite(cosine_rows(before, after), "a cosine to the original").await?;
     let mean = cosines.iter().map(|&c| c as f64).sum::<f64>() / cosines.len().max(1) as f64;
     let min = cosines.iter().fold(f64::INFINITY, |m, &c| m.min(c as f64));
-    Ok(EmbeddingDrift { mean_cosine: mean, min_cosine: min })
+    Ok(EmbeddingDrift {
+        mean_cosine: mean,
+        min_cosine: min,
+    })
 }
 
 /// `‖ΔW‖_F / ‖W‖_F` of one adapted projection, with `ΔW = (α/r) A B`.
@@ -33,9 +36,17 @@ pub struct LayerDrift {
 pub async fn weight_drift(model: &ClipModel) -> Result<Vec<LayerDrift>> {
     let mut drift = Vec::new();
     for projection in model.projections() {
-        let Some(adapter) = &projection.layer.adapter else { continue };
+        let Some(adapter) = &projection.layer.adapter else {
+            continue;
+        };
         let norm = |t: Tensor<2>| t.powi_scalar(2).sum().sqrt();
-        let both = Tensor::cat(vec![norm(adapter.delta()), norm(projection.layer.base.weight.val())], 0);
+        let both = Tensor::cat(
+            vec![
+                norm(adapter.delta()),
+                norm(projection.layer.base.weight.val()),
+            ],
+            0,
+        );
         let values = read_finite(both, "an adapter's weight change").await?;
         drift.push(LayerDrift {
             layer: projection.name,

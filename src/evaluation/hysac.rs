@@ -8,9 +8,12 @@ use serde::Serialize;
 use super::classifier::{ClassifierMetrics, classify, fit_threshold};
 use crate::data::{Pair, PairImages};
 use crate::error::{Error, Result};
+use crate::hyperbolic::{
+    HeadValues, Hyperbolic, HyperbolicHead, SAFE_REGION_PERCENTILE, SafeRegion, quantile,
+    root_distances,
+};
 use crate::pipeline::Clip;
 use crate::preprocess::Pixels;
-use crate::hyperbolic::{HeadValues, Hyperbolic, HyperbolicHead, SAFE_REGION_PERCENTILE, SafeRegion, quantile, root_distances};
 use crate::safety::traversal::{Entailing, nearest_entailing, to_safe_region, traversal_boundary};
 
 const BATCH: usize = 64;
@@ -94,10 +97,19 @@ async fn distances(lifted: &Lifted, head: &HyperbolicHead) -> Result<Distances> 
         Some(images) => Some(halves(root_distances(images.clone(), head).await?)),
         None => None,
     };
-    Ok(Distances { text_safe, text_unsafe, images })
+    Ok(Distances {
+        text_safe,
+        text_unsafe,
+        images,
+    })
 }
 
-async fn text_distances(clip: &Clip, head: &HyperbolicHead, pairs: &[Pair], pick: fn(&Pair) -> &str) -> Result<Vec<f32>> {
+async fn text_distances(
+    clip: &Clip,
+    head: &HyperbolicHead,
+    pairs: &[Pair],
+    pick: fn(&Pair) -> &str,
+) -> Result<Vec<f32>> {
     let features = clip.text_features_in_batches(&captions(pairs, pick), BATCH)?;
     root_distances(head.lift_text(features), head).await
 }
@@ -115,14 +127,20 @@ async fn image_distances(
 
 /// The safe region of `clip` with `head`: the 95th percentile of the root distances of the
 /// pairs' safe captions (and safe images).
-pub async fn safe_region(clip: &Clip, head: &HyperbolicHead, (pairs, images): PairSet<'_>) -> Result<SafeRegion> {
+pub async fn safe_region(
+    clip: &Clip,
+    head: &HyperbolicHead,
+    (pairs, images): PairSet<'_>,
+) -> Result<SafeRegion> {
     let bound = |distances: Vec<f32>| {
         quantile(&distances, SAFE_REGION_PERCENTILE)
             .ok_or_else(|| Error::Input("no finite root distance to bound the safe region".into()))
     };
     let text = bound(text_distances(clip, head, pairs, |p| &p.safe).await?)?;
     let image = match images {
-        Some(images) => Some(bound(image_distances(clip, head, images, |i| &i.safe).await?)?),
+        Some(images) => Some(bound(
+            image_distances(clip, head, images, |i| &i.safe).await?,
+        )?),
         None => None,
     };
     Ok(SafeRegion { text, image })
@@ -141,16 +159,21 @@ pub async fn hysac_metrics(
     let tested = lift(clip, head, test)?;
     let measured = distances(&tested, head).await?;
     let (fitted, threshold_from) = match fit {
-        Some(fit) => (Some(distances(&lift(clip, head, fit)?, head).await?), "validation split"),
+        Some(fit) => (
+            Some(distances(&lift(clip, head, fit)?, head).await?),
+            "validation split",
+        ),
         None => (None, "evaluated pairs"),
     };
     let fitted = fitted.as_ref().unwrap_or(&measured);
     let text_threshold = fit_threshold(&fitted.text_safe, &fitted.text_unsafe)?;
     let text = classify(&measured.text_safe, &measured.text_unsafe, text_threshold)?;
     let images = match (&fitted.images, &measured.images) {
-        (Some((fit_safe, fit_unsafe)), Some((safe, unsafe_images))) => {
-            Some(classify(safe, unsafe_images, fit_threshold(fit_safe, fit_unsafe)?)?)
-        }
+        (Some((fit_safe, fit_unsafe)), Some((safe, unsafe_images))) => Some(classify(
+            safe,
+            unsafe_images,
+            fit_threshold(fit_safe, fit_unsafe)?,
+        )?),
         _ => None,
     };
     let boundary = traversal_boundary(hyperbolic.region.text, values.curvature);
@@ -165,14 +188,23 @@ pub async fn hysac_metrics(
 }
 
 /// The unsafe captions as queries over all lifted captions, each leaving itself out.
-async fn traversal_metrics(lifted: &Lifted, head: &HyperbolicHead, boundary: f32) -> Result<TraversalMetrics> {
+async fn traversal_metrics(
+    lifted: &Lifted,
+    head: &HyperbolicHead,
+    boundary: f32,
+) -> Result<TraversalMetrics> {
     let n = lifted.pairs;
     let queries = lifted.captions.clone().slice([n..2 * n]);
     let own: Vec<usize> = (n..2 * n).collect();
     let safe_share = |found: &[Entailing]| {
-        found.iter().filter(|e| e.caption.is_some_and(|c| c < n)).count() as f64 / n as f64
+        found
+            .iter()
+            .filter(|e| e.caption.is_some_and(|c| c < n))
+            .count() as f64
+            / n as f64
     };
-    let before = nearest_entailing(queries.clone(), lifted.captions.clone(), Some(&own), head).await?;
+    let before =
+        nearest_entailing(queries.clone(), lifted.captions.clone(), Some(&own), head).await?;
     let moved_queries = to_safe_region(queries, boundary, head.curvature());
     let after = nearest_entailing(moved_queries, lifted.captions.clone(), Some(&own), head).await?;
     Ok(TraversalMetrics {

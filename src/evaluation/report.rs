@@ -20,7 +20,11 @@ pub struct PairMetrics {
     pub visu: Option<VisuRetrieval>,
 }
 
-pub async fn pair_metrics(clip: &Clip, pairs: &[Pair], images: Option<&[PairImages]>) -> Result<PairMetrics> {
+pub async fn pair_metrics(
+    clip: &Clip,
+    pairs: &[Pair],
+    images: Option<&[PairImages]>,
+) -> Result<PairMetrics> {
     let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
     let unsafe_captions: Vec<&str> = pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
     let text_safe = clip.embed_texts_in_batches(&safe, BATCH)?;
@@ -38,7 +42,11 @@ pub async fn pair_metrics(clip: &Clip, pairs: &[Pair], images: Option<&[PairImag
         }
         None => None,
     };
-    Ok(PairMetrics { pairs: pairs.len(), text, visu })
+    Ok(PairMetrics {
+        pairs: pairs.len(),
+        text,
+        visu,
+    })
 }
 
 /// How far a tuned model moved from its original.

@@ -29,17 +29,26 @@ pub async fn recall_at_k(
     let [n_queries, _] = queries.dims();
     let [gallery_size, _] = gallery.dims();
     if relevant.len() != n_queries {
-        return Err(Error::Input(format!("{} relevant rows for {n_queries} queries", relevant.len())));
+        return Err(Error::Input(format!(
+            "{} relevant rows for {n_queries} queries",
+            relevant.len()
+        )));
     }
     let available = gallery_size - usize::from(exclude.is_some());
     let deepest = ks.iter().copied().max().unwrap_or(1).min(available);
-    let found = read_neighbours(nearest(queries, gallery, deepest, exclude, DEFAULT_BLOCK)?).await?;
+    let found =
+        read_neighbours(nearest(queries, gallery, deepest, exclude, DEFAULT_BLOCK)?).await?;
     let rank_of = |i: usize| found[i].iter().position(|n| n.index == relevant[i]);
     Ok(ks
         .iter()
         .map(|&k| {
-            let hits = (0..n_queries).filter(|&i| rank_of(i).is_some_and(|r| r < k)).count();
-            Recall { k, recall: hits as f64 / n_queries as f64 }
+            let hits = (0..n_queries)
+                .filter(|&i| rank_of(i).is_some_and(|r| r < k))
+                .count();
+            Recall {
+                k,
+                recall: hits as f64 / n_queries as f64,
+            }
         })
         .collect())
 }
@@ -55,17 +64,36 @@ pub struct TextRedirection {
 }
 
 /// `safe` and `unsafe_captions` are `[pairs, d]` unit embeddings from the model under test.
-pub async fn text_redirection(safe: Tensor<2>, unsafe_captions: Tensor<2>) -> Result<TextRedirection> {
+pub async fn text_redirection(
+    safe: Tensor<2>,
+    unsafe_captions: Tensor<2>,
+) -> Result<TextRedirection> {
     let [n, _] = safe.dims();
     if n < 2 {
-        return Err(Error::Input("text redirection needs at least two pairs".into()));
+        return Err(Error::Input(
+            "text redirection needs at least two pairs".into(),
+        ));
     }
     let gallery = Tensor::cat(vec![safe, unsafe_captions.clone()], 0);
     let exclude: Vec<Option<usize>> = (0..n).map(|i| Some(n + i)).collect();
-    let top1 = read_neighbours(nearest(unsafe_captions.clone(), gallery.clone(), 1, Some(&exclude), DEFAULT_BLOCK)?).await?;
+    let top1 = read_neighbours(nearest(
+        unsafe_captions.clone(),
+        gallery.clone(),
+        1,
+        Some(&exclude),
+        DEFAULT_BLOCK,
+    )?)
+    .await?;
     let safe_hits = top1.iter().filter(|found| found[0].index < n).count();
     let relevant: Vec<usize> = (0..n).collect();
-    let paired_safe = recall_at_k(unsafe_captions, gallery, &relevant, Some(&exclude), &RECALL_KS).await?;
+    let paired_safe = recall_at_k(
+        unsafe_captions,
+        gallery,
+        &relevant,
+        Some(&exclude),
+        &RECALL_KS,
+    )
+    .await?;
     Ok(TextRedirection {
         safe_top1: safe_hits as f64 / n as f64,
         paired_safe,
@@ -96,7 +124,14 @@ pub async fn visu_retrieval(
     let images = Tensor::cat(vec![image_safe.clone(), image_unsafe.clone()], 0);
     let texts = Tensor::cat(vec![text_safe.clone(), text_unsafe.clone()], 0);
     Ok(VisuRetrieval {
-        text_to_image: recall_at_k(text_safe.clone(), image_safe.clone(), &paired, None, &RECALL_KS).await?,
+        text_to_image: recall_at_k(
+            text_safe.clone(),
+            image_safe.clone(),
+            &paired,
+            None,
+            &RECALL_KS,
+        )
+        .await?,
         image_to_text: recall_at_k(image_safe, text_safe, &paired, None, &RECALL_KS).await?,
         unsafe_text_to_images: recall_at_k(text_unsafe, images, &paired, None, &RECALL_KS).await?,
         unsafe_image_to_texts: recall_at_k(image_unsafe, texts, &paired, None, &RECALL_KS).await?,

@@ -41,11 +41,16 @@ pub fn parse_prompt_file(markdown: &str, dataset: &str) -> Result<PromptSet> {
             })
             .collect();
         if items.is_empty() {
-            return Err(Error::Input(format!("the {dataset} `{name}` list is empty")));
+            return Err(Error::Input(format!(
+                "the {dataset} `{name}` list is empty"
+            )));
         }
         Ok(items)
     };
-    Ok(PromptSet { classes: list("classes")?, templates: list("templates")? })
+    Ok(PromptSet {
+        classes: list("classes")?,
+        templates: list("templates")?,
+    })
 }
 
 /// `[classes, d]` unit-length class embeddings.
@@ -54,7 +59,11 @@ pub fn class_embeddings(clip: &Clip, prompts: &PromptSet) -> Result<Tensor<2>> {
         .classes
         .iter()
         .map(|class| {
-            let texts: Vec<String> = prompts.templates.iter().map(|t| t.replace("{}", class)).collect();
+            let texts: Vec<String> = prompts
+                .templates
+                .iter()
+                .map(|t| t.replace("{}", class))
+                .collect();
             Ok(clip.embed_texts(&texts)?.mean_dim(0))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -84,7 +93,9 @@ pub async fn zero_shot_accuracy(
     let mut total = vec![0usize; prompts.classes.len()];
     for chunk in examples.chunks(batch.max(1)) {
         let pixels: Vec<Pixels> = chunk.iter().map(|(p, _)| p.clone()).collect();
-        let scores = clip.embed_images(&pixels)?.matmul(classes.clone().transpose());
+        let scores = clip
+            .embed_images(&pixels)?
+            .matmul(classes.clone().transpose());
         let predicted = read_i64(scores.argmax(1)).await?;
         for ((_, truth), guess) in chunk.iter().zip(predicted) {
             total[*truth] += 1;

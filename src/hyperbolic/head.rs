@@ -80,18 +80,29 @@ impl HyperbolicHead {
 
     /// Projected text features (not normalised) lifted onto the hyperboloid.
     pub fn lift_text(&self, features: Tensor<2>) -> Tensor<2> {
-        exp_map0(features * self.log_text_scale.clone().exp(), self.curvature())
+        exp_map0(
+            features * self.log_text_scale.clone().exp(),
+            self.curvature(),
+        )
     }
 
     pub fn lift_image(&self, features: Tensor<2>) -> Tensor<2> {
-        exp_map0(features * self.log_image_scale.clone().exp(), self.curvature())
+        exp_map0(
+            features * self.log_image_scale.clone().exp(),
+            self.curvature(),
+        )
     }
 
     /// Every scalar as an `f32`: curvature, text scale, image scale, logit scale (not logs).
     pub async fn values(&self) -> Result<HeadValues> {
         let logs = Tensor::cat(self.named().map(|(_, t)| t.clone()).to_vec(), 1);
         let v = read_f32(logs.exp()).await?;
-        Ok(HeadValues { curvature: v[0], text_scale: v[1], image_scale: v[2], logit_scale: v[3] })
+        Ok(HeadValues {
+            curvature: v[0],
+            text_scale: v[1],
+            image_scale: v[2],
+            logit_scale: v[3],
+        })
     }
 }
 

@@ -99,7 +99,14 @@ pub fn pairwise_distance(x: Tensor<2>, y: Tensor<2>, curvature: Tensor<2>) -> Te
     let (x_sq, x_time) = squares_and_times(x.clone(), curvature.clone());
     let (y_sq, y_time) = squares_and_times(y.clone(), curvature.clone());
     let dot = x.matmul(y.transpose());
-    let (excess, _) = excess_and_time_gap(x_sq, y_sq.transpose(), dot, x_time, y_time.transpose(), curvature.clone());
+    let (excess, _) = excess_and_time_gap(
+        x_sq,
+        y_sq.transpose(),
+        dot,
+        x_time,
+        y_time.transpose(),
+        curvature.clone(),
+    );
     (excess / 2.0).clamp_min(EPS * EPS).sqrt().asinh() * 2.0 / curvature.sqrt()
 }
 
@@ -108,20 +115,36 @@ pub fn pairwise_distance(x: Tensor<2>, y: Tensor<2>, curvature: Tensor<2>) -> Te
 pub fn half_aperture(x: Tensor<2>, curvature: Tensor<2>) -> Tensor<1> {
     let [n, _] = x.dims();
     let ratio = (norms(x) * curvature.sqrt()).add_scalar(EPS).recip() * (2.0 * MIN_RADIUS);
-    ratio.clamp(-1.0 + ANGLE_EPS, 1.0 - ANGLE_EPS).asin().reshape([n])
+    ratio
+        .clamp(-1.0 + ANGLE_EPS, 1.0 - ANGLE_EPS)
+        .asin()
+        .reshape([n])
 }
 
 /// The exterior angle at `x` of the triangle root–x–y. With `e` as above,
 /// `cos = (y_t − x_t − e x_t) / (‖x_s‖ √(e(2 + e)))` (MERU's `(y_t + c⟨x,y⟩_L x_t) /
 /// (‖x_s‖ √((c⟨x,y⟩_L)² − 1))`).
-fn exterior_angle(x: Tensor<2>, y: Tensor<2>, dot: Tensor<2>, pairwise: bool, curvature: Tensor<2>) -> Tensor<2> {
+fn exterior_angle(
+    x: Tensor<2>,
+    y: Tensor<2>,
+    dot: Tensor<2>,
+    pairwise: bool,
+    curvature: Tensor<2>,
+) -> Tensor<2> {
     let (x_sq, x_time) = squares_and_times(x, curvature.clone());
     let (y_sq, y_time) = squares_and_times(y, curvature.clone());
-    let (y_sq, y_time) = if pairwise { (y_sq.transpose(), y_time.transpose()) } else { (y_sq, y_time) };
+    let (y_sq, y_time) = if pairwise {
+        (y_sq.transpose(), y_time.transpose())
+    } else {
+        (y_sq, y_time)
+    };
     let x_norm = x_sq.clone().sqrt();
-    let (excess, time_gap) = excess_and_time_gap(x_sq, y_sq, dot, x_time.clone(), y_time, curvature);
+    let (excess, time_gap) =
+        excess_and_time_gap(x_sq, y_sq, dot, x_time.clone(), y_time, curvature);
     let numerator = time_gap.neg() - excess.clone() * x_time;
-    let denominator = (excess.clone() * excess.add_scalar(2.0)).clamp_min(EPS).sqrt();
+    let denominator = (excess.clone() * excess.add_scalar(2.0))
+        .clamp_min(EPS)
+        .sqrt();
     let cosine = numerator / (x_norm * denominator).add_scalar(EPS);
     cosine.clamp(-1.0 + ANGLE_EPS, 1.0 - ANGLE_EPS).acos()
 }

@@ -92,7 +92,10 @@ impl LoraConfig {
             return Err(Error::Input("LoRA rank must be at least 1".into()));
         }
         if !self.alpha.is_finite() || self.alpha <= 0.0 {
-            return Err(Error::Input(format!("LoRA alpha must be positive, got {}", self.alpha)));
+            return Err(Error::Input(format!(
+                "LoRA alpha must be positive, got {}",
+                self.alpha
+            )));
         }
         if self.scale() > MAX_SCALE {
             return Err(Error::Input(format!(
@@ -123,7 +126,10 @@ impl LoraConfig {
     /// these `[in, out]` sizes stay within what the model allows: no more parameters than the
     /// model itself has (or 2²⁶, for models smaller than that).
     pub fn check_budget(&self, layers: &[[usize; 2]], model_parameters: usize) -> Result<()> {
-        let per_rank: u128 = layers.iter().map(|&[d_in, d_out]| (d_in + d_out) as u128).sum();
+        let per_rank: u128 = layers
+            .iter()
+            .map(|&[d_in, d_out]| (d_in + d_out) as u128)
+            .sum();
         let limit = (model_parameters as u128).max(1 << 26);
         let parameters = per_rank * self.rank as u128;
         if parameters > limit {
@@ -144,4 +150,3 @@ pub fn is_target(projection: &str, targets: &[LoraTarget]) -> bool {
         .iter()
         .any(|t| projection.rsplit('.').next() == Some(t.name()))
 }
-

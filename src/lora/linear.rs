@@ -29,7 +29,13 @@ pub struct LoraAdapter {
 impl LoraAdapter {
     /// A fresh adapter, `A` drawn from `rng`: our own generator rather than the backend's
     /// process-wide one, so that a seed gives the same adapters whatever else runs in the process.
-    pub fn new(d_in: usize, d_out: usize, config: &LoraConfig, rng: &mut SplitMix64, device: &Device) -> Self {
+    pub fn new(
+        d_in: usize,
+        d_out: usize,
+        config: &LoraConfig,
+        rng: &mut SplitMix64,
+        device: &Device,
+    ) -> Self {
         let bound = 1.0 / (d_in as f64).sqrt();
         let values: Vec<f32> = (0..d_in * config.rank)
             .map(|_| (bound * (2.0 * rng.unit() - 1.0)) as f32)
@@ -63,7 +69,10 @@ pub struct LoraLinear {
 
 impl From<Linear> for LoraLinear {
     fn from(base: Linear) -> Self {
-        Self { base, adapter: None }
+        Self {
+            base,
+            adapter: None,
+        }
     }
 }
 

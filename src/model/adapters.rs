@@ -27,7 +27,11 @@ impl ClipModel {
         let patches = &self.vision_model.patch_embedding;
         in_order(
             self.text_model.encoder.projections(),
-            Projection { name: PATCH_EMBEDDING.into(), layer: &patches.projection, kernel: Some(patches.kernel()) },
+            Projection {
+                name: PATCH_EMBEDDING.into(),
+                layer: &patches.projection,
+                kernel: Some(patches.kernel()),
+            },
             self.vision_model.encoder.projections(),
         )
     }
@@ -36,8 +40,16 @@ impl ClipModel {
     pub fn projections_mut(&mut self) -> Vec<Projection<&mut LoraLinear>> {
         let patches = &mut self.vision_model.patch_embedding;
         let kernel = Some(patches.kernel());
-        let patches = Projection { name: PATCH_EMBEDDING.into(), layer: &mut patches.projection, kernel };
-        in_order(self.text_model.encoder.projections_mut(), patches, self.vision_model.encoder.projections_mut())
+        let patches = Projection {
+            name: PATCH_EMBEDDING.into(),
+            layer: &mut patches.projection,
+            kernel,
+        };
+        in_order(
+            self.text_model.encoder.projections_mut(),
+            patches,
+            self.vision_model.encoder.projections_mut(),
+        )
     }
 
     /// The model with every base weight frozen and a fresh adapter on each targeted projection
@@ -45,7 +57,9 @@ impl ClipModel {
     pub fn with_lora(self, config: &LoraConfig, seed: u64) -> Result<Self> {
         let device = self.logit_scale.device();
         let mut rng = SplitMix64::new(seed);
-        self.with_adapters(config, |_, [d_in, d_out]| Ok(LoraAdapter::new(d_in, d_out, config, &mut rng, &device)))
+        self.with_adapters(config, |_, [d_in, d_out]| {
+            Ok(LoraAdapter::new(d_in, d_out, config, &mut rng, &device))
+        })
     }
 
     /// The model with every base weight frozen and, on each projection `config` targets, the
@@ -109,11 +123,17 @@ impl ClipModel {
 }
 
 /// The text tower's encoder projections, the patch embedding, then the vision tower's.
-fn in_order<L>(text: Vec<(String, L)>, patches: Projection<L>, vision: Vec<(String, L)>) -> Vec<Projection<L>> {
+fn in_order<L>(
+    text: Vec<(String, L)>,
+    patches: Projection<L>,
+    vision: Vec<(String, L)>,
+) -> Vec<Projection<L>> {
     let encoder = |tower: &'static str, layers: Vec<(String, L)>| {
-        layers
-            .into_iter()
-            .map(move |(name, layer)| Projection { name: format!("{tower}.encoder.{name}"), layer, kernel: None })
+        layers.into_iter().map(move |(name, layer)| Projection {
+            name: format!("{tower}.encoder.{name}"),
+            layer,
+            kernel: None,
+        })
     };
     encoder("text_model", text)
         .chain(std::iter::once(patches))

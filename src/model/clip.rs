@@ -36,12 +36,16 @@ pub struct ClipOutput {
 impl ClipModel {
     /// Projected, unnormalised text features (`get_text_features`).
     pub fn text_features(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
-        Ok(self.text_projection.forward(self.text_model.forward(tokens)?))
+        Ok(self
+            .text_projection
+            .forward(self.text_model.forward(tokens)?))
     }
 
     /// Projected, unnormalised image features (`get_image_features`).
     pub fn image_features(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
-        Ok(self.visual_projection.forward(self.vision_model.forward(pixels)?))
+        Ok(self
+            .visual_projection
+            .forward(self.vision_model.forward(pixels)?))
     }
 
     /// Unit-length text embeddings, the space every safety method works in.

@@ -152,7 +152,10 @@ impl ClipConfig {
             ("text_config.intermediate_size", t.intermediate_size),
             ("text_config.num_hidden_layers", t.num_hidden_layers),
             ("text_config.num_attention_heads", t.num_attention_heads),
-            ("text_config.max_position_embeddings", t.max_position_embeddings),
+            (
+                "text_config.max_position_embeddings",
+                t.max_position_embeddings,
+            ),
             ("vision_config.hidden_size", v.hidden_size),
             ("vision_config.intermediate_size", v.intermediate_size),
             ("vision_config.num_hidden_layers", v.num_hidden_layers),
@@ -175,15 +178,25 @@ impl ClipConfig {
             _ => 1 << 16,
         };
         if let Some((name, value)) = positive.iter().find(|(name, value)| *value > bound(name)) {
-            return Err(Error::Config(format!("{name} is {value}; at most {} is accepted", bound(name))));
+            return Err(Error::Config(format!(
+                "{name} is {value}; at most {} is accepted",
+                bound(name)
+            )));
         }
-        for (name, eps) in [("text_config.layer_norm_eps", t.layer_norm_eps), ("vision_config.layer_norm_eps", v.layer_norm_eps)] {
+        for (name, eps) in [
+            ("text_config.layer_norm_eps", t.layer_norm_eps),
+            ("vision_config.layer_norm_eps", v.layer_norm_eps),
+        ] {
             if !(eps.is_finite() && eps > 0.0 && eps < 1.0) {
-                return Err(Error::Config(format!("{name} must be a small positive number, got {eps}")));
+                return Err(Error::Config(format!(
+                    "{name} must be a small positive number, got {eps}"
+                )));
             }
         }
         if !self.logit_scale_init_value.is_finite() {
-            return Err(Error::Config("logit_scale_init_value must be a finite number".into()));
+            return Err(Error::Config(
+                "logit_scale_init_value must be a finite number".into(),
+            ));
         }
         if t.hidden_size % t.num_attention_heads != 0 {
             return Err(Error::Config(format!(
@@ -238,10 +251,22 @@ mod tests {
     #[test]
     fn meaningless_sizes_and_epsilons_are_refused_by_name() {
         for (json, name) in [
-            (r#"{"text_config": {"layer_norm_eps": -1}}"#, "text_config.layer_norm_eps"),
-            (r#"{"vision_config": {"layer_norm_eps": 0}}"#, "vision_config.layer_norm_eps"),
-            (r#"{"vision_config": {"image_size": 1000000, "patch_size": 1}}"#, "vision_config.image_size"),
-            (r#"{"text_config": {"num_hidden_layers": 100000}}"#, "text_config.num_hidden_layers"),
+            (
+                r#"{"text_config": {"layer_norm_eps": -1}}"#,
+                "text_config.layer_norm_eps",
+            ),
+            (
+                r#"{"vision_config": {"layer_norm_eps": 0}}"#,
+                "vision_config.layer_norm_eps",
+            ),
+            (
+                r#"{"vision_config": {"image_size": 1000000, "patch_size": 1}}"#,
+                "vision_config.image_size",
+            ),
+            (
+                r#"{"text_config": {"num_hidden_layers": 100000}}"#,
+                "text_config.num_hidden_layers",
+            ),
         ] {
             let err = ClipConfig::from_json(json).unwrap_err().to_string();
             assert!(err.contains(name), "{json}: {err}");
@@ -250,8 +275,10 @@ mod tests {
 
     #[test]
     fn indivisible_heads_are_rejected() {
-        let err = ClipConfig::from_json(r#"{"text_config": {"hidden_size": 30, "num_attention_heads": 4}}"#)
-            .unwrap_err();
+        let err = ClipConfig::from_json(
+            r#"{"text_config": {"hidden_size": 30, "num_attention_heads": 4}}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("divisible"), "{err}");
     }
 }

@@ -6,8 +6,8 @@ use burn::nn::LayerNorm;
 use burn::prelude::*;
 
 use super::encoder::Encoder;
-use crate::lora::LoraPatchEmbedding;
 use crate::error::{Error, Result};
+use crate::lora::LoraPatchEmbedding;
 
 #[derive(Module, Debug)]
 pub struct VisionTransformer {
@@ -44,7 +44,8 @@ impl VisionTransformer {
             .val()
             .reshape([1, 1, hidden])
             .expand([batch, 1, hidden]);
-        let x = Tensor::cat(vec![class, patches], 1) + self.position_embedding.val().unsqueeze::<3>();
+        let x =
+            Tensor::cat(vec![class, patches], 1) + self.position_embedding.val().unsqueeze::<3>();
 
         let x = self.encoder.forward(self.pre_layernorm.forward(x), false);
         let class_token = x.slice([0..batch, 0..1]).reshape([batch, hidden]);

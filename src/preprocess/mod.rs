@@ -53,7 +53,10 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<(Vec<u8>, (usize, usize))> {
             "image is {width}×{height} pixels; at least {MIN_SIDE}×{MIN_SIDE} is needed"
         )));
     }
-    Ok((decoded.to_rgb8().into_raw(), (width as usize, height as usize)))
+    Ok((
+        decoded.to_rgb8().into_raw(),
+        (width as usize, height as usize),
+    ))
 }
 
 /// Resizes the shortest edge to `size` (Pillow bicubic), crops the centre `size × size`
@@ -104,9 +107,14 @@ pub fn pixels_to_tensor(images: &[Pixels], device: &Device) -> Result<Tensor<4>>
         .map(|p| p.size)
         .ok_or_else(|| Error::Input("no image to encode".into()))?;
     if images.iter().any(|p| p.size != size) {
-        return Err(Error::Input("images were preprocessed to different sizes".into()));
+        return Err(Error::Input(
+            "images were preprocessed to different sizes".into(),
+        ));
     }
-    let values: Vec<f32> = images.iter().flat_map(|p| p.values.iter().copied()).collect();
+    let values: Vec<f32> = images
+        .iter()
+        .flat_map(|p| p.values.iter().copied())
+        .collect();
     Ok(Tensor::from_data(
         TensorData::new(values, [images.len(), 3, size, size]),
         device,

@@ -79,15 +79,12 @@ pub fn resize_bicubic_window(
 ) -> Vec<u8> {
     let col_taps: Vec<Taps> = cols.clone().map(|x| taps(width, out_width, x)).collect();
     let row_taps: Vec<Taps> = rows.clone().map(|y| taps(height, out_height, y)).collect();
-    let in_rows = row_taps
-        .iter()
-        .map(|t| t.first)
-        .min()
-        .unwrap_or(0)..row_taps
-        .iter()
-        .map(|t| t.first + t.weights.len())
-        .max()
-        .unwrap_or(0);
+    let in_rows = row_taps.iter().map(|t| t.first).min().unwrap_or(0)
+        ..row_taps
+            .iter()
+            .map(|t| t.first + t.weights.len())
+            .max()
+            .unwrap_or(0);
 
     // Pillow skips a pass whose size does not change; its weights would be the identity.
     let same_width = width == out_width;
@@ -134,8 +131,15 @@ mod tests {
     fn weights_sum_to_one_in_fixed_point() {
         for (input, output) in [(450, 224), (32, 224), (655, 326), (224, 224)] {
             for i in [0, output / 2, output - 1] {
-                let sum: i64 = taps(input, output, i).weights.iter().map(|&w| i64::from(w)).sum();
-                assert!((sum - (1 << PRECISION_BITS)).abs() <= 4, "{input}->{output}@{i}: {sum}");
+                let sum: i64 = taps(input, output, i)
+                    .weights
+                    .iter()
+                    .map(|&w| i64::from(w))
+                    .sum();
+                assert!(
+                    (sum - (1 << PRECISION_BITS)).abs() <= 4,
+                    "{input}->{output}@{i}: {sum}"
+                );
             }
         }
     }

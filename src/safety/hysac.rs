@@ -17,7 +17,9 @@ pub fn lorentz_infonce(text: Tensor<2>, image: Tensor<2>, head: &HyperbolicHead)
 /// inside its general point's cone.
 pub fn entailment(general: Tensor<2>, specific: Tensor<2>, head: &HyperbolicHead) -> Tensor<1> {
     let angle = oxy_angle(general.clone(), specific, head.curvature());
-    (angle - half_aperture(general, head.curvature())).clamp_min(0.0).mean()
+    (angle - half_aperture(general, head.curvature()))
+        .clamp_min(0.0)
+        .mean()
 }
 
 /// HySAC's terms, equally weighted (its code averages them): four Lorentzian contrastive terms
@@ -32,23 +34,62 @@ pub fn hysac_terms(e: &StepEmbeddings, head: &HyperbolicHead) -> Vec<Term> {
             let image_safe = head.lift_image(i.tuned_image_safe.clone());
             let image_unsafe = head.lift_image(i.tuned_image_unsafe.clone());
             vec![
-                ("hysac_nce_safe", lorentz_infonce(text_safe.clone(), image_safe.clone(), head)),
-                ("hysac_nce_unsafe", lorentz_infonce(text_unsafe.clone(), image_unsafe.clone(), head)),
-                ("hysac_nce_safe_text_unsafe_image", lorentz_infonce(text_safe.clone(), image_unsafe.clone(), head)),
-                ("hysac_nce_unsafe_text_safe_image", lorentz_infonce(text_unsafe.clone(), image_safe.clone(), head)),
-                ("hysac_entail_safe", entailment(text_safe, image_safe.clone(), head)),
-                ("hysac_entail_unsafe", entailment(text_unsafe.clone(), image_unsafe, head)),
-                ("hysac_entail_safe_image_unsafe_text", entailment(image_safe, text_unsafe, head)),
+                (
+                    "hysac_nce_safe",
+                    lorentz_infonce(text_safe.clone(), image_safe.clone(), head),
+                ),
+                (
+                    "hysac_nce_unsafe",
+                    lorentz_infonce(text_unsafe.clone(), image_unsafe.clone(), head),
+                ),
+                (
+                    "hysac_nce_safe_text_unsafe_image",
+                    lorentz_infonce(text_safe.clone(), image_unsafe.clone(), head),
+                ),
+                (
+                    "hysac_nce_unsafe_text_safe_image",
+                    lorentz_infonce(text_unsafe.clone(), image_safe.clone(), head),
+                ),
+                (
+                    "hysac_entail_safe",
+                    entailment(text_safe, image_safe.clone(), head),
+                ),
+                (
+                    "hysac_entail_unsafe",
+                    entailment(text_unsafe.clone(), image_unsafe, head),
+                ),
+                (
+                    "hysac_entail_safe_image_unsafe_text",
+                    entailment(image_safe, text_unsafe, head),
+                ),
             ]
         }
         None => vec![
-            ("hysac_nce_pair_textonly", lorentz_infonce(text_safe.clone(), text_unsafe.clone(), head)),
-            ("hysac_entail_textonly", entailment(text_safe, text_unsafe, head)),
-            ("pres_text_cos", cosine_distance(e.tuned_text_safe.clone(), e.frozen_text_safe.clone())),
-            ("hysac_pres_unsafe_text_cos", cosine_distance(e.tuned_text_unsafe.clone(), e.frozen_text_unsafe.clone())),
+            (
+                "hysac_nce_pair_textonly",
+                lorentz_infonce(text_safe.clone(), text_unsafe.clone(), head),
+            ),
+            (
+                "hysac_entail_textonly",
+                entailment(text_safe, text_unsafe, head),
+            ),
+            (
+                "pres_text_cos",
+                cosine_distance(e.tuned_text_safe.clone(), e.frozen_text_safe.clone()),
+            ),
+            (
+                "hysac_pres_unsafe_text_cos",
+                cosine_distance(e.tuned_text_unsafe.clone(), e.frozen_text_unsafe.clone()),
+            ),
         ],
     };
     let weight = 1.0 / terms.len() as f64;
-    terms.into_iter().map(|(name, value)| Term { name, weight, value }).collect()
+    terms
+        .into_iter()
+        .map(|(name, value)| Term {
+            name,
+            weight,
+            value,
+        })
+        .collect()
 }
-

@@ -5,7 +5,9 @@
 use burn::prelude::*;
 use serde::Serialize;
 
-use super::traversal::{Near, nearest_by_distance, nearest_entailing, to_safe_region, traversal_boundary, walk};
+use super::traversal::{
+    Near, nearest_by_distance, nearest_entailing, to_safe_region, traversal_boundary, walk,
+};
 use crate::error::{Error, Result};
 use crate::hyperbolic::{Hyperbolic, PointKind, is_unsafe, root_distances};
 use crate::pipeline::Clip;
@@ -34,7 +36,9 @@ impl LiftedPoints {
     /// `other`'s points after these, so that a pool can be lifted a chunk at a time.
     pub fn append(&mut self, other: &LiftedPoints) -> Result<()> {
         if other.kind != self.kind {
-            return Err(Error::Input("lifted captions and lifted images cannot be one pool".into()));
+            return Err(Error::Input(
+                "lifted captions and lifted images cannot be one pool".into(),
+            ));
         }
         self.points = Tensor::cat(vec![self.points.clone(), other.points.clone()], 0);
         Ok(())
@@ -51,7 +55,9 @@ impl LiftedPoints {
             )));
         }
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Input(format!("lifted point value {bad} is not a finite number")));
+            return Err(Error::Input(format!(
+                "lifted point value {bad} is not a finite number"
+            )));
         }
         let rows = values.len() / dim;
         let points = Tensor::from_data(TensorData::new(values, [rows, dim]), &clip.device());
@@ -60,15 +66,29 @@ impl LiftedPoints {
 }
 
 /// `texts` lifted with `hyperbolic`'s head (`clip` carries the HySAC adapters).
-pub fn lift_texts<S: AsRef<str>>(clip: &Clip, hyperbolic: &Hyperbolic, texts: &[S]) -> Result<LiftedPoints> {
+pub fn lift_texts<S: AsRef<str>>(
+    clip: &Clip,
+    hyperbolic: &Hyperbolic,
+    texts: &[S],
+) -> Result<LiftedPoints> {
     let features = clip.text_features_in_batches(texts, LIFT_BATCH)?;
-    Ok(LiftedPoints { points: hyperbolic.head.lift_text(features), kind: PointKind::Text })
+    Ok(LiftedPoints {
+        points: hyperbolic.head.lift_text(features),
+        kind: PointKind::Text,
+    })
 }
 
 /// Preprocessed images lifted with `hyperbolic`'s head.
-pub fn lift_images(clip: &Clip, hyperbolic: &Hyperbolic, images: &[Pixels]) -> Result<LiftedPoints> {
+pub fn lift_images(
+    clip: &Clip,
+    hyperbolic: &Hyperbolic,
+    images: &[Pixels],
+) -> Result<LiftedPoints> {
     let features = clip.image_features_in_batches(images, LIFT_BATCH)?;
-    Ok(LiftedPoints { points: hyperbolic.head.lift_image(features), kind: PointKind::Image })
+    Ok(LiftedPoints {
+        points: hyperbolic.head.lift_image(features),
+        kind: PointKind::Image,
+    })
 }
 
 /// A point's safe/unsafe reading: its root distance, and whether that is beyond the safe
@@ -81,7 +101,10 @@ pub struct Reading {
 }
 
 fn read(distance: f32, bound: Option<f32>) -> Reading {
-    Reading { distance, is_unsafe: bound.map(|b| is_unsafe(distance, b)) }
+    Reading {
+        distance,
+        is_unsafe: bound.map(|b| is_unsafe(distance, b)),
+    }
 }
 
 /// HySAC as a classifier: each point's reading.
@@ -131,11 +154,20 @@ pub async fn retrieve(
     let distance = root_distances(point.clone(), head).await?[0];
     let boundary = text_boundary(hyperbolic).await?;
     let (point, redirected) = if redirect && distance > boundary {
-        (to_safe_region(point, boundary, head.curvature()), Some(boundary))
+        (
+            to_safe_region(point, boundary, head.curvature()),
+            Some(boundary),
+        )
     } else {
         (point, None)
     };
-    let found = nearest_by_distance(point, pool.points.clone(), k.min(pool.len()), head.curvature()).await?;
+    let found = nearest_by_distance(
+        point,
+        pool.points.clone(),
+        k.min(pool.len()),
+        head.curvature(),
+    )
+    .await?;
     Ok(Retrieval {
         query: read(distance, Some(hyperbolic.region.text)),
         redirected,
@@ -161,7 +193,12 @@ pub struct Traversal {
 
 /// HySAC's traversal of `query` toward the root in `steps` evenly spaced points, with the caption
 /// of `pool` each one retrieves.
-pub async fn traverse(hyperbolic: &Hyperbolic, pool: &LiftedPoints, query: &LiftedPoints, steps: usize) -> Result<Traversal> {
+pub async fn traverse(
+    hyperbolic: &Hyperbolic,
+    pool: &LiftedPoints,
+    query: &LiftedPoints,
+    steps: usize,
+) -> Result<Traversal> {
     let head = &hyperbolic.head;
     let path = walk(query_point(query)?, steps, 0.0, head.curvature())?;
     let found = nearest_entailing(path, pool.points.clone(), None, head).await?;
@@ -170,7 +207,10 @@ pub async fn traverse(hyperbolic: &Hyperbolic, pool: &LiftedPoints, query: &Lift
         boundary: text_boundary(hyperbolic).await?,
         steps: found
             .into_iter()
-            .map(|f| TraversalStep { caption: f.caption, distance: f.root_distance })
+            .map(|f| TraversalStep {
+                caption: f.caption,
+                distance: f.root_distance,
+            })
             .collect(),
     })
 }

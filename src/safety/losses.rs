@@ -16,7 +16,12 @@ pub const SAFECLIP_LAMBDAS: [f64; 8] = [0.1, 0.1, 0.1, 0.2, 0.25, 0.25, 0.25, 0.
 
 /// `x / max(‖x‖₂, 1e-12)`, row by row.
 pub fn normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(NORM_EPS);
+    let norm = x
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(NORM_EPS);
     x / norm
 }
 
@@ -51,8 +56,16 @@ pub fn symmetric_infonce(logits: Tensor<2>) -> Tensor<1> {
 /// SafeR-CLIP's relative redirection: `mean_i softplus(cos(anchor_i, negative_i) −
 /// cos(anchor_i, positive_i))`: the anchor must end nearer its safe target than its unsafe
 /// origin, and is pushed no further once it is.
-pub fn relative_redirection(anchor: Tensor<2>, negative: Tensor<2>, positive: Tensor<2>) -> Tensor<1> {
-    softplus(cosine_rows(anchor.clone(), negative) - cosine_rows(anchor, positive), 1.0).mean()
+pub fn relative_redirection(
+    anchor: Tensor<2>,
+    negative: Tensor<2>,
+    positive: Tensor<2>,
+) -> Tensor<1> {
+    softplus(
+        cosine_rows(anchor.clone(), negative) - cosine_rows(anchor, positive),
+        1.0,
+    )
+    .mean()
 }
 
 /// The embeddings one training step compares. `tuned_*` come from the model being trained
@@ -104,18 +117,74 @@ pub fn safeclip_terms(e: &StepEmbeddings, logit_scale: f64) -> Vec<Term> {
         Some(i) => vec![
             ("pres_text_cos", SAFECLIP_LAMBDAS[0], text_pres),
             ("safeclip_redir_text_cos", SAFECLIP_LAMBDAS[1], text_redir),
-            ("pres_image_cos", SAFECLIP_LAMBDAS[2], cosine_distance(i.tuned_image_safe.clone(), i.frozen_image_safe.clone())),
-            ("safeclip_redir_image_cos", SAFECLIP_LAMBDAS[3], cosine_distance(i.tuned_image_unsafe.clone(), i.frozen_image_safe.clone())),
-            ("safeclip_pres_text_nce", SAFECLIP_LAMBDAS[4], clip_infonce(e.tuned_text_safe.clone(), i.frozen_image_safe.clone(), logit_scale)),
-            ("safeclip_redir_text_nce", SAFECLIP_LAMBDAS[5], clip_infonce(e.tuned_text_unsafe.clone(), i.frozen_image_safe.clone(), logit_scale)),
-            ("safeclip_pres_image_nce", SAFECLIP_LAMBDAS[6], clip_infonce(e.frozen_text_safe.clone(), i.tuned_image_safe.clone(), logit_scale)),
-            ("safeclip_redir_image_nce", SAFECLIP_LAMBDAS[7], clip_infonce(e.frozen_text_safe.clone(), i.tuned_image_unsafe.clone(), logit_scale)),
+            (
+                "pres_image_cos",
+                SAFECLIP_LAMBDAS[2],
+                cosine_distance(i.tuned_image_safe.clone(), i.frozen_image_safe.clone()),
+            ),
+            (
+                "safeclip_redir_image_cos",
+                SAFECLIP_LAMBDAS[3],
+                cosine_distance(i.tuned_image_unsafe.clone(), i.frozen_image_safe.clone()),
+            ),
+            (
+                "safeclip_pres_text_nce",
+                SAFECLIP_LAMBDAS[4],
+                clip_infonce(
+                    e.tuned_text_safe.clone(),
+                    i.frozen_image_safe.clone(),
+                    logit_scale,
+                ),
+            ),
+            (
+                "safeclip_redir_text_nce",
+                SAFECLIP_LAMBDAS[5],
+                clip_infonce(
+                    e.tuned_text_unsafe.clone(),
+                    i.frozen_image_safe.clone(),
+                    logit_scale,
+                ),
+            ),
+            (
+                "safeclip_pres_image_nce",
+                SAFECLIP_LAMBDAS[6],
+                clip_infonce(
+                    e.frozen_text_safe.clone(),
+                    i.tuned_image_safe.clone(),
+                    logit_scale,
+                ),
+            ),
+            (
+                "safeclip_redir_image_nce",
+                SAFECLIP_LAMBDAS[7],
+                clip_infonce(
+                    e.frozen_text_safe.clone(),
+                    i.tuned_image_unsafe.clone(),
+                    logit_scale,
+                ),
+            ),
         ],
         None => vec![
             ("pres_text_cos", SAFECLIP_LAMBDAS[0], text_pres),
             ("safeclip_redir_text_cos", SAFECLIP_LAMBDAS[1], text_redir),
-            ("safeclip_pres_text_nce_textonly", SAFECLIP_LAMBDAS[4], clip_infonce(e.tuned_text_safe.clone(), e.frozen_text_safe.clone(), logit_scale)),
-            ("safeclip_redir_text_nce_textonly", SAFECLIP_LAMBDAS[5], clip_infonce(e.tuned_text_unsafe.clone(), e.frozen_text_safe.clone(), logit_scale)),
+            (
+                "safeclip_pres_text_nce_textonly",
+                SAFECLIP_LAMBDAS[4],
+                clip_infonce(
+                    e.tuned_text_safe.clone(),
+                    e.frozen_text_safe.clone(),
+                    logit_scale,
+                ),
+            ),
+            (
+                "safeclip_redir_text_nce_textonly",
+                SAFECLIP_LAMBDAS[5],
+                clip_infonce(
+                    e.tuned_text_unsafe.clone(),
+                    e.frozen_text_safe.clone(),
+                    logit_scale,
+                ),
+            ),
         ],
     };
     let lambda_sum: f64 = terms.iter().map(|(_, l, _)| l).sum();
@@ -138,21 +207,52 @@ pub fn safer_terms(e: &StepEmbeddings) -> Vec<Term> {
     let pres_text = cosine_distance(e.tuned_text_safe.clone(), e.frozen_text_safe.clone());
     let terms = match &e.images {
         Some(i) => vec![
-            ("safer_rel_image", relative_redirection(i.tuned_image_unsafe.clone(), e.frozen_text_unsafe.clone(), e.frozen_text_target.clone())),
-            ("safer_rel_text", relative_redirection(e.tuned_text_unsafe.clone(), i.frozen_image_unsafe.clone(), i.frozen_image_target.clone())),
+            (
+                "safer_rel_image",
+                relative_redirection(
+                    i.tuned_image_unsafe.clone(),
+                    e.frozen_text_unsafe.clone(),
+                    e.frozen_text_target.clone(),
+                ),
+            ),
+            (
+                "safer_rel_text",
+                relative_redirection(
+                    e.tuned_text_unsafe.clone(),
+                    i.frozen_image_unsafe.clone(),
+                    i.frozen_image_target.clone(),
+                ),
+            ),
             ("safer_uni_text", uni_text),
-            ("safer_uni_image", cosine_distance(i.tuned_image_unsafe.clone(), i.frozen_image_target.clone())),
+            (
+                "safer_uni_image",
+                cosine_distance(i.tuned_image_unsafe.clone(), i.frozen_image_target.clone()),
+            ),
             ("pres_text_cos", pres_text),
-            ("pres_image_cos", cosine_distance(i.tuned_image_safe.clone(), i.frozen_image_safe.clone())),
+            (
+                "pres_image_cos",
+                cosine_distance(i.tuned_image_safe.clone(), i.frozen_image_safe.clone()),
+            ),
         ],
         None => vec![
-            ("safer_rel_text_textonly", relative_redirection(e.tuned_text_unsafe.clone(), e.frozen_text_unsafe.clone(), e.frozen_text_target.clone())),
+            (
+                "safer_rel_text_textonly",
+                relative_redirection(
+                    e.tuned_text_unsafe.clone(),
+                    e.frozen_text_unsafe.clone(),
+                    e.frozen_text_target.clone(),
+                ),
+            ),
             ("safer_uni_text", uni_text),
             ("pres_text_cos", pres_text),
         ],
     };
     terms
         .into_iter()
-        .map(|(name, value)| Term { name, weight: 1.0, value })
+        .map(|(name, value)| Term {
+            name,
+            weight: 1.0,
+            value,
+        })
         .collect()
 }

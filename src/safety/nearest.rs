@@ -62,7 +62,9 @@ pub fn nearest(
             )));
         }
         if let Some(&bad) = exclude.iter().flatten().find(|&&i| i >= pool_size) {
-            return Err(Error::Input(format!("excluded row {bad} is outside the pool of {pool_size}")));
+            return Err(Error::Input(format!(
+                "excluded row {bad} is outside the pool of {pool_size}"
+            )));
         }
     }
     let device = queries.device();
@@ -71,7 +73,9 @@ pub fn nearest(
     let mut best: Option<TopK> = None;
     for start in (0..pool_size).step_by(block) {
         let end = (start + block).min(pool_size);
-        let mut scores = queries.clone().matmul(pool.clone().slice([start..end]).transpose());
+        let mut scores = queries
+            .clone()
+            .matmul(pool.clone().slice([start..end]).transpose());
         if let Some(exclude) = exclude {
             scores = mask_excluded(scores, exclude, start, end, &device);
         }
@@ -114,13 +118,24 @@ fn block_top_k(scores: Tensor<2>, k: usize) -> (Tensor<2>, Tensor<2, Int>) {
     let device = scores.device();
     let padded = match groups * GROUP - cols {
         0 => scores,
-        pad => Tensor::cat(vec![scores, Tensor::full([rows, pad], f32::NEG_INFINITY, &device)], 1),
+        pad => Tensor::cat(
+            vec![
+                scores,
+                Tensor::full([rows, pad], f32::NEG_INFINITY, &device),
+            ],
+            1,
+        ),
     };
-    let maxima = padded.clone().reshape([rows, groups, GROUP]).max_dim(2).reshape([rows, groups]);
+    let maxima = padded
+        .clone()
+        .reshape([rows, groups, GROUP])
+        .max_dim(2)
+        .reshape([rows, groups]);
     let (_, winners) = maxima.topk_with_indices(k, 1);
     // Columns of every element of the winning groups: group · GROUP + offset.
     let offsets = Tensor::<1, Int>::arange(0..GROUP as i64, &device).reshape([1, 1, GROUP]);
-    let columns = (winners.reshape([rows, k, 1]) * GROUP as i64 + offsets).reshape([rows, k * GROUP]);
+    let columns =
+        (winners.reshape([rows, k, 1]) * GROUP as i64 + offsets).reshape([rows, k * GROUP]);
     let candidates = padded.gather(1, columns.clone());
     let (scores, order) = candidates.topk_with_indices(k, 1);
     (scores, columns.gather(1, order))

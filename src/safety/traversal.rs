@@ -6,12 +6,13 @@
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::hyperbolic::HyperbolicHead;
-use crate::hyperbolic::lorentz::{
-    at_root_distance, half_aperture, pairwise_distance, pairwise_inner, pairwise_oxy_angle, root_distance,
-};
 use crate::device::{read_f32, read_i64};
 use crate::error::{Error, Result};
+use crate::hyperbolic::HyperbolicHead;
+use crate::hyperbolic::lorentz::{
+    at_root_distance, half_aperture, pairwise_distance, pairwise_inner, pairwise_oxy_angle,
+    root_distance,
+};
 
 /// HySAC's `α` in the traversal boundary.
 pub const TRAVERSAL_ALPHA: f32 = 0.8;
@@ -48,7 +49,11 @@ pub fn walk(point: Tensor<2>, steps: usize, stop: f32, curvature: Tensor<2>) -> 
     let fractions: Vec<f32> = (0..steps).map(|i| i as f32 / (steps - 1) as f32).collect();
     let fractions = Tensor::<2>::from_data(TensorData::new(fractions, [steps, 1]), &device);
     let distances = start.clone() + (end - start) * fractions;
-    Ok(at_root_distance(point.repeat_dim(0, steps), distances, curvature))
+    Ok(at_root_distance(
+        point.repeat_dim(0, steps),
+        distances,
+        curvature,
+    ))
 }
 
 /// A point's retrieval: the caption nearest it (largest Lorentzian inner product) among those
@@ -79,7 +84,8 @@ pub async fn nearest_entailing(
             for (i, &j) in exclude.iter().enumerate().filter(|&(i, &j)| i < n && j < m) {
                 flags[i * m + j] = true;
             }
-            let excluded = Tensor::<2, Bool>::from_data(TensorData::new(flags, [n, m]), &points.device());
+            let excluded =
+                Tensor::<2, Bool>::from_data(TensorData::new(flags, [n, m]), &points.device());
             outside.bool_or(excluded)
         }
         None => outside,
@@ -106,21 +112,35 @@ pub struct Near {
 
 /// For each point, the `k` pool rows (lifted captions or images) nearest to it in Lorentzian
 /// distance, nearest first: HySAC's retrieval, before or after [`to_safe_region`].
-pub async fn nearest_by_distance(points: Tensor<2>, pool: Tensor<2>, k: usize, curvature: Tensor<2>) -> Result<Vec<Vec<Near>>> {
+pub async fn nearest_by_distance(
+    points: Tensor<2>,
+    pool: Tensor<2>,
+    k: usize,
+    curvature: Tensor<2>,
+) -> Result<Vec<Vec<Near>>> {
     let ([n, dim], [m, pool_dim]) = (points.dims(), pool.dims());
     if dim != pool_dim {
-        return Err(Error::Input(format!("points have {dim} dimensions but the pool has {pool_dim}")));
+        return Err(Error::Input(format!(
+            "points have {dim} dimensions but the pool has {pool_dim}"
+        )));
     }
     if k == 0 || k > m {
-        return Err(Error::Input(format!("k = {k} must be between 1 and {m}, the size of the pool")));
+        return Err(Error::Input(format!(
+            "k = {k} must be between 1 and {m}, the size of the pool"
+        )));
     }
-    let (closeness, indices) = pairwise_distance(points, pool, curvature).neg().topk_with_indices(k, 1);
+    let (closeness, indices) = pairwise_distance(points, pool, curvature)
+        .neg()
+        .topk_with_indices(k, 1);
     let distances = read_f32(closeness).await?;
     let indices = read_i64(indices).await?;
     Ok((0..n)
         .map(|i| {
             (0..k)
-                .map(|j| Near { index: indices[i * k + j] as usize, distance: -distances[i * k + j] })
+                .map(|j| Near {
+                    index: indices[i * k + j] as usize,
+                    distance: -distances[i * k + j],
+                })
                 .collect()
         })
         .collect())

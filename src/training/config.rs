@@ -111,9 +111,22 @@ impl TrainConfig {
         let optimizer = OptimizerConfig::default();
         let (optimizer, curriculum) = match method {
             Method::Safer => (optimizer, Some(CurriculumConfig::default())),
-            Method::SafeClip => (OptimizerConfig { learning_rate: 1e-3, ..optimizer }, None),
+            Method::SafeClip => (
+                OptimizerConfig {
+                    learning_rate: 1e-3,
+                    ..optimizer
+                },
+                None,
+            ),
             // HySAC's AdamW: β₂ 0.98, weight decay 0.2 on the adapters (never on its scalars).
-            Method::Hysac => (OptimizerConfig { beta2: 0.98, weight_decay: 0.2, ..optimizer }, None),
+            Method::Hysac => (
+                OptimizerConfig {
+                    beta2: 0.98,
+                    weight_decay: 0.2,
+                    ..optimizer
+                },
+                None,
+            ),
         };
         let mut lora = LoraConfig::default();
         if method == Method::Hysac {
@@ -139,7 +152,10 @@ impl TrainConfig {
         let o = &self.optimizer;
         let bad = |what: String| Err(Error::Input(what));
         if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
-            return bad(format!("learning rate must be positive, got {}", o.learning_rate));
+            return bad(format!(
+                "learning rate must be positive, got {}",
+                o.learning_rate
+            ));
         }
         if !((0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2)) {
             return bad("Adam betas must be in [0, 1)".into());
@@ -231,7 +247,10 @@ impl TrainOptions {
         lora.rank = self.rank.unwrap_or(lora.rank);
         lora.alpha = self.alpha.unwrap_or(lora.alpha);
         lora.dropout = self.dropout.unwrap_or(lora.dropout);
-        lora.targets = self.targets.clone().unwrap_or(std::mem::take(&mut lora.targets));
+        lora.targets = self
+            .targets
+            .clone()
+            .unwrap_or(std::mem::take(&mut lora.targets));
         let optimizer = &mut config.optimizer;
         optimizer.learning_rate = self.learning_rate.unwrap_or(optimizer.learning_rate);
         optimizer.weight_decay = self.weight_decay.unwrap_or(optimizer.weight_decay);
@@ -247,7 +266,9 @@ impl TrainOptions {
         config.epochs = self.epochs.unwrap_or(config.epochs);
         config.max_steps = self.max_steps.or(config.max_steps);
         match self.curriculum {
-            Some(true) => config.curriculum = config.curriculum.or(Some(CurriculumConfig::default())),
+            Some(true) => {
+                config.curriculum = config.curriculum.or(Some(CurriculumConfig::default()))
+            }
             Some(false) => config.curriculum = None,
             None => {}
         }
@@ -262,7 +283,11 @@ impl TrainOptions {
     /// (they lengthen or shorten the same schedule). Any other option given must equal the
     /// checkpoint's; one that differs is refused by name.
     pub fn resumed(&self, saved: &TrainConfig) -> Result<TrainConfig> {
-        let requested = TrainOptions { method: Some(self.method.unwrap_or(saved.method)), ..self.clone() }.config()?;
+        let requested = TrainOptions {
+            method: Some(self.method.unwrap_or(saved.method)),
+            ..self.clone()
+        }
+        .config()?;
         let mut differ = Vec::new();
         let mut check = |given: bool, name: &str, here: String, there: String| {
             if given && here != there {
@@ -270,20 +295,85 @@ impl TrainOptions {
             }
         };
         let (r, s) = (&requested, saved);
-        check(self.method.is_some(), "method", format!("{:?}", r.method), format!("{:?}", s.method));
-        check(self.rank.is_some(), "rank", r.lora.rank.to_string(), s.lora.rank.to_string());
-        check(self.alpha.is_some(), "alpha", r.lora.alpha.to_string(), s.lora.alpha.to_string());
-        check(self.dropout.is_some(), "dropout", r.lora.dropout.to_string(), s.lora.dropout.to_string());
-        check(self.targets.is_some(), "targets", format!("{:?}", r.lora.targets), format!("{:?}", s.lora.targets));
+        check(
+            self.method.is_some(),
+            "method",
+            format!("{:?}", r.method),
+            format!("{:?}", s.method),
+        );
+        check(
+            self.rank.is_some(),
+            "rank",
+            r.lora.rank.to_string(),
+            s.lora.rank.to_string(),
+        );
+        check(
+            self.alpha.is_some(),
+            "alpha",
+            r.lora.alpha.to_string(),
+            s.lora.alpha.to_string(),
+        );
+        check(
+            self.dropout.is_some(),
+            "dropout",
+            r.lora.dropout.to_string(),
+            s.lora.dropout.to_string(),
+        );
+        check(
+            self.targets.is_some(),
+            "targets",
+            format!("{:?}", r.lora.targets),
+            format!("{:?}", s.lora.targets),
+        );
         let (ro, so) = (&r.optimizer, &s.optimizer);
-        check(self.learning_rate.is_some(), "learning rate", ro.learning_rate.to_string(), so.learning_rate.to_string());
-        check(self.weight_decay.is_some(), "weight decay", ro.weight_decay.to_string(), so.weight_decay.to_string());
-        check(self.grad_clip.is_some(), "gradient clipping", format!("{:?}", ro.max_grad_norm), format!("{:?}", so.max_grad_norm));
-        check(self.batch_size.is_some(), "batch size", r.batch_size.to_string(), s.batch_size.to_string());
-        check(self.curriculum.is_some(), "curriculum", format!("{:?}", r.curriculum), format!("{:?}", s.curriculum));
-        check(self.target_query.is_some(), "target query", format!("{:?}", r.target_query), format!("{:?}", s.target_query));
-        check(self.exclude_own_pair.is_some(), "exclude own pair", r.exclude_own_pair.to_string(), s.exclude_own_pair.to_string());
-        check(self.seed.is_some(), "seed", r.seed.to_string(), s.seed.to_string());
+        check(
+            self.learning_rate.is_some(),
+            "learning rate",
+            ro.learning_rate.to_string(),
+            so.learning_rate.to_string(),
+        );
+        check(
+            self.weight_decay.is_some(),
+            "weight decay",
+            ro.weight_decay.to_string(),
+            so.weight_decay.to_string(),
+        );
+        check(
+            self.grad_clip.is_some(),
+            "gradient clipping",
+            format!("{:?}", ro.max_grad_norm),
+            format!("{:?}", so.max_grad_norm),
+        );
+        check(
+            self.batch_size.is_some(),
+            "batch size",
+            r.batch_size.to_string(),
+            s.batch_size.to_string(),
+        );
+        check(
+            self.curriculum.is_some(),
+            "curriculum",
+            format!("{:?}", r.curriculum),
+            format!("{:?}", s.curriculum),
+        );
+        check(
+            self.target_query.is_some(),
+            "target query",
+            format!("{:?}", r.target_query),
+            format!("{:?}", s.target_query),
+        );
+        check(
+            self.exclude_own_pair.is_some(),
+            "exclude own pair",
+            r.exclude_own_pair.to_string(),
+            s.exclude_own_pair.to_string(),
+        );
+        check(
+            self.seed.is_some(),
+            "seed",
+            r.seed.to_string(),
+            s.seed.to_string(),
+        );
         if !differ.is_empty() {
             return Err(Error::Input(format!(
                 "a resumed run keeps the settings it started with, and these differ: {}; leave them out, or start a new run",

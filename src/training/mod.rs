@@ -7,7 +7,9 @@ mod schedule;
 mod targets;
 mod trainer;
 
-pub use config::{CurriculumConfig, Method, OptimizerConfig, TargetQuery, TrainConfig, TrainOptions};
+pub use config::{
+    CurriculumConfig, Method, OptimizerConfig, TargetQuery, TrainConfig, TrainOptions,
+};
 pub use optimizer::{AdamW, Moments, Update};
 pub use schedule::{Batch, curriculum_stage, schedule};
 pub use targets::{FrozenImages, FrozenTargets, frozen_targets};

@@ -68,31 +68,38 @@ impl AdamW {
         let correction2 = 1.0 - c.beta2.powi(t);
         updates
             .into_iter()
-            .map(|Update { name, value, grad, decay }| {
-                let grad = match &clip {
-                    Some(scale) => grad * scale.clone(),
-                    None => grad,
-                };
-                let moments = match self.moments.remove(&name) {
-                    Some(m) => Moments {
-                        first: m.first * c.beta1 + grad.clone() * (1.0 - c.beta1),
-                        second: m.second * c.beta2 + grad.powi_scalar(2) * (1.0 - c.beta2),
-                    },
-                    None => Moments {
-                        first: grad.clone() * (1.0 - c.beta1),
-                        second: grad.powi_scalar(2) * (1.0 - c.beta2),
-                    },
-                };
-                let step = (moments.first.clone() / correction1)
-                    / ((moments.second.clone() / correction2).sqrt() + c.epsilon);
-                let decayed = if decay {
-                    value.clone() - value * (c.learning_rate * c.weight_decay)
-                } else {
-                    value
-                };
-                self.moments.insert(name, moments);
-                decayed - step * c.learning_rate
-            })
+            .map(
+                |Update {
+                     name,
+                     value,
+                     grad,
+                     decay,
+                 }| {
+                    let grad = match &clip {
+                        Some(scale) => grad * scale.clone(),
+                        None => grad,
+                    };
+                    let moments = match self.moments.remove(&name) {
+                        Some(m) => Moments {
+                            first: m.first * c.beta1 + grad.clone() * (1.0 - c.beta1),
+                            second: m.second * c.beta2 + grad.powi_scalar(2) * (1.0 - c.beta2),
+                        },
+                        None => Moments {
+                            first: grad.clone() * (1.0 - c.beta1),
+                            second: grad.powi_scalar(2) * (1.0 - c.beta2),
+                        },
+                    };
+                    let step = (moments.first.clone() / correction1)
+                        / ((moments.second.clone() / correction2).sqrt() + c.epsilon);
+                    let decayed = if decay {
+                        value.clone() - value * (c.learning_rate * c.weight_decay)
+                    } else {
+                        value
+                    };
+                    self.moments.insert(name, moments);
+                    decayed - step * c.learning_rate
+                },
+            )
             .collect()
     }
 }
@@ -116,13 +123,29 @@ mod tests {
         let (mut xs, mut m, mut v) = ([0.0f64, 1.0], [0.0f64; 2], [0.0f64; 2]);
         for t in 1..=5 {
             let grad = x.clone().sub_scalar(3.0);
-            let norm = AdamW::global_norm(&[Update { name: "x".into(), value: x.clone(), grad: grad.clone(), decay: true }]);
-            x = adam.step(vec![Update { name: "x".into(), value: x, grad, decay: true }], norm).remove(0);
+            let norm = AdamW::global_norm(&[Update {
+                name: "x".into(),
+                value: x.clone(),
+                grad: grad.clone(),
+                decay: true,
+            }]);
+            x = adam
+                .step(
+                    vec![Update {
+                        name: "x".into(),
+                        value: x,
+                        grad,
+                        decay: true,
+                    }],
+                    norm,
+                )
+                .remove(0);
             for i in 0..2 {
                 let g = xs[i] - 3.0;
                 m[i] = 0.9 * m[i] + 0.1 * g;
                 v[i] = 0.999 * v[i] + 0.001 * g * g;
-                let update = (m[i] / (1.0 - 0.9f64.powi(t))) / ((v[i] / (1.0 - 0.999f64.powi(t))).sqrt() + 1e-8);
+                let update = (m[i] / (1.0 - 0.9f64.powi(t)))
+                    / ((v[i] / (1.0 - 0.999f64.powi(t))).sqrt() + 1e-8);
                 xs[i] = xs[i] - 0.1 * 0.01 * xs[i] - 0.1 * update;
             }
         }
@@ -135,19 +158,44 @@ mod tests {
     #[test]
     fn clipping_bounds_the_global_norm() {
         let device = Device::flex();
-        let config = OptimizerConfig { learning_rate: 1.0, beta1: 0.0, beta2: 0.0, max_grad_norm: Some(1.0), ..OptimizerConfig::default() };
+        let config = OptimizerConfig {
+            learning_rate: 1.0,
+            beta1: 0.0,
+            beta2: 0.0,
+            max_grad_norm: Some(1.0),
+            ..OptimizerConfig::default()
+        };
         let mut adam = AdamW::new(config);
-        let grads = [Tensor::<2>::from_data([[30.0f32, 40.0]], &device), Tensor::<2>::from_data([[0.0f32]], &device)];
+        let grads = [
+            Tensor::<2>::from_data([[30.0f32, 40.0]], &device),
+            Tensor::<2>::from_data([[0.0f32]], &device),
+        ];
         let updates: Vec<Update> = grads
             .iter()
             .enumerate()
-            .map(|(i, g)| Update { name: i.to_string(), value: g.zeros_like(), grad: g.clone(), decay: true })
+            .map(|(i, g)| Update {
+                name: i.to_string(),
+                value: g.zeros_like(),
+                grad: g.clone(),
+                decay: true,
+            })
             .collect();
         let norm = AdamW::global_norm(&updates);
-        assert_eq!(norm.clone().into_data().try_to_vec::<f32>().unwrap(), [50.0]);
+        assert_eq!(
+            norm.clone().into_data().try_to_vec::<f32>().unwrap(),
+            [50.0]
+        );
         adam.step(updates, norm);
         // With β = 0 the first moment is the clipped gradient itself.
-        let first = adam.moments["0"].first.clone().into_data().try_to_vec::<f32>().unwrap();
-        assert!((first[0] - 0.6).abs() < 1e-5 && (first[1] - 0.8).abs() < 1e-5, "{first:?}");
+        let first = adam.moments["0"]
+            .first
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(
+            (first[0] - 0.6).abs() < 1e-5 && (first[1] - 0.8).abs() < 1e-5,
+            "{first:?}"
+        );
     }
 }

@@ -41,7 +41,8 @@ pub fn schedule(config: &TrainConfig, difficulty: &[f32]) -> Vec<Batch> {
             }
             None => (0, (0..difficulty.len()).collect()),
         };
-        SplitMix64::new(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9)).shuffle(&mut members);
+        SplitMix64::new(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9))
+            .shuffle(&mut members);
         batches.extend(members.chunks(config.batch_size).map(|pairs| Batch {
             epoch,
             stage,
@@ -75,11 +76,19 @@ mod tests {
         config.epochs = 4;
         let batches = schedule(&config, &difficulty);
         let seen = |epoch: usize| -> Vec<usize> {
-            let mut all: Vec<usize> = batches.iter().filter(|b| b.epoch == epoch).flat_map(|b| b.pairs.clone()).collect();
+            let mut all: Vec<usize> = batches
+                .iter()
+                .filter(|b| b.epoch == epoch)
+                .flat_map(|b| b.pairs.clone())
+                .collect();
             all.sort_unstable();
             all
         };
-        assert_eq!(seen(0), (20..30).collect::<Vec<_>>(), "epoch 1: the easiest third");
+        assert_eq!(
+            seen(0),
+            (20..30).collect::<Vec<_>>(),
+            "epoch 1: the easiest third"
+        );
         assert_eq!(seen(1), (10..30).collect::<Vec<_>>());
         assert_eq!(seen(2), (0..30).collect::<Vec<_>>());
         assert_eq!(seen(3), (0..30).collect::<Vec<_>>());

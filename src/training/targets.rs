@@ -43,7 +43,11 @@ fn embed_texts(clip: &Clip, texts: &[&str]) -> Result<Tensor<2>> {
     clip.embed_texts_in_batches(texts, ENCODE_BATCH)
 }
 
-fn embed_images(clip: &Clip, images: &[PairImages], pick: fn(&PairImages) -> &Pixels) -> Result<Tensor<2>> {
+fn embed_images(
+    clip: &Clip,
+    images: &[PairImages],
+    pick: fn(&PairImages) -> &Pixels,
+) -> Result<Tensor<2>> {
     let pixels: Vec<Pixels> = images.iter().map(|i| pick(i).clone()).collect();
     clip.embed_images_in_batches(&pixels, ENCODE_BATCH)
 }
@@ -93,7 +97,10 @@ pub async fn frozen_targets(
                     extra_safe.len()
                 )));
             }
-            None => embed_texts(frozen, &extra_safe.iter().map(String::as_str).collect::<Vec<_>>())?,
+            None => embed_texts(
+                frozen,
+                &extra_safe.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?,
         };
         Tensor::cat(vec![text_safe.clone(), extra], 0)
     } else {
@@ -108,11 +115,16 @@ pub async fn frozen_targets(
             ));
         }
     };
-    let exclude: Option<Vec<Option<usize>>> =
-        config.exclude_own_pair.then(|| (0..pairs.len()).map(Some).collect());
+    let exclude: Option<Vec<Option<usize>>> = config
+        .exclude_own_pair
+        .then(|| (0..pairs.len()).map(Some).collect());
     let top = nearest(query, pool.clone(), 1, exclude.as_deref(), DEFAULT_BLOCK)?;
     let chosen = top.indices.clone().reshape([pairs.len()]);
-    let nearest: Vec<Neighbour> = read_neighbours(top).await?.into_iter().map(|n| n[0]).collect();
+    let nearest: Vec<Neighbour> = read_neighbours(top)
+        .await?
+        .into_iter()
+        .map(|n| n[0])
+        .collect();
     let text_target = pool.select(0, chosen.clone());
     let images = frozen_images.map(|(safe, unsafe_image)| FrozenImages {
         target: safe.clone().select(0, chosen),

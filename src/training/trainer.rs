@@ -14,18 +14,19 @@ use super::targets::{FrozenTargets, frozen_targets};
 use crate::data::{Pair, PairImages};
 use crate::device::read_f32;
 use crate::error::{Error, Result};
+use crate::evaluation::safe_region;
+use crate::hyperbolic::{HeadValues, Hyperbolic, HyperbolicHead};
 use crate::model::ClipModel;
 use crate::pipeline::Clip;
 use crate::preprocess::{Pixels, pixels_to_tensor};
-use crate::evaluation::safe_region;
-use crate::hyperbolic::{HeadValues, Hyperbolic, HyperbolicHead};
 use crate::safety::hysac::hysac_terms;
 use crate::safety::losses::{
     ImageEmbeddings, SAFECLIP_LOGIT_SCALE, StepEmbeddings, safeclip_terms, safer_terms, total,
 };
 use crate::tokenizer::ClipTokenizer;
 use crate::weights::{
-    Checkpoint, SafetensorsWriter, read_adapters, read_head, save_adapters, write_adapters, write_head,
+    Checkpoint, SafetensorsWriter, read_adapters, read_head, save_adapters, write_adapters,
+    write_head,
 };
 
 /// What a run trains on: caption pairs, extra safe captions the targets may be drawn from,
@@ -56,7 +57,11 @@ impl TrainingSet {
             feed(&pair.unsafe_caption);
         }
         self.extra_safe.iter().for_each(|c| feed(c));
-        feed(if self.images.is_some() { "images" } else { "text" });
+        feed(if self.images.is_some() {
+            "images"
+        } else {
+            "text"
+        });
         format!("{hash:016x}")
     }
 }
@@ -162,14 +167,22 @@ impl Trainer {
     /// Continues the run saved by [`Self::checkpoint`]: same config, adapters, optimiser moments
     /// and position in the schedule. `changes`, when given, may lengthen or shorten the run and
     /// must otherwise agree with it ([`TrainOptions::resumed`]).
-    pub async fn resume(frozen: &Clip, set: TrainingSet, checkpoint: &[u8], changes: Option<&TrainOptions>) -> Result<Self> {
+    pub async fn resume(
+        frozen: &Clip,
+        set: TrainingSet,
+        checkpoint: &[u8],
+        changes: Option<&TrainOptions>,
+    ) -> Result<Self> {
         let device = frozen.device().autodiff();
         let file = Checkpoint::parse(checkpoint, &device)?;
         let state: TrainingState = file
             .metadata(STATE_KEY)
-            .ok_or_else(|| Error::Weights("not a training checkpoint (no training state in its header)".into()))
+            .ok_or_else(|| {
+                Error::Weights("not a training checkpoint (no training state in its header)".into())
+            })
             .and_then(|json| {
-                serde_json::from_str(json).map_err(|e| Error::Weights(format!("invalid training state: {e}")))
+                serde_json::from_str(json)
+                    .map_err(|e| Error::Weights(format!("invalid training state: {e}")))
             })?;
         if state.data != set.fingerprint() {
             return Err(Error::Input(
@@ -182,8 +195,11 @@ impl Trainer {
         };
         let mut trainer = Self::new(frozen, set, config).await?;
         let (model, _) = read_adapters(on_autodiff(frozen.model.clone()), &file)?;
-        let mut parameters: Vec<(String, [usize; 2])> =
-            model.adapter_factors().into_iter().map(|(name, param)| (name, param.val().dims())).collect();
+        let mut parameters: Vec<(String, [usize; 2])> = model
+            .adapter_factors()
+            .into_iter()
+            .map(|(name, param)| (name, param.val().dims()))
+            .collect();
         if let Some(head) = &mut trainer.head {
             *head = trainable(read_head(&file)?);
             parameters.extend(head.named().map(|(name, _)| (head_key(name), [1, 1])));
@@ -194,7 +210,10 @@ impl Trainer {
             // moments yet.
             if let Ok(first) = moment("exp_avg") {
                 let second = moment("exp_avg_sq")?;
-                let moments = Moments { first: first.inner(), second: second.inner() };
+                let moments = Moments {
+                    first: first.inner(),
+                    second: second.inner(),
+                };
                 trainer.optimizer.moments.insert(key, moments);
             }
         }
@@ -234,7 +253,10 @@ impl Trainer {
 
     /// The tuned model for inference: adapters attached, dropout off, no autodiff.
     pub fn tuned(&self) -> Clip {
-        Clip { model: self.model.valid(), tokenizer: self.tokenizer.clone() }
+        Clip {
+            model: self.model.valid(),
+            tokenizer: self.tokenizer.clone(),
+        }
     }
 
     /// HySAC's learned scalars as they stand, without autodiff.
@@ -249,9 +271,12 @@ impl Trainer {
 
     /// HySAC's head with its safe region measured now, on the training pairs.
     pub async fn hyperbolic(&self) -> Result<Option<Hyperbolic>> {
-        let Some(head) = self.head() else { return Ok(None) };
+        let Some(head) = self.head() else {
+            return Ok(None);
+        };
         let tuned = self.tuned();
-        let region = safe_region(&tuned, &head, (&self.set.pairs, self.set.images.as_deref())).await?;
+        let region =
+            safe_region(&tuned, &head, (&self.set.pairs, self.set.images.as_deref())).await?;
         Ok(Some(Hyperbolic { head, region }))
     }
 
@@ -277,7 +302,9 @@ impl Trainer {
                     .map(|&i| images[i].safe.clone())
                     .chain(batch.pairs.iter().map(|&i| images[i].unsafe_image.clone()))
                     .collect();
-                let tuned = self.model.image_features(pixels_to_tensor(&pixels, &self.device)?)?;
+                let tuned = self
+                    .model
+                    .image_features(pixels_to_tensor(&pixels, &self.device)?)?;
                 Some(ImageEmbeddings {
                     tuned_image_safe: tuned.clone().slice([0..n]),
                     tuned_image_unsafe: tuned.slice([n..2 * n]),
@@ -306,8 +333,9 @@ impl Trainer {
         };
         let started = web_time::Instant::now();
         // Dropout masks depend only on the seed and the step, so a resumed run draws the same.
-        self.device
-            .seed(self.config.seed ^ (self.steps_done() as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        self.device.seed(
+            self.config.seed ^ (self.steps_done() as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        );
         let embeddings = self.embeddings(&batch)?;
         let terms = match (self.config.method, &self.head) {
             (Method::Safer, _) => safer_terms(&embeddings),
@@ -321,13 +349,23 @@ impl Trainer {
         let mut updates = Vec::new();
         for (name, param) in self.model.adapter_factors() {
             if let Some(grad) = param.val().grad(&grads) {
-                updates.push(Update { name, value: param.val().inner(), grad, decay: true });
+                updates.push(Update {
+                    name,
+                    value: param.val().inner(),
+                    grad,
+                    decay: true,
+                });
             }
         }
         if let Some(head) = &self.head {
             for (name, value) in head.named() {
                 if let Some(grad) = value.grad(&grads) {
-                    updates.push(Update { name: head_key(name), value: value.clone().inner(), grad, decay: false });
+                    updates.push(Update {
+                        name: head_key(name),
+                        value: value.clone().inner(),
+                        grad,
+                        decay: false,
+                    });
                 }
             }
         }
@@ -336,7 +374,11 @@ impl Trainer {
         }
         let grad_norm = AdamW::global_norm(&updates);
         let names: Vec<String> = updates.iter().map(|u| u.name.clone()).collect();
-        let previous = (self.model.clone(), self.optimizer.clone(), self.head.clone());
+        let previous = (
+            self.model.clone(),
+            self.optimizer.clone(),
+            self.head.clone(),
+        );
         let values = self.optimizer.step(updates, grad_norm.clone());
         let mut updated: HashMap<String, Tensor<2>> = names.into_iter().zip(values).collect();
         for (name, param) in self.model.adapter_factors_mut() {
@@ -346,7 +388,9 @@ impl Trainer {
         }
         if let Some(head) = &mut self.head {
             for (name, value) in head.named_mut() {
-                *value = updated.remove(&head_key(name)).unwrap_or_else(|| value.clone().inner());
+                *value = updated
+                    .remove(&head_key(name))
+                    .unwrap_or_else(|| value.clone().inner());
             }
             let mut clamped = head.clone().clamped();
             for (_, value) in clamped.named_mut() {
@@ -360,7 +404,10 @@ impl Trainer {
         scalars.push(grad_norm);
         let head_at = scalars.len();
         if let Some(head) = &self.head {
-            scalars.extend(head.named().map(|(_, value)| value.clone().inner().exp().reshape([1])));
+            scalars.extend(
+                head.named()
+                    .map(|(_, value)| value.clone().inner().exp().reshape([1])),
+            );
         }
         let read = read_f32(Tensor::cat(scalars, 0)).await?;
         if let Some(bad) = read.iter().position(|v| !v.is_finite()) {
@@ -389,7 +436,11 @@ impl Trainer {
             terms: terms
                 .iter()
                 .zip(&read[1..])
-                .map(|(t, &value)| TermValue { name: t.name, weight: t.weight, value })
+                .map(|(t, &value)| TermValue {
+                    name: t.name,
+                    weight: t.weight,
+                    value,
+                })
                 .collect(),
             grad_norm: read[head_at - 1],
             head: self.head.as_ref().map(|_| HeadValues {
@@ -414,7 +465,8 @@ impl Trainer {
         let method = serde_json::to_string(&self.config.method).expect("method serialises");
         let extra = [("method", method), ("steps", self.steps_done().to_string())];
         let hyperbolic = self.hyperbolic().await?;
-        let file = save_adapters(&self.model, &self.config.lora, hyperbolic.as_ref(), &extra).await?;
+        let file =
+            save_adapters(&self.model, &self.config.lora, hyperbolic.as_ref(), &extra).await?;
         Ok((file, hyperbolic))
     }
 
@@ -426,19 +478,28 @@ impl Trainer {
             write_head(&mut writer, head).await?;
         }
         for (key, moments) in &self.optimizer.moments {
-            writer.add(&format!("optimizer.exp_avg.{key}"), moments.first.clone()).await?;
-            writer.add(&format!("optimizer.exp_avg_sq.{key}"), moments.second.clone()).await?;
+            writer
+                .add(&format!("optimizer.exp_avg.{key}"), moments.first.clone())
+                .await?;
+            writer
+                .add(
+                    &format!("optimizer.exp_avg_sq.{key}"),
+                    moments.second.clone(),
+                )
+                .await?;
         }
         let state = TrainingState {
             config: self.config.clone(),
             steps: self.steps_done(),
             data: self.set.fingerprint(),
         };
-        writer.metadata(STATE_KEY, serde_json::to_string(&state).expect("state serialises"));
+        writer.metadata(
+            STATE_KEY,
+            serde_json::to_string(&state).expect("state serialises"),
+        );
         writer.finish()
     }
 }
-
 
 /// The model with every weight on the autodiff side of its device (frozen, no gradient kept), so
 /// that adapters attached to it train and dropout runs in every layer.

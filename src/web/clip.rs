@@ -52,15 +52,20 @@ impl WebClip {
                     .dyn_into::<Uint8Array>()
                     .map_err(|_| named("InvalidInput", &format!("image {i} is not a Uint8Array")))?
                     .to_vec();
-                self.clip.preprocess(&bytes).map_err(|e| js_error(e.context(format!("image {i}"))))
+                self.clip
+                    .preprocess(&bytes)
+                    .map_err(|e| js_error(e.context(format!("image {i}"))))
             })
             .collect()
     }
 
     pub(crate) fn hysac(&self) -> JsResult<&Hyperbolic> {
-        self.hyperbolic
-            .as_ref()
-            .ok_or_else(|| named("NotHyperbolic", "this model has no HySAC head: train or load a HySAC adapter first"))
+        self.hyperbolic.as_ref().ok_or_else(|| {
+            named(
+                "NotHyperbolic",
+                "this model has no HySAC head: train or load a HySAC adapter first",
+            )
+        })
     }
 }
 
@@ -68,11 +73,20 @@ impl WebClip {
 impl WebClip {
     /// Loads a CLIP checkpoint from the bytes of `config.json`, `model.safetensors` and
     /// `tokenizer.json`, onto `backend`: `"gpu"` (WebGPU) or `"cpu"`.
-    pub async fn load(config: Vec<u8>, weights: Vec<u8>, tokenizer: Vec<u8>, backend: String) -> JsResult<WebClip> {
+    pub async fn load(
+        config: Vec<u8>,
+        weights: Vec<u8>,
+        tokenizer: Vec<u8>,
+        backend: String,
+    ) -> JsResult<WebClip> {
         let backend = Backend::from_str(&backend).map_err(js_error)?;
         let device = device_for(backend).await?;
         let clip = Clip::from_bytes(&config, &weights, &tokenizer, &device).map_err(js_error)?;
-        Ok(WebClip { clip, backend, hyperbolic: None })
+        Ok(WebClip {
+            clip,
+            backend,
+            hyperbolic: None,
+        })
     }
 
     /// `"cpu"` or `"gpu"`.
@@ -95,10 +109,15 @@ impl WebClip {
     #[wasm_bindgen(js_name = warmUp)]
     pub async fn warm_up(&self) -> JsResult<()> {
         let size = self.clip.image_size();
-        let blank = Pixels { size, values: vec![0.0; 3 * size * size] };
+        let blank = Pixels {
+            size,
+            values: vec![0.0; 3 * size * size],
+        };
         let texts = self.clip.embed_texts(&["a photo"]).map_err(js_error)?;
         let images = self.clip.embed_images(&[blank]).map_err(js_error)?;
-        read_f32(Tensor::cat(vec![texts, images], 0).sum()).await.map_err(js_error)?;
+        read_f32(Tensor::cat(vec![texts, images], 0).sum())
+            .await
+            .map_err(js_error)?;
         Ok(())
     }
 
@@ -111,7 +130,12 @@ impl WebClip {
     /// Unit-length embeddings of encoded images (an array of `Uint8Array`: JPEG, PNG, WebP).
     #[wasm_bindgen(js_name = embedImages)]
     pub async fn embed_images(&self, images: Array) -> JsResult<Matrix> {
-        read_matrix(self.clip.embed_images(&self.pixels(images)?).map_err(js_error)?).await
+        read_matrix(
+            self.clip
+                .embed_images(&self.pixels(images)?)
+                .map_err(js_error)?,
+        )
+        .await
     }
 
     /// This model with the adapters of an adapter file (from a training run or `safer-clip
@@ -119,7 +143,11 @@ impl WebClip {
     #[wasm_bindgen(js_name = withAdapter)]
     pub fn with_adapter(&self, adapter: Vec<u8>) -> JsResult<WebClip> {
         let adapter = load_adapters(self.clip.model.clone(), &adapter).map_err(js_error)?;
-        Ok(WebClip { clip: self.clip.with_model(adapter.model), backend: self.backend, hyperbolic: adapter.hyperbolic })
+        Ok(WebClip {
+            clip: self.clip.with_model(adapter.model),
+            backend: self.backend,
+            hyperbolic: adapter.hyperbolic,
+        })
     }
 
     /// Whether this is a HySAC model (it can classify and traverse).

@@ -8,7 +8,9 @@ use super::clip::WebClip;
 use super::error::{JsResult, js_error, to_js};
 use super::matrix::{Matrix, read_matrix};
 use crate::hyperbolic::PointKind;
-use crate::safety::hysac_search::{LiftedPoints, lift_images, lift_texts, readings, retrieve, traverse};
+use crate::safety::hysac_search::{
+    LiftedPoints, lift_images, lift_texts, readings, retrieve, traverse,
+};
 
 /// Captions or images lifted onto a HySAC model's hyperboloid: a pool to retrieve from, or a
 /// lifted query (one text), lifted once and reused.
@@ -48,15 +50,25 @@ impl WebClip {
     /// Lifts encoded images onto the hyperboloid.
     #[wasm_bindgen(js_name = liftImages)]
     pub fn lift_images(&self, images: Array) -> JsResult<HyperbolicPoints> {
-        let lifted = lift_images(&self.clip, self.hysac()?, &self.pixels(images)?).map_err(js_error)?;
+        let lifted =
+            lift_images(&self.clip, self.hysac()?, &self.pixels(images)?).map_err(js_error)?;
         Ok(HyperbolicPoints { lifted })
     }
 
     /// Points kept by the page: `data` holds rows of `cols` values, as `rows()` gave them.
     #[wasm_bindgen(js_name = hyperbolicPointsFromRows)]
-    pub fn hyperbolic_points_from_rows(&self, data: Vec<f32>, cols: usize, images: bool) -> JsResult<HyperbolicPoints> {
+    pub fn hyperbolic_points_from_rows(
+        &self,
+        data: Vec<f32>,
+        cols: usize,
+        images: bool,
+    ) -> JsResult<HyperbolicPoints> {
         self.hysac()?;
-        let kind = if images { PointKind::Image } else { PointKind::Text };
+        let kind = if images {
+            PointKind::Image
+        } else {
+            PointKind::Text
+        };
         let lifted = LiftedPoints::from_rows(data, cols, kind, &self.clip).map_err(js_error)?;
         Ok(HyperbolicPoints { lifted })
     }
@@ -65,7 +77,11 @@ impl WebClip {
     /// for images when the run trained on text alone, so has no bound for images).
     #[wasm_bindgen(js_name = poolSafety)]
     pub async fn pool_safety(&self, points: &HyperbolicPoints) -> JsResult<JsValue> {
-        to_js(&readings(self.hysac()?, &points.lifted).await.map_err(js_error)?)
+        to_js(
+            &readings(self.hysac()?, &points.lifted)
+                .await
+                .map_err(js_error)?,
+        )
     }
 
     /// The `k` pool points nearest to a lifted text `query`, optionally redirected to the safe
@@ -78,14 +94,23 @@ impl WebClip {
         k: usize,
         redirect: bool,
     ) -> JsResult<JsValue> {
-        let found = retrieve(self.hysac()?, &pool.lifted, &query.lifted, k, redirect).await.map_err(js_error)?;
+        let found = retrieve(self.hysac()?, &pool.lifted, &query.lifted, k, redirect)
+            .await
+            .map_err(js_error)?;
         to_js(&found)
     }
 
     /// HySAC's traversal of a lifted text `query` toward the root in `steps` steps, with the
     /// caption retrieved at each: `{bound, boundary, steps: [{caption, distance}]}`.
-    pub async fn traverse(&self, pool: &HyperbolicPoints, query: &HyperbolicPoints, steps: usize) -> JsResult<JsValue> {
-        let walk = traverse(self.hysac()?, &pool.lifted, &query.lifted, steps).await.map_err(js_error)?;
+    pub async fn traverse(
+        &self,
+        pool: &HyperbolicPoints,
+        query: &HyperbolicPoints,
+        steps: usize,
+    ) -> JsResult<JsValue> {
+        let walk = traverse(self.hysac()?, &pool.lifted, &query.lifted, steps)
+            .await
+            .map_err(js_error)?;
         to_js(&walk)
     }
 }

@@ -37,6 +37,8 @@ impl Matrix {
 /// Reads a matrix back from its device, waiting for the device without blocking the page.
 pub async fn read_matrix(matrix: Tensor<2>) -> JsResult<Matrix> {
     let [rows, cols] = matrix.dims();
-    let data = read_finite(matrix, "an embedding").await.map_err(js_error)?;
+    let data = read_finite(matrix, "an embedding")
+        .await
+        .map_err(js_error)?;
     Ok(Matrix { rows, cols, data })
 }

@@ -53,7 +53,11 @@ impl CaptionPool {
         if !self.complete() {
             return Err(named(
                 "InvalidInput",
-                &format!("the caption pool is still being embedded ({} of {})", self.embedded, self.captions.len()),
+                &format!(
+                    "the caption pool is still being embedded ({} of {})",
+                    self.embedded,
+                    self.captions.len()
+                ),
             ));
         }
         self.embedded_rows()
@@ -66,7 +70,11 @@ impl WebClip {
     #[wasm_bindgen(js_name = createPool)]
     pub fn create_pool(&self, captions: Vec<String>) -> JsResult<CaptionPool> {
         crate::data::check_captions(&captions).map_err(js_error)?;
-        Ok(CaptionPool { captions, embeddings: None, embedded: 0 })
+        Ok(CaptionPool {
+            captions,
+            embeddings: None,
+            embedded: 0,
+        })
     }
 
     /// Embeds the next `count` captions of `pool` (or the rest) and waits until they are
@@ -77,7 +85,10 @@ impl WebClip {
         if end == pool.embedded {
             return Ok(end);
         }
-        let chunk = self.clip.embed_texts(&pool.captions[pool.embedded..end]).map_err(js_error)?;
+        let chunk = self
+            .clip
+            .embed_texts(&pool.captions[pool.embedded..end])
+            .map_err(js_error)?;
         read_f32(chunk.clone().sum()).await.map_err(js_error)?;
         pool.embeddings = Some(match pool.embeddings.take() {
             Some(rows) => Tensor::cat(vec![rows, chunk], 0),
@@ -89,7 +100,11 @@ impl WebClip {
 
     /// A complete pool from rows kept by the page (`embeddings().data`), one per caption.
     #[wasm_bindgen(js_name = poolFromEmbeddings)]
-    pub fn pool_from_embeddings(&self, captions: Vec<String>, data: Vec<f32>) -> JsResult<CaptionPool> {
+    pub fn pool_from_embeddings(
+        &self,
+        captions: Vec<String>,
+        data: Vec<f32>,
+    ) -> JsResult<CaptionPool> {
         crate::data::check_captions(&captions).map_err(js_error)?;
         let dim = self.clip.config().projection_dim;
         if data.len() != captions.len() * dim {
@@ -104,19 +119,32 @@ impl WebClip {
             ));
         }
         if data.iter().any(|v| !v.is_finite()) {
-            return Err(named("InvalidInput", "kept pool embeddings hold a non-finite value"));
+            return Err(named(
+                "InvalidInput",
+                "kept pool embeddings hold a non-finite value",
+            ));
         }
         let rows = captions.len();
         let embeddings = Tensor::from_data(TensorData::new(data, [rows, dim]), &self.clip.device());
-        Ok(CaptionPool { captions, embeddings: Some(embeddings), embedded: rows })
+        Ok(CaptionPool {
+            captions,
+            embeddings: Some(embeddings),
+            embedded: rows,
+        })
     }
 
     /// For each query text, the `k` embedded pool captions nearest to it (`k` capped at what is
     /// embedded): `[[{index, score}, …], …]`.
-    pub async fn nearest(&self, pool: &CaptionPool, queries: Vec<String>, k: usize) -> JsResult<JsValue> {
+    pub async fn nearest(
+        &self,
+        pool: &CaptionPool,
+        queries: Vec<String>,
+        k: usize,
+    ) -> JsResult<JsValue> {
         let rows = pool.embedded_rows()?;
         let queries = self.clip.embed_texts(&queries).map_err(js_error)?;
-        let top = nearest(queries, rows, k.min(pool.embedded), None, DEFAULT_BLOCK).map_err(js_error)?;
+        let top =
+            nearest(queries, rows, k.min(pool.embedded), None, DEFAULT_BLOCK).map_err(js_error)?;
         to_js(&read_neighbours(top).await.map_err(js_error)?)
     }
 }

@@ -31,20 +31,40 @@ impl WebTrainer {
     /// Starts a run on text pairs (JSONL); targets may also come from `pool`, a complete caption
     /// pool `clip` embedded. `options`: `{method: "safer" | "safeclip" | "hysac", rank?,
     /// learningRate?, batchSize?, epochs?, maxSteps?, seed?, …}` (`TrainOptions`).
-    pub async fn create(clip: &WebClip, pairs_jsonl: String, pool: &CaptionPool, options: JsValue) -> JsResult<WebTrainer> {
+    pub async fn create(
+        clip: &WebClip,
+        pairs_jsonl: String,
+        pool: &CaptionPool,
+        options: JsValue,
+    ) -> JsResult<WebTrainer> {
         let options: TrainOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| named("InvalidInput", &format!("invalid training options: {e}")))?;
         let config = options.config().map_err(js_error)?;
         let set = training_set(&pairs_jsonl, pool)?;
-        let trainer = Trainer::new(&clip.clip, set, config).await.map_err(js_error)?;
-        Ok(WebTrainer { trainer, backend: clip.backend })
+        let trainer = Trainer::new(&clip.clip, set, config)
+            .await
+            .map_err(js_error)?;
+        Ok(WebTrainer {
+            trainer,
+            backend: clip.backend,
+        })
     }
 
     /// Continues a run from a checkpoint made by [`Self::checkpoint`], on the same data.
-    pub async fn resume(clip: &WebClip, pairs_jsonl: String, pool: &CaptionPool, checkpoint: Vec<u8>) -> JsResult<WebTrainer> {
+    pub async fn resume(
+        clip: &WebClip,
+        pairs_jsonl: String,
+        pool: &CaptionPool,
+        checkpoint: Vec<u8>,
+    ) -> JsResult<WebTrainer> {
         let set = training_set(&pairs_jsonl, pool)?;
-        let trainer = Trainer::resume(&clip.clip, set, &checkpoint, None).await.map_err(js_error)?;
-        Ok(WebTrainer { trainer, backend: clip.backend })
+        let trainer = Trainer::resume(&clip.clip, set, &checkpoint, None)
+            .await
+            .map_err(js_error)?;
+        Ok(WebTrainer {
+            trainer,
+            backend: clip.backend,
+        })
     }
 
     #[wasm_bindgen(getter, js_name = totalSteps)]
@@ -78,7 +98,11 @@ impl WebTrainer {
 
     /// The model as trained so far, for before/after comparisons.
     pub fn tuned(&self) -> WebClip {
-        WebClip { clip: self.trainer.tuned(), backend: self.backend, hyperbolic: None }
+        WebClip {
+            clip: self.trainer.tuned(),
+            backend: self.backend,
+            hyperbolic: None,
+        }
     }
 
     /// Like [`Self::tuned`], with a HySAC run's head and its safe region measured now on the
@@ -86,6 +110,10 @@ impl WebTrainer {
     #[wasm_bindgen(js_name = tunedHyperbolic)]
     pub async fn tuned_hyperbolic(&self) -> JsResult<WebClip> {
         let hyperbolic = self.trainer.hyperbolic().await.map_err(js_error)?;
-        Ok(WebClip { clip: self.trainer.tuned(), backend: self.backend, hyperbolic })
+        Ok(WebClip {
+            clip: self.trainer.tuned(),
+            backend: self.backend,
+            hyperbolic,
+        })
     }
 }

@@ -6,14 +6,14 @@
 //! safe region (`hysac_safe_region`).
 
 use super::checkpoint::Checkpoint;
+use super::layout::torch_shapes;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
-use super::layout::torch_shapes;
 use std::collections::HashMap;
 
+use crate::hyperbolic::{Hyperbolic, HyperbolicHead, SafeRegion};
 use crate::lora::{LoraAdapter, LoraConfig};
 use crate::model::ClipModel;
-use crate::hyperbolic::{Hyperbolic, HyperbolicHead, SafeRegion};
 
 /// Header value of `format` in an adapter file.
 pub const ADAPTER_FORMAT: &str = "safer-clip-lora";
@@ -34,18 +34,28 @@ pub async fn write_adapters(
     config: &LoraConfig,
 ) -> Result<()> {
     writer.metadata("format", ADAPTER_FORMAT);
-    writer.metadata("lora_config", serde_json::to_string(config).expect("config serialises"));
+    writer.metadata(
+        "lora_config",
+        serde_json::to_string(config).expect("config serialises"),
+    );
     let mut stored = 0;
     for projection in model.projections() {
         if let Some(adapter) = &projection.layer.adapter {
-            let [_, a_shape, b_shape] = torch_shapes(projection.kernel, projection.layer.dims(), config.rank);
-            writer.add_transposed_as(&key(&projection.name, "A"), adapter.a.val(), &a_shape).await?;
-            writer.add_transposed_as(&key(&projection.name, "B"), adapter.b.val(), &b_shape).await?;
+            let [_, a_shape, b_shape] =
+                torch_shapes(projection.kernel, projection.layer.dims(), config.rank);
+            writer
+                .add_transposed_as(&key(&projection.name, "A"), adapter.a.val(), &a_shape)
+                .await?;
+            writer
+                .add_transposed_as(&key(&projection.name, "B"), adapter.b.val(), &b_shape)
+                .await?;
             stored += 1;
         }
     }
     if stored == 0 {
-        return Err(Error::Input("the model carries no LoRA adapter to export".into()));
+        return Err(Error::Input(
+            "the model carries no LoRA adapter to export".into(),
+        ));
     }
     Ok(())
 }
@@ -85,8 +95,11 @@ pub fn adapter_config(checkpoint: &Checkpoint) -> Result<LoraConfig> {
 /// checked against the model. Tensors other than adapters are left for the caller to read.
 pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipModel, LoraConfig)> {
     let config = adapter_config(checkpoint)?;
-    let kernels: HashMap<String, Option<[usize; 3]>> =
-        model.projections().into_iter().map(|p| (p.name, p.kernel)).collect();
+    let kernels: HashMap<String, Option<[usize; 3]>> = model
+        .projections()
+        .into_iter()
+        .map(|p| (p.name, p.kernel))
+        .collect();
     let model = model.with_adapters(&config, |name, [d_in, d_out]| {
         let [_, a_shape, b_shape] = torch_shapes(kernels[name], [d_in, d_out], config.rank);
         let a = checkpoint.matrix_transposed_as(&key(name, "A"), &a_shape, d_in, config.rank)?;
@@ -99,7 +112,9 @@ pub fn read_adapters(model: ClipModel, checkpoint: &Checkpoint) -> Result<(ClipM
 /// Stores the learned scalars of a hyperbolic head.
 pub async fn write_head(writer: &mut SafetensorsWriter, head: &HyperbolicHead) -> Result<()> {
     for (name, value) in head.named() {
-        writer.add(&format!("{HEAD_PREFIX}.{name}"), value.clone()).await?;
+        writer
+            .add(&format!("{HEAD_PREFIX}.{name}"), value.clone())
+            .await?;
     }
     Ok(())
 }
@@ -114,9 +129,15 @@ pub fn read_head(checkpoint: &Checkpoint) -> Result<HyperbolicHead> {
 }
 
 /// A HySAC adapter's head and safe region.
-pub async fn write_hyperbolic(writer: &mut SafetensorsWriter, hyperbolic: &Hyperbolic) -> Result<()> {
+pub async fn write_hyperbolic(
+    writer: &mut SafetensorsWriter,
+    hyperbolic: &Hyperbolic,
+) -> Result<()> {
     write_head(writer, &hyperbolic.head).await?;
-    writer.metadata(REGION_KEY, serde_json::to_string(&hyperbolic.region).expect("region serialises"));
+    writer.metadata(
+        REGION_KEY,
+        serde_json::to_string(&hyperbolic.region).expect("region serialises"),
+    );
     Ok(())
 }
 
@@ -138,12 +159,20 @@ pub fn load_adapters(model: ClipModel, bytes: &[u8]) -> Result<Adapter> {
     let (model, lora) = read_adapters(model, &checkpoint)?;
     let hyperbolic = match checkpoint.metadata(REGION_KEY) {
         Some(region) => {
-            let region: SafeRegion = serde_json::from_str(region)
-                .map_err(|e| Error::Weights(format!("the adapter's `{REGION_KEY}` is invalid: {e}")))?;
-            Some(Hyperbolic { head: read_head(&checkpoint)?, region })
+            let region: SafeRegion = serde_json::from_str(region).map_err(|e| {
+                Error::Weights(format!("the adapter's `{REGION_KEY}` is invalid: {e}"))
+            })?;
+            Some(Hyperbolic {
+                head: read_head(&checkpoint)?,
+                region,
+            })
         }
         None => None,
     };
     checkpoint.ensure_all_used(|_| false)?;
-    Ok(Adapter { model, lora, hyperbolic })
+    Ok(Adapter {
+        model,
+        lora,
+        hyperbolic,
+    })
 }

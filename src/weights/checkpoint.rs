@@ -11,8 +11,8 @@ use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
 use super::random::initial_values;
-use crate::random::SplitMix64;
 use crate::error::{Error, Result};
+use crate::random::SplitMix64;
 
 enum Source<'a> {
     File(SafeTensors<'a>),
@@ -108,7 +108,10 @@ impl<'a> Checkpoint<'a> {
 
     pub fn tensor<const D: usize>(&self, key: &str, shape: [usize; D]) -> Result<Tensor<D>> {
         let values = self.read_f32(key, &shape)?;
-        Ok(Tensor::from_data(TensorData::new(values, shape), &self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape),
+            &self.device,
+        ))
     }
 
     pub fn param<const D: usize>(&self, key: &str, shape: [usize; D]) -> Result<Param<Tensor<D>>> {
@@ -116,13 +119,24 @@ impl<'a> Checkpoint<'a> {
     }
 
     /// A PyTorch `[out, in]` matrix, transposed to Burn's `[in, out]` layout.
-    pub fn matrix_transposed(&self, key: &str, d_in: usize, d_out: usize) -> Result<Param<Tensor<2>>> {
+    pub fn matrix_transposed(
+        &self,
+        key: &str,
+        d_in: usize,
+        d_out: usize,
+    ) -> Result<Param<Tensor<2>>> {
         self.matrix_transposed_as(key, &[d_out, d_in], d_in, d_out)
     }
 
     /// Like [`Self::matrix_transposed`] for a tensor stored with more dimensions, `[out, …]`
     /// with `in` values per `out` row (a convolution kernel, flattened).
-    pub fn matrix_transposed_as(&self, key: &str, shape: &[usize], d_in: usize, d_out: usize) -> Result<Param<Tensor<2>>> {
+    pub fn matrix_transposed_as(
+        &self,
+        key: &str,
+        shape: &[usize],
+        d_in: usize,
+        d_out: usize,
+    ) -> Result<Param<Tensor<2>>> {
         debug_assert_eq!(shape.iter().product::<usize>(), d_in * d_out);
         let values = self.read_f32(key, shape)?;
         let mut transposed = vec![0.0f32; values.len()];
@@ -181,12 +195,21 @@ mod tests {
     #[test]
     fn half_precision_files_widen_exactly() {
         let values = [1.0f32, -2.5, 3.140625, 1e-3, 65504.0, -0.0];
-        let f16: Vec<u8> = values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
-        let bf16: Vec<u8> = values.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
+        let f16: Vec<u8> = values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        let bf16: Vec<u8> = values
+            .iter()
+            .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+            .collect();
         let device = Device::flex();
         for (dtype, bytes) in [(Dtype::F16, f16), (Dtype::BF16, bf16)] {
             let stored = file(dtype, &bytes, vec![2, 3]);
-            let read = Checkpoint::parse(&stored, &device).unwrap().read_f32("w", &[2, 3]).unwrap();
+            let read = Checkpoint::parse(&stored, &device)
+                .unwrap()
+                .read_f32("w", &[2, 3])
+                .unwrap();
             let expected: Vec<f32> = values
                 .iter()
                 .map(|&v| match dtype {

@@ -9,8 +9,8 @@ use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
 use crate::lora::{LoraLinear, LoraPatchEmbedding};
 use crate::model::{
-    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig, TextTransformer,
-    VisionConfig, VisionTransformer,
+    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig,
+    TextTransformer, VisionConfig, VisionTransformer,
 };
 
 /// Buffers some `transformers` versions save beside the weights; they are recomputed here.
@@ -20,7 +20,11 @@ fn is_ignored_buffer(key: &str) -> bool {
 
 /// A randomly initialised model of `config` (seeded), built through the same key map: a model to
 /// test and benchmark on where real weights cannot be had.
-pub fn random_clip(config: &ClipConfig, seed: u64, device: &burn::prelude::Device) -> Result<ClipModel> {
+pub fn random_clip(
+    config: &ClipConfig,
+    seed: u64,
+    device: &burn::prelude::Device,
+) -> Result<ClipModel> {
     load_clip(config, &Checkpoint::random(seed, device))
 }
 
@@ -162,16 +166,34 @@ fn encoder(checkpoint: &Checkpoint, prefix: &str, shape: EncoderShape) -> Result
             Ok(EncoderLayer {
                 layer_norm1: layer_norm(checkpoint, &format!("{p}.layer_norm1"), h, shape.eps)?,
                 self_attn: Attention {
-                    q_proj: linear(checkpoint, &format!("{p}.self_attn.q_proj"), h, h, true)?.into(),
-                    k_proj: linear(checkpoint, &format!("{p}.self_attn.k_proj"), h, h, true)?.into(),
-                    v_proj: linear(checkpoint, &format!("{p}.self_attn.v_proj"), h, h, true)?.into(),
-                    out_proj: linear(checkpoint, &format!("{p}.self_attn.out_proj"), h, h, true)?.into(),
+                    q_proj: linear(checkpoint, &format!("{p}.self_attn.q_proj"), h, h, true)?
+                        .into(),
+                    k_proj: linear(checkpoint, &format!("{p}.self_attn.k_proj"), h, h, true)?
+                        .into(),
+                    v_proj: linear(checkpoint, &format!("{p}.self_attn.v_proj"), h, h, true)?
+                        .into(),
+                    out_proj: linear(checkpoint, &format!("{p}.self_attn.out_proj"), h, h, true)?
+                        .into(),
                     num_heads: shape.heads,
                 },
                 layer_norm2: layer_norm(checkpoint, &format!("{p}.layer_norm2"), h, shape.eps)?,
                 mlp: Mlp {
-                    fc1: linear(checkpoint, &format!("{p}.mlp.fc1"), h, shape.intermediate, true)?.into(),
-                    fc2: linear(checkpoint, &format!("{p}.mlp.fc2"), shape.intermediate, h, true)?.into(),
+                    fc1: linear(
+                        checkpoint,
+                        &format!("{p}.mlp.fc1"),
+                        h,
+                        shape.intermediate,
+                        true,
+                    )?
+                    .into(),
+                    fc2: linear(
+                        checkpoint,
+                        &format!("{p}.mlp.fc2"),
+                        shape.intermediate,
+                        h,
+                        true,
+                    )?
+                    .into(),
                     activation: shape.activation,
                 },
             })
@@ -209,7 +231,11 @@ fn layer_norm(checkpoint: &Checkpoint, prefix: &str, d: usize, eps: f64) -> Resu
 /// The inverse of [`load_clip`]: a `model.safetensors` that `transformers` loads as this model,
 /// linear weights back in PyTorch's `[out, in]` layout. Adapters must be merged first.
 pub async fn save_clip(model: &ClipModel) -> Result<Vec<u8>> {
-    if model.projections().iter().any(|p| p.layer.adapter.is_some()) {
+    if model
+        .projections()
+        .iter()
+        .any(|p| p.layer.adapter.is_some())
+    {
         return Err(Error::Input(
             "the model carries LoRA adapters: merge them before exporting the full model".into(),
         ));
@@ -217,23 +243,58 @@ pub async fn save_clip(model: &ClipModel) -> Result<Vec<u8>> {
     let mut w = SafetensorsWriter::new();
     w.metadata("format", "pt");
     let text = &model.text_model;
-    w.add("text_model.embeddings.token_embedding.weight", text.token_embedding.weight.val()).await?;
-    w.add("text_model.embeddings.position_embedding.weight", text.position_embedding.val()).await?;
+    w.add(
+        "text_model.embeddings.token_embedding.weight",
+        text.token_embedding.weight.val(),
+    )
+    .await?;
+    w.add(
+        "text_model.embeddings.position_embedding.weight",
+        text.position_embedding.val(),
+    )
+    .await?;
     write_encoder(&mut w, "text_model.encoder", &text.encoder).await?;
-    write_layer_norm(&mut w, "text_model.final_layer_norm", &text.final_layer_norm).await?;
+    write_layer_norm(
+        &mut w,
+        "text_model.final_layer_norm",
+        &text.final_layer_norm,
+    )
+    .await?;
     let vision = &model.vision_model;
     let patches = &vision.patch_embedding;
     let [channels, height, width] = patches.kernel();
     let shape = [patches.projection.dims()[1], channels, height, width];
-    w.add_transposed_as("vision_model.embeddings.patch_embedding.weight", patches.projection.base.weight.val(), &shape)
-        .await?;
-    w.add("vision_model.embeddings.class_embedding", vision.class_embedding.val()).await?;
-    w.add("vision_model.embeddings.position_embedding.weight", vision.position_embedding.val()).await?;
+    w.add_transposed_as(
+        "vision_model.embeddings.patch_embedding.weight",
+        patches.projection.base.weight.val(),
+        &shape,
+    )
+    .await?;
+    w.add(
+        "vision_model.embeddings.class_embedding",
+        vision.class_embedding.val(),
+    )
+    .await?;
+    w.add(
+        "vision_model.embeddings.position_embedding.weight",
+        vision.position_embedding.val(),
+    )
+    .await?;
     write_layer_norm(&mut w, "vision_model.pre_layrnorm", &vision.pre_layernorm).await?;
     write_encoder(&mut w, "vision_model.encoder", &vision.encoder).await?;
-    write_layer_norm(&mut w, "vision_model.post_layernorm", &vision.post_layernorm).await?;
-    w.add_transposed("text_projection.weight", model.text_projection.weight.val()).await?;
-    w.add_transposed("visual_projection.weight", model.visual_projection.weight.val()).await?;
+    write_layer_norm(
+        &mut w,
+        "vision_model.post_layernorm",
+        &vision.post_layernorm,
+    )
+    .await?;
+    w.add_transposed("text_projection.weight", model.text_projection.weight.val())
+        .await?;
+    w.add_transposed(
+        "visual_projection.weight",
+        model.visual_projection.weight.val(),
+    )
+    .await?;
     // A 0-d tensor in `transformers`.
     let logit_scale = crate::device::read_f32(model.logit_scale.val()).await?;
     w.add_values("logit_scale", &[], &logit_scale)?;
@@ -248,7 +309,8 @@ async fn write_encoder(w: &mut SafetensorsWriter, prefix: &str, encoder: &Encode
     }
     for (name, projection) in encoder.projections() {
         let linear = &projection.base;
-        w.add_transposed(&format!("{prefix}.{name}.weight"), linear.weight.val()).await?;
+        w.add_transposed(&format!("{prefix}.{name}.weight"), linear.weight.val())
+            .await?;
         if let Some(bias) = &linear.bias {
             w.add(&format!("{prefix}.{name}.bias"), bias.val()).await?;
         }

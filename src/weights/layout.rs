@@ -5,7 +5,11 @@
 /// PyTorch's shapes of a projection's base weight and of its `lora_A` / `lora_B` weights at
 /// rank `r`; `kernel` is `[channels, patch, patch]` for the patch embedding's convolution
 /// (`model::Projection::kernel`).
-pub fn torch_shapes(kernel: Option<[usize; 3]>, [d_in, d_out]: [usize; 2], r: usize) -> [Vec<usize>; 3] {
+pub fn torch_shapes(
+    kernel: Option<[usize; 3]>,
+    [d_in, d_out]: [usize; 2],
+    r: usize,
+) -> [Vec<usize>; 3] {
     match kernel {
         None => [vec![d_out, d_in], vec![r, d_in], vec![d_out, r]],
         Some([c, h, w]) => [vec![d_out, c, h, w], vec![r, c, h, w], vec![d_out, r, 1, 1]],

@@ -10,7 +10,9 @@ const LOGIT_SCALE_INIT: f32 = 2.6592;
 
 pub fn initial_values(key: &str, shape: &[usize], rng: &mut SplitMix64) -> Vec<f32> {
     let len: usize = shape.iter().product();
-    let is_norm = ["layer_norm", "layrnorm", "layernorm"].iter().any(|n| key.contains(n));
+    let is_norm = ["layer_norm", "layrnorm", "layernorm"]
+        .iter()
+        .any(|n| key.contains(n));
     if key == "logit_scale" {
         return vec![LOGIT_SCALE_INIT; len];
     }
@@ -43,11 +45,22 @@ mod tests {
     #[test]
     fn draws_have_the_init_scale() {
         let mut rng = SplitMix64::new(1);
-        let values = initial_values("text_model.encoder.layers.0.mlp.fc1.weight", &[256, 64], &mut rng);
+        let values = initial_values(
+            "text_model.encoder.layers.0.mlp.fc1.weight",
+            &[256, 64],
+            &mut rng,
+        );
         let mean = values.iter().sum::<f32>() / values.len() as f32;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32;
-        assert!(mean.abs() < 0.01 && (var.sqrt() - 0.125).abs() < 0.005, "mean {mean}, std {}", var.sqrt());
-        assert_eq!(initial_values("a.layer_norm1.weight", &[3], &mut rng), [1.0; 3]);
+        assert!(
+            mean.abs() < 0.01 && (var.sqrt() - 0.125).abs() < 0.005,
+            "mean {mean}, std {}",
+            var.sqrt()
+        );
+        assert_eq!(
+            initial_values("a.layer_norm1.weight", &[3], &mut rng),
+            [1.0; 3]
+        );
         assert_eq!(initial_values("a.fc1.bias", &[2], &mut rng), [0.0; 2]);
     }
 }

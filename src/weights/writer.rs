@@ -52,7 +52,12 @@ impl SafetensorsWriter {
 
     /// Like [`Self::add_transposed`], stored with PyTorch's `shape` (`[out, …]`, a convolution
     /// kernel say), which must hold the matrix's values.
-    pub async fn add_transposed_as(&mut self, name: &str, matrix: Tensor<2>, shape: &[usize]) -> Result<()> {
+    pub async fn add_transposed_as(
+        &mut self,
+        name: &str,
+        matrix: Tensor<2>,
+        shape: &[usize],
+    ) -> Result<()> {
         let values = read_f32(matrix.transpose()).await?;
         self.add_values(name, shape, &values)
     }

@@ -1,8 +1,7 @@
 //! Every kind of bad input gets a clear error that names the problem, never a panic.
 
-
-use burn::prelude::*;
 use crate::common::{fixtures, load_fixture_model};
+use burn::prelude::*;
 use safer_clip::Clip;
 use safer_clip::device::{Backend, device};
 use safer_clip::error::Error;
@@ -29,13 +28,23 @@ fn edited(edit: impl Fn(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>)) -> Vec<
     let mut tensors: Vec<_> = parsed
         .tensors()
         .into_iter()
-        .map(|(name, view)| (name, view.dtype(), view.shape().to_vec(), view.data().to_vec()))
+        .map(|(name, view)| {
+            (
+                name,
+                view.dtype(),
+                view.shape().to_vec(),
+                view.data().to_vec(),
+            )
+        })
         .collect();
     edit(&mut tensors);
     let views: Vec<(String, TensorView)> = tensors
         .iter()
         .map(|(name, dtype, shape, data)| {
-            (name.clone(), TensorView::new(*dtype, shape.clone(), data).unwrap())
+            (
+                name.clone(),
+                TensorView::new(*dtype, shape.clone(), data).unwrap(),
+            )
         })
         .collect();
     safetensors::serialize(views, None).unwrap()
@@ -62,15 +71,30 @@ fn missing_tensor_is_named() {
 
 #[test]
 fn extra_tensor_is_named() {
-    let bytes = edited(|t| t.push(("text_model.extra.weight".into(), Dtype::F32, vec![1], vec![0; 4])));
+    let bytes = edited(|t| {
+        t.push((
+            "text_model.extra.weight".into(),
+            Dtype::F32,
+            vec![1],
+            vec![0; 4],
+        ))
+    });
     let msg = message(load(&bytes));
-    assert!(msg.contains("text_model.extra.weight") && msg.contains("unexpected"), "{msg}");
+    assert!(
+        msg.contains("text_model.extra.weight") && msg.contains("unexpected"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn position_ids_buffer_is_accepted() {
     let bytes = edited(|t| {
-        t.push(("text_model.embeddings.position_ids".into(), Dtype::I64, vec![1, 16], vec![0; 128]))
+        t.push((
+            "text_model.embeddings.position_ids".into(),
+            Dtype::I64,
+            vec![1, 16],
+            vec![0; 128],
+        ))
     });
     load(&bytes).unwrap();
 }
@@ -82,7 +106,10 @@ fn wrong_shape_names_key_and_both_shapes() {
         entry.2 = vec![32, 64];
     });
     let msg = message(load(&bytes));
-    assert!(msg.contains(KEY) && msg.contains("[64, 32]") && msg.contains("[32, 64]"), "{msg}");
+    assert!(
+        msg.contains(KEY) && msg.contains("[64, 32]") && msg.contains("[32, 64]"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -110,13 +137,18 @@ fn truncated_file_is_reported() {
     let bytes = weights();
     for cut in [0, 7, 100, bytes.len() / 2, bytes.len() - 1] {
         let msg = message(load(&bytes[..cut]));
-        assert!(msg.contains("not a valid safetensors file"), "cut at {cut}: {msg}");
+        assert!(
+            msg.contains("not a valid safetensors file"),
+            "cut at {cut}: {msg}"
+        );
     }
 }
 
 #[test]
 fn random_bytes_are_reported() {
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let msg = message(load(&garbage));
     assert!(msg.contains("not a valid safetensors file"), "{msg}");
 }
@@ -128,13 +160,22 @@ fn config_that_disagrees_with_weights_names_the_first_missing_layer() {
     let device = device(Backend::Flex).unwrap();
     let bytes = weights();
     let checkpoint = Checkpoint::parse(&bytes, &device).unwrap();
-    let msg = load_clip(&config, &checkpoint).map(|_| ()).unwrap_err().to_string();
+    let msg = load_clip(&config, &checkpoint)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("text_model.encoder.layers.2"), "{msg}");
 }
 
 #[test]
 fn malformed_config_is_reported() {
-    for json in ["", "{", "[1, 2]", r#"{"projection_dim": -1}"#, r#"{"vision_config": {"patch_size": 0}}"#] {
+    for json in [
+        "",
+        "{",
+        "[1, 2]",
+        r#"{"projection_dim": -1}"#,
+        r#"{"vision_config": {"patch_size": 0}}"#,
+    ] {
         let err = ClipConfig::from_json(json).unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{json}: {err}");
     }
@@ -155,15 +196,32 @@ fn bad_model_inputs_are_rejected() {
     let device = device(Backend::Flex).unwrap();
     let model = load_fixture_model(FIXTURE, &device);
     let cases = [
-        (TokenBatch::from_sequences(&[vec![1, 600, 2]], 0), "outside the vocabulary"),
-        (TokenBatch::from_sequences(&[vec![1; 17]], 0), "exceed the model's 16 positions"),
+        (
+            TokenBatch::from_sequences(&[vec![1, 600, 2]], 0),
+            "outside the vocabulary",
+        ),
+        (
+            TokenBatch::from_sequences(&[vec![1; 17]], 0),
+            "exceed the model's 16 positions",
+        ),
         (TokenBatch::from_sequences(&[], 0), "no text"),
     ];
     for (tokens, expected) in cases {
-        let msg = model.embed_text(&tokens).map(|_| ()).unwrap_err().to_string();
+        let msg = model
+            .embed_text(&tokens)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains(expected), "{msg}");
     }
     let wrong = Tensor::<4>::zeros([1, 3, 16, 32], &device);
-    let msg = model.embed_images(wrong).map(|_| ()).unwrap_err().to_string();
-    assert!(msg.contains("[1, 3, 16, 32]") && msg.contains("[batch, 3, 32, 32]"), "{msg}");
+    let msg = model
+        .embed_images(wrong)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("[1, 3, 16, 32]") && msg.contains("[batch, 3, 32, 32]"),
+        "{msg}"
+    );
 }

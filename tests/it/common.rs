@@ -16,7 +16,10 @@ pub fn fixtures() -> PathBuf {
 /// `tests/run.sh` includes them when it is there, so a run without it reports them as ignored.
 pub fn shared(what: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    assert!(dir.is_dir(), "{what} needs ../shared (the CLIP tokenizer and golden data) beside the repository");
+    assert!(
+        dir.is_dir(),
+        "{what} needs ../shared (the CLIP tokenizer and golden data) beside the repository"
+    );
     dir
 }
 
@@ -56,7 +59,10 @@ pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 }
 
 /// The token ids and pixels a fixture's `reference.json` was computed on.
-pub fn reference_inputs(name: &str, device: &Device) -> (safer_clip::tokenizer::TokenBatch, Tensor<4>) {
+pub fn reference_inputs(
+    name: &str,
+    device: &Device,
+) -> (safer_clip::tokenizer::TokenBatch, Tensor<4>) {
     #[derive(serde::Deserialize)]
     struct Inputs {
         input_ids: Vec<Vec<u32>>,
@@ -66,7 +72,10 @@ pub fn reference_inputs(name: &str, device: &Device) -> (safer_clip::tokenizer::
     let text = std::fs::read_to_string(fixtures().join(name).join("reference.json")).unwrap();
     let inputs: Inputs = serde_json::from_str(&text).unwrap();
     let tokens = safer_clip::tokenizer::TokenBatch::from_sequences(&inputs.input_ids, 0);
-    let pixels = Tensor::from_data(TensorData::new(inputs.pixel_values, inputs.pixel_shape), device);
+    let pixels = Tensor::from_data(
+        TensorData::new(inputs.pixel_values, inputs.pixel_shape),
+        device,
+    );
     (tokens, pixels)
 }
 
@@ -94,7 +103,8 @@ impl Drop for TempDir {
 
 /// A fresh temporary folder for `test`, removed when dropped.
 pub fn temp_dir(test: &str) -> TempDir {
-    let dir = TempDir(std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id())));
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("safer-clip-{test}-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&*dir);
     std::fs::create_dir_all(&*dir).unwrap();
     dir

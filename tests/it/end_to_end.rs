@@ -44,16 +44,25 @@ fn texts_and_image_files_match_transformers() {
         assert_eq!(clip.image_size(), IMAGE_SIZE);
         let texts = matrix(clip.embed_texts(&reference.texts).unwrap());
         let err = max_abs_diff(&texts, &reference.text_embeds);
-        assert!(err <= TOLERANCE, "{backend}: text embeddings differ by {err}");
+        assert!(
+            err <= TOLERANCE,
+            "{backend}: text embeddings differ by {err}"
+        );
 
         let pixels: Vec<_> = reference
             .images
             .iter()
-            .map(|name| clip.preprocess(&std::fs::read(image_path(name)).unwrap()).unwrap())
+            .map(|name| {
+                clip.preprocess(&std::fs::read(image_path(name)).unwrap())
+                    .unwrap()
+            })
             .collect();
         let images = matrix(clip.embed_images(&pixels).unwrap());
         let err = max_abs_diff(&images, &reference.image_embeds);
-        assert!(err <= TOLERANCE, "{backend}: image embeddings differ by {err}");
+        assert!(
+            err <= TOLERANCE,
+            "{backend}: image embeddings differ by {err}"
+        );
     }
 }
 
@@ -65,7 +74,10 @@ struct Encoded {
 }
 
 fn cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_safer-clip")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_safer-clip"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),
@@ -82,7 +94,11 @@ fn encode_command_prints_what_transformers_returns() {
     for text in &reference.texts {
         args.extend(["--text", text]);
     }
-    let paths: Vec<String> = reference.images.iter().map(|i| image_path(i).display().to_string()).collect();
+    let paths: Vec<String> = reference
+        .images
+        .iter()
+        .map(|i| image_path(i).display().to_string())
+        .collect();
     for path in &paths {
         args.extend(["--image", path]);
     }
@@ -97,7 +113,11 @@ fn encode_command_prints_what_transformers_returns() {
     let table_args: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
     let (ok, table, _) = cli(&table_args);
     assert!(ok);
-    assert!(table.contains("down-57x83.png") && table.contains("a photo of a cat") && table.contains('%'));
+    assert!(
+        table.contains("down-57x83.png")
+            && table.contains("a photo of a cat")
+            && table.contains('%')
+    );
 }
 
 #[derive(Deserialize)]
@@ -117,25 +137,52 @@ struct NearestNeighbour {
 #[ignore = "needs ../shared"]
 fn nearest_command_lists_pool_captions_by_score() {
     let dir = hub_model_dir("nearest");
-    let pool: Vec<String> = (0..40).map(|i| format!("a photo of a {} number {i}", ["cat", "dog", "car", "tree"][i % 4])).collect();
+    let pool: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                "a photo of a {} number {i}",
+                ["cat", "dog", "car", "tree"][i % 4]
+            )
+        })
+        .collect();
     let pool_path = dir.join("pool.txt");
     std::fs::write(&pool_path, pool.join("\n")).unwrap();
     let (ok, stdout, stderr) = cli(&[
-        "nearest", "--model", dir.to_str().unwrap(), "--pool", pool_path.to_str().unwrap(),
-        "--query", "a photo of a cat number 7", "--query", "a red car", "--k", "3", "--json",
-        "--batch-size", "16",
+        "nearest",
+        "--model",
+        dir.to_str().unwrap(),
+        "--pool",
+        pool_path.to_str().unwrap(),
+        "--query",
+        "a photo of a cat number 7",
+        "--query",
+        "a red car",
+        "--k",
+        "3",
+        "--json",
+        "--batch-size",
+        "16",
     ]);
     assert!(ok, "{stderr}");
-    let lines: Vec<NearestLine> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<NearestLine> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].query, "a photo of a cat number 7");
     for line in &lines {
         assert_eq!(line.neighbours.len(), 3);
         for pair in line.neighbours.windows(2) {
-            assert!(pair[0].score >= pair[1].score, "neighbours must come best first");
+            assert!(
+                pair[0].score >= pair[1].score,
+                "neighbours must come best first"
+            );
         }
         for n in &line.neighbours {
-            assert_eq!(pool[n.index], n.caption, "index must be the caption's 0-based line");
+            assert_eq!(
+                pool[n.index], n.caption,
+                "index must be the caption's 0-based line"
+            );
         }
     }
     // A query that is itself in the pool scores 1 with its own line, so the best score is 1.
@@ -143,25 +190,46 @@ fn nearest_command_lists_pool_captions_by_score() {
     // And the command agrees with the library, read back on the same backend.
     let (_, device) = backends().remove(0);
     let clip = Clip::from_dir(&dir, &device).unwrap();
-    let queries = clip.embed_texts(&["a photo of a cat number 7", "a red car"]).unwrap();
+    let queries = clip
+        .embed_texts(&["a photo of a cat number 7", "a red car"])
+        .unwrap();
     let top = nearest(queries, clip.embed_texts(&pool).unwrap(), 3, None, 8).unwrap();
     for (line, expected) in lines.iter().zip(block_on(read_neighbours(top)).unwrap()) {
         for (ours, theirs) in line.neighbours.iter().zip(expected) {
-            assert!((ours.score - theirs.score).abs() < 1e-5, "{} vs {}", ours.score, theirs.score);
+            assert!(
+                (ours.score - theirs.score).abs() < 1e-5,
+                "{} vs {}",
+                ours.score,
+                theirs.score
+            );
         }
     }
 
     std::fs::write(&pool_path, "a cat\n\na dog\n").unwrap();
-    let (ok, _, stderr) = cli(&["nearest", "--model", dir.to_str().unwrap(), "--pool", pool_path.to_str().unwrap(), "--query", "x"]);
+    let (ok, _, stderr) = cli(&[
+        "nearest",
+        "--model",
+        dir.to_str().unwrap(),
+        "--pool",
+        pool_path.to_str().unwrap(),
+        "--query",
+        "x",
+    ]);
     assert!(!ok && stderr.contains("line 2"), "{stderr}");
 }
 
 #[test]
 fn cli_errors_are_readable() {
     let (ok, _, stderr) = cli(&["encode", "--model", "/nonexistent", "--text", "x"]);
-    assert!(!ok && stderr.starts_with("error: cannot read /nonexistent/config.json"), "{stderr}");
+    assert!(
+        !ok && stderr.starts_with("error: cannot read /nonexistent/config.json"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = cli(&["encode", "--model", "/nonexistent"]);
-    assert!(!ok && stderr.contains("at least one --text or --image"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("at least one --text or --image"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = cli(&["encode", "--model", ".", "--text", "x", "--backend", "tpu"]);
     assert!(!ok && stderr.contains("unknown backend `tpu`"), "{stderr}");
 }
@@ -176,42 +244,93 @@ fn train_merge_and_eval_from_the_command_line() {
     let out = dir.join("run");
     let out_arg = out.to_str().unwrap();
     let (ok, stdout, stderr) = cli(&[
-        "train", "--model", model, "--pairs", PAIRS, "--out", out_arg, "--max-steps", "4",
-        "--batch-size", "8", "--lr", "1e-2", "--checkpoint-every", "2", "--json",
+        "train",
+        "--model",
+        model,
+        "--pairs",
+        PAIRS,
+        "--out",
+        out_arg,
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-2",
+        "--checkpoint-every",
+        "2",
+        "--json",
     ]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["steps"].as_array().unwrap().len(), 4);
     assert_eq!(report["config"]["method"], "safer");
-    let pairs = safer_clip::data::parse_pairs(&std::fs::read_to_string(PAIRS).unwrap(), safer_clip::data::Duplicates::Refuse).unwrap();
-    let test_pairs = safer_clip::data::split_pairs(&pairs, 0.1, 0.1, 0).unwrap().test.len() as u64;
+    let pairs = safer_clip::data::parse_pairs(
+        &std::fs::read_to_string(PAIRS).unwrap(),
+        safer_clip::data::Duplicates::Refuse,
+    )
+    .unwrap();
+    let test_pairs = safer_clip::data::split_pairs(&pairs, 0.1, 0.1, 0)
+        .unwrap()
+        .test
+        .len() as u64;
     assert_eq!(report["data"]["test"].as_u64(), Some(test_pairs));
     for key in ["original", "tuned"] {
         let top1 = report[key]["text"]["safe_top1"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&top1), "{key}: {top1}");
     }
     assert!(report["drift"]["mean_weight_change"].as_f64().unwrap() > 0.0);
-    for file in ["adapter.safetensors", "checkpoint.safetensors", "report.json"] {
+    for file in [
+        "adapter.safetensors",
+        "checkpoint.safetensors",
+        "report.json",
+    ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
 
     let adapter = out.join("adapter.safetensors");
     let merged = dir.join("merged");
-    let (ok, _, stderr) = cli(&["merge", "--model", model, "--adapter", adapter.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let (ok, _, stderr) = cli(&[
+        "merge",
+        "--model",
+        model,
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let text = "a man punching another man outside a bar at night";
     let device = burn::prelude::Device::flex();
     let merged_clip = Clip::from_dir(&merged, &device).unwrap();
     let base = Clip::from_dir(&dir, &device).unwrap();
-    let adapted = safer_clip::weights::load_adapters(base.model.clone(), &std::fs::read(&adapter).unwrap()).unwrap().model;
+    let adapted =
+        safer_clip::weights::load_adapters(base.model.clone(), &std::fs::read(&adapter).unwrap())
+            .unwrap()
+            .model;
     let tokens = base.tokenizer.encode_batch(&[text]).unwrap();
-    let diff = max_abs_diff(&matrix(merged_clip.embed_texts(&[text]).unwrap()), &matrix(adapted.embed_text(&tokens).unwrap()));
+    let diff = max_abs_diff(
+        &matrix(merged_clip.embed_texts(&[text]).unwrap()),
+        &matrix(adapted.embed_text(&tokens).unwrap()),
+    );
     assert!(diff < 1e-5, "merged folder vs adapter on the base: {diff}");
 
-    let (ok, stdout, stderr) = cli(&["eval", "--model", model, "--adapter", adapter.to_str().unwrap(), "--pairs", PAIRS, "--test-split"]);
+    let (ok, stdout, stderr) = cli(&[
+        "eval",
+        "--model",
+        model,
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--pairs",
+        PAIRS,
+        "--test-split",
+    ]);
     assert!(ok, "{stderr}");
     let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(eval["original"]["pairs"]["pairs"].as_u64(), Some(test_pairs));
+    assert_eq!(
+        eval["original"]["pairs"]["pairs"].as_u64(),
+        Some(test_pairs)
+    );
     assert_eq!(
         eval["tuned"]["pairs"]["text"]["safe_top1"], report["tuned"]["text"]["safe_top1"],
         "eval of the saved adapter on the test split = the training report"
@@ -224,20 +343,65 @@ fn training_errors_are_readable_and_keep_the_adapter() {
     let dir = hub_model_dir("cli-train-errors");
     let model = dir.to_str().unwrap();
     let bad = dir.join("bad.jsonl");
-    std::fs::write(&bad, "{\"safe\": \"a cat\", \"unsafe\": \"a dead cat\"}\n{\"safe\": \"a dog\"}\n").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"safe\": \"a cat\", \"unsafe\": \"a dead cat\"}\n{\"safe\": \"a dog\"}\n",
+    )
+    .unwrap();
     let out = dir.join("run");
-    let (ok, _, stderr) = cli(&["train", "--model", model, "--pairs", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(!ok && stderr.contains("line 2") && stderr.contains("missing field `unsafe`"), "{stderr}");
+    let (ok, _, stderr) = cli(&[
+        "train",
+        "--model",
+        model,
+        "--pairs",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && stderr.contains("line 2") && stderr.contains("missing field `unsafe`"),
+        "{stderr}"
+    );
 
     let (ok, _, stderr) = cli(&[
-        "train", "--model", model, "--pairs", PAIRS, "--out", out.to_str().unwrap(), "--lr", "1e30",
-        "--grad-clip", "0", "--batch-size", "8",
+        "train",
+        "--model",
+        model,
+        "--pairs",
+        PAIRS,
+        "--out",
+        out.to_str().unwrap(),
+        "--lr",
+        "1e30",
+        "--grad-clip",
+        "0",
+        "--batch-size",
+        "8",
     ]);
-    assert!(!ok && stderr.contains("training stopped") && stderr.contains("are kept"), "{stderr}");
-    assert!(out.join("adapter.safetensors").is_file(), "the last good adapter is written");
+    assert!(
+        !ok && stderr.contains("training stopped") && stderr.contains("are kept"),
+        "{stderr}"
+    );
+    assert!(
+        out.join("adapter.safetensors").is_file(),
+        "the last good adapter is written"
+    );
 
-    let (ok, _, stderr) = cli(&["train", "--model", model, "--pairs", PAIRS, "--out", out.to_str().unwrap(), "--targets", "k_proj,attn"]);
-    assert!(!ok && stderr.contains("unknown LoRA target `attn`"), "{stderr}");
+    let (ok, _, stderr) = cli(&[
+        "train",
+        "--model",
+        model,
+        "--pairs",
+        PAIRS,
+        "--out",
+        out.to_str().unwrap(),
+        "--targets",
+        "k_proj,attn",
+    ]);
+    assert!(
+        !ok && stderr.contains("unknown LoRA target `attn`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -246,10 +410,15 @@ fn zero_shot_eval_reads_openai_prompts_and_class_folders() {
     let dir = hub_model_dir("cli-zero-shot");
     let shared = common::shared("zero-shot");
     let (ok, stdout, stderr) = cli(&[
-        "eval", "--model", dir.to_str().unwrap(),
-        "--images", shared.join("data/cifar10-test").to_str().unwrap(),
-        "--prompts", shared.join("data/clip-prompts.md").to_str().unwrap(),
-        "--per-class", "3",
+        "eval",
+        "--model",
+        dir.to_str().unwrap(),
+        "--images",
+        shared.join("data/cifar10-test").to_str().unwrap(),
+        "--prompts",
+        shared.join("data/clip-prompts.md").to_str().unwrap(),
+        "--per-class",
+        "3",
     ]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -261,10 +430,20 @@ fn zero_shot_eval_reads_openai_prompts_and_class_folders() {
     assert!((0.0..=1.0).contains(&accuracy));
 
     let (ok, _, stderr) = cli(&[
-        "eval", "--model", dir.to_str().unwrap(), "--images", "/nonexistent",
-        "--prompts", shared.join("data/clip-prompts.md").to_str().unwrap(), "--dataset", "CIFAR11",
+        "eval",
+        "--model",
+        dir.to_str().unwrap(),
+        "--images",
+        "/nonexistent",
+        "--prompts",
+        shared.join("data/clip-prompts.md").to_str().unwrap(),
+        "--dataset",
+        "CIFAR11",
     ]);
-    assert!(!ok && stderr.contains("no `## CIFAR11` section"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("no `## CIFAR11` section"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -274,8 +453,22 @@ fn hysac_train_eval_and_merge_from_the_command_line() {
     let model = dir.to_str().unwrap();
     let out = dir.join("run");
     let (ok, stdout, stderr) = cli(&[
-        "train", "--model", model, "--pairs", PAIRS, "--out", out.to_str().unwrap(), "--method", "hysac",
-        "--max-steps", "3", "--batch-size", "8", "--lr", "1e-2", "--json",
+        "train",
+        "--model",
+        model,
+        "--pairs",
+        PAIRS,
+        "--out",
+        out.to_str().unwrap(),
+        "--method",
+        "hysac",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-2",
+        "--json",
     ]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -291,15 +484,39 @@ fn hysac_train_eval_and_merge_from_the_command_line() {
     }
 
     let adapter = out.join("adapter.safetensors");
-    let (ok, stdout, stderr) = cli(&["eval", "--model", model, "--adapter", adapter.to_str().unwrap(), "--pairs", PAIRS, "--test-split"]);
+    let (ok, stdout, stderr) = cli(&[
+        "eval",
+        "--model",
+        model,
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--pairs",
+        PAIRS,
+        "--test-split",
+    ]);
     assert!(ok, "{stderr}");
     let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(eval["hysac"], report["hysac"]["tuned"], "eval of the saved adapter = the training report");
+    assert_eq!(
+        eval["hysac"], report["hysac"]["tuned"],
+        "eval of the saved adapter = the training report"
+    );
 
     let merged = dir.join("merged");
-    let (ok, _, stderr) = cli(&["merge", "--model", model, "--adapter", adapter.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let (ok, _, stderr) = cli(&[
+        "merge",
+        "--model",
+        model,
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
-    let beside: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("hysac.json")).unwrap()).unwrap();
+    let beside: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(merged.join("hysac.json")).unwrap()).unwrap();
     let bound = |v: &serde_json::Value| v["safe_region"]["text"].as_f64().unwrap();
-    assert!((bound(&beside) - bound(&eval["hysac"])).abs() < 1e-6, "{beside}");
+    assert!(
+        (bound(&beside) - bound(&eval["hysac"])).abs() < 1e-6,
+        "{beside}"
+    );
 }

@@ -72,7 +72,10 @@ fn bound(len: usize) -> usize {
 const CASES: u32 = 96;
 
 fn config() -> ClipConfig {
-    ClipConfig::from_json(&std::fs::read_to_string(fixtures().join("tiny-quickgelu/config.json")).unwrap()).unwrap()
+    ClipConfig::from_json(
+        &std::fs::read_to_string(fixtures().join("tiny-quickgelu/config.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 fn weights() -> Vec<u8> {
@@ -109,7 +112,16 @@ fn header_edits(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
     let header_len = u64::from_le_bytes(valid[..8].try_into().unwrap()) as usize;
     let header = String::from_utf8(valid[8..8 + header_len].to_vec()).unwrap();
     let body = valid[8 + header_len..].to_vec();
-    let numbers = ["0", "1", "7", "4294967296", "18446744073709551615", "1e300", "-1", "9223372036854775807"];
+    let numbers = [
+        "0",
+        "1",
+        "7",
+        "4294967296",
+        "18446744073709551615",
+        "1e300",
+        "-1",
+        "9223372036854775807",
+    ];
     (
         proptest::sample::select(numbers.to_vec()),
         proptest::sample::select(vec!["F32", "F16", "BF16", "I8", "F64", "U8", "BOOL"]),
@@ -118,8 +130,13 @@ fn header_edits(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
         .prop_map(move |(number, dtype, at)| {
             let mut edited = header.clone();
             // Replace the first number at or after `at`, and the first dtype after it.
-            if let Some(start) = edited[at..].find(|c: char| c.is_ascii_digit()).map(|i| i + at) {
-                let end = edited[start..].find(|c: char| !c.is_ascii_digit()).map_or(edited.len(), |i| i + start);
+            if let Some(start) = edited[at..]
+                .find(|c: char| c.is_ascii_digit())
+                .map(|i| i + at)
+            {
+                let end = edited[start..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .map_or(edited.len(), |i| i + start);
                 edited.replace_range(start..end, number);
             }
             if let Some(pos) = edited.find("\"F32\"") {
@@ -135,26 +152,46 @@ fn header_edits(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
 fn load_model(bytes: &[u8]) -> Result<(), String> {
     let device = device(Backend::Flex).unwrap();
     let checkpoint = Checkpoint::parse(bytes, &device).map_err(|e| e.to_string())?;
-    load_clip(&config(), &checkpoint).map(|_| ()).map_err(|e| e.to_string())
+    load_clip(&config(), &checkpoint)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn adapter() -> Vec<u8> {
     let device = device(Backend::Flex).unwrap();
     let model = load_clip(&config(), &Checkpoint::parse(&weights(), &device).unwrap()).unwrap();
-    let config = LoraConfig { rank: 4, ..LoraConfig::default() };
-    safer_clip::device::block_on(save_adapters(&model.with_lora(&config, 1).unwrap(), &config, None, &[])).unwrap()
+    let config = LoraConfig {
+        rank: 4,
+        ..LoraConfig::default()
+    };
+    safer_clip::device::block_on(save_adapters(
+        &model.with_lora(&config, 1).unwrap(),
+        &config,
+        None,
+        &[],
+    ))
+    .unwrap()
 }
 
 fn load_adapter(bytes: &[u8]) -> Result<(), String> {
     let device = device(Backend::Flex).unwrap();
     let model = load_clip(&config(), &Checkpoint::parse(&weights(), &device).unwrap()).unwrap();
-    load_adapters(model, bytes).map(|_| ()).map_err(|e| e.to_string())
+    load_adapters(model, bytes)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A parse either succeeds or fails with a message, within the allocation bound.
-fn check(bytes: &[u8], parse: impl FnOnce(&[u8]) -> Result<(), String>) -> Result<(), TestCaseError> {
+fn check(
+    bytes: &[u8],
+    parse: impl FnOnce(&[u8]) -> Result<(), String>,
+) -> Result<(), TestCaseError> {
     let (result, peak) = peak_allocation(|| parse(bytes));
-    prop_assert!(peak <= bound(bytes.len()), "{peak} bytes held for a {}-byte input", bytes.len());
+    prop_assert!(
+        peak <= bound(bytes.len()),
+        "{peak} bytes held for a {}-byte input",
+        bytes.len()
+    );
     if let Err(message) = result {
         prop_assert!(!message.trim().is_empty());
     }
@@ -212,9 +249,12 @@ proptest! {
 fn pair_line() -> impl Strategy<Value = String> {
     let caption = "[a-z ]{0,10}";
     prop_oneof![
-        (caption, caption, proptest::option::of("[a-z]{1,6}")).prop_map(|(safe, unsafe_, category)| {
-            serde_json::json!({"safe": safe, "unsafe": unsafe_, "category": category}).to_string()
-        }),
+        (caption, caption, proptest::option::of("[a-z]{1,6}")).prop_map(
+            |(safe, unsafe_, category)| {
+                serde_json::json!({"safe": safe, "unsafe": unsafe_, "category": category})
+                    .to_string()
+            }
+        ),
         "\\{\"safe\": [0-9a-z\"]{0,8}(, \"unsafe\": \"[a-z]{0,5}\")?\\}",
         "[ -~]{0,30}",
         Just(String::new()),

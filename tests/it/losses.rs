@@ -1,11 +1,10 @@
 //! Safe-CLIP and SafeR-CLIP losses against the PyTorch reference (`scripts/reference_losses.py`):
 //! every term's value and gradients, and each method's weighted total, with and without images.
 
-
 use std::collections::HashMap;
 
-use burn::prelude::*;
 use crate::common::{backends, fixtures};
+use burn::prelude::*;
 use safer_clip::safety::losses::{
     ImageEmbeddings, SAFECLIP_LOGIT_SCALE, StepEmbeddings, Term, safeclip_terms, safer_terms, total,
 };
@@ -76,7 +75,11 @@ fn check(
 ) {
     let grads = value.backward();
     let ours = scalar(value);
-    assert!(close(ours, expected.value), "{what}: value {ours} vs {}", expected.value);
+    assert!(
+        close(ours, expected.value),
+        "{what}: value {ours} vs {}",
+        expected.value
+    );
     for name in trainable {
         let grad = inputs[name].grad(&grads);
         let theirs = expected.grads.get(name);
@@ -105,8 +108,12 @@ fn losses_and_gradients_match_pytorch() {
         let device = device.autodiff();
         for case in &fixture.cases {
             let method_sets: [(&str, bool, fn(&StepEmbeddings) -> Vec<Term>); 4] = [
-                ("safeclip", true, |e| safeclip_terms(e, SAFECLIP_LOGIT_SCALE)),
-                ("safeclip_text", false, |e| safeclip_terms(e, SAFECLIP_LOGIT_SCALE)),
+                ("safeclip", true, |e| {
+                    safeclip_terms(e, SAFECLIP_LOGIT_SCALE)
+                }),
+                ("safeclip_text", false, |e| {
+                    safeclip_terms(e, SAFECLIP_LOGIT_SCALE)
+                }),
                 ("safer", true, safer_terms),
                 ("safer_text", false, safer_terms),
             ];
@@ -130,10 +137,22 @@ fn losses_and_gradients_match_pytorch() {
                         .unwrap()
                         .value;
                     let what = format!("{backend} {} {}", case.name, term.name);
-                    check(&what, value, &case.losses[term.name], &inputs, &fixture.trainable_inputs);
+                    check(
+                        &what,
+                        value,
+                        &case.losses[term.name],
+                        &inputs,
+                        &fixture.trainable_inputs,
+                    );
                 }
                 let what = format!("{backend} {} {method} total", case.name);
-                check(&what, total(&terms), &case.totals[method], &inputs, &fixture.trainable_inputs);
+                check(
+                    &what,
+                    total(&terms),
+                    &case.totals[method],
+                    &inputs,
+                    &fixture.trainable_inputs,
+                );
             }
         }
     }

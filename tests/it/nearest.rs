@@ -1,9 +1,8 @@
 //! Nearest-safe lookup against brute force, on every backend, with blocks smaller than the
 //! pool and with exclusions.
 
-
-use burn::prelude::*;
 use crate::common::backends;
+use burn::prelude::*;
 use safer_clip::device::block_on;
 use safer_clip::safety::nearest::{nearest, read_neighbours};
 
@@ -32,7 +31,12 @@ fn tensor(rows: &[Vec<f32>], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(flat, [rows.len(), dim]), device)
 }
 
-fn brute_force(queries: &[Vec<f32>], pool: &[Vec<f32>], k: usize, exclude: &[Option<usize>]) -> Vec<Vec<usize>> {
+fn brute_force(
+    queries: &[Vec<f32>],
+    pool: &[Vec<f32>],
+    k: usize,
+    exclude: &[Option<usize>],
+) -> Vec<Vec<usize>> {
     queries
         .iter()
         .zip(exclude)
@@ -82,7 +86,11 @@ fn check_against_brute_force(pool_size: usize, blocks: &[(usize, bool)], k: usiz
             for (q, (ours, theirs)) in found.iter().zip(&expected).enumerate() {
                 let ours: Vec<usize> = ours.iter().map(|n| n.index).collect();
                 assert_eq!(&ours, theirs, "{backend}, block {block}, query {q}");
-                let score: f32 = queries[q].iter().zip(&pool[ours[0]]).map(|(a, b)| a * b).sum();
+                let score: f32 = queries[q]
+                    .iter()
+                    .zip(&pool[ours[0]])
+                    .map(|(a, b)| a * b)
+                    .sum();
                 assert!((found[q][0].score - score).abs() < 1e-5);
             }
         }
@@ -95,13 +103,40 @@ fn bad_lookups_are_rejected() {
     let queries = tensor(&unit_rows(2, 8, 3), &device);
     let pool = tensor(&unit_rows(4, 8, 4), &device);
     let cases: Vec<(Result<_, _>, &str)> = vec![
-        (nearest(queries.clone(), pool.clone(), 5, None, 16), "between 1 and 4"),
-        (nearest(queries.clone(), pool.clone(), 0, None, 16), "between 1 and 4"),
-        (nearest(queries.clone(), pool.clone(), 4, Some(&[None, None]), 16), "between 1 and 3"),
-        (nearest(queries.clone(), pool.clone(), 1, Some(&[None]), 16), "1 exclusions given for 2"),
-        (nearest(queries.clone(), pool.clone(), 1, Some(&[Some(9), None]), 16), "outside the pool"),
-        (nearest(queries.clone(), tensor(&unit_rows(4, 6, 5), &device), 1, None, 16), "pool has 6"),
-        (nearest(queries, Tensor::<2>::zeros([0, 8], &device), 1, None, 16), "empty"),
+        (
+            nearest(queries.clone(), pool.clone(), 5, None, 16),
+            "between 1 and 4",
+        ),
+        (
+            nearest(queries.clone(), pool.clone(), 0, None, 16),
+            "between 1 and 4",
+        ),
+        (
+            nearest(queries.clone(), pool.clone(), 4, Some(&[None, None]), 16),
+            "between 1 and 3",
+        ),
+        (
+            nearest(queries.clone(), pool.clone(), 1, Some(&[None]), 16),
+            "1 exclusions given for 2",
+        ),
+        (
+            nearest(queries.clone(), pool.clone(), 1, Some(&[Some(9), None]), 16),
+            "outside the pool",
+        ),
+        (
+            nearest(
+                queries.clone(),
+                tensor(&unit_rows(4, 6, 5), &device),
+                1,
+                None,
+                16,
+            ),
+            "pool has 6",
+        ),
+        (
+            nearest(queries, Tensor::<2>::zeros([0, 8], &device), 1, None, 16),
+            "empty",
+        ),
     ];
     for (result, expected) in cases {
         let msg = result.map(|_| ()).unwrap_err().to_string();

@@ -1,9 +1,8 @@
 //! The Burn model against `transformers`' CLIPModel on the same random weights and inputs
 //! (fixtures from `scripts/make_fixtures.py`), on every backend.
 
-
-use burn::prelude::*;
 use crate::common::{backends, fixtures, load_fixture_model, matrix, max_abs_diff};
+use burn::prelude::*;
 use safer_clip::tokenizer::TokenBatch;
 use serde::Deserialize;
 
@@ -31,13 +30,28 @@ fn check(name: &str) {
         );
         let out = model.forward(&tokens, pixels).unwrap();
         for (what, ours, theirs) in [
-            ("text_embeds", matrix(out.text_embeds), &reference.text_embeds),
-            ("image_embeds", matrix(out.image_embeds), &reference.image_embeds),
-            ("logits_per_text", matrix(out.logits_per_text), &reference.logits_per_text),
+            (
+                "text_embeds",
+                matrix(out.text_embeds),
+                &reference.text_embeds,
+            ),
+            (
+                "image_embeds",
+                matrix(out.image_embeds),
+                &reference.image_embeds,
+            ),
+            (
+                "logits_per_text",
+                matrix(out.logits_per_text),
+                &reference.logits_per_text,
+            ),
         ] {
             let err = max_abs_diff(&ours, theirs);
             println!("{name} {backend} {what}: max abs error {err:.2e}");
-            assert!(err <= TOLERANCE, "{name} on {backend}: {what} differs by {err}");
+            assert!(
+                err <= TOLERANCE,
+                "{name} on {backend}: {what} differs by {err}"
+            );
         }
     }
 }
@@ -60,7 +74,11 @@ fn padding_length_does_not_change_text_embeddings() {
     let model = load_fixture_model("tiny-quickgelu", &device);
     // The shortest sequence alone, without the padding the batch gave it.
     let alone: Vec<u32> = reference.input_ids[0].iter().copied().take(5).collect();
-    let single = matrix(model.embed_text(&TokenBatch::from_sequences(&[alone], 0)).unwrap());
+    let single = matrix(
+        model
+            .embed_text(&TokenBatch::from_sequences(&[alone], 0))
+            .unwrap(),
+    );
     let err = max_abs_diff(&single, &reference.text_embeds[..1]);
     assert!(err <= TOLERANCE, "padding changed the embedding by {err}");
 }

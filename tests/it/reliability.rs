@@ -18,8 +18,9 @@ const FIXTURE: &str = "tiny-quickgelu";
 
 /// Words of the tiny model's word-level tokenizer (its vocabulary is 512 ids).
 const WORDS: &[&str] = &[
-    "a", "photo", "of", "dog", "cat", "car", "street", "man", "woman", "child", "park", "knife", "gun", "blood",
-    "fight", "holding", "running", "sitting", "on", "with", "the", "red", "blue", "bench", "table", "beach",
+    "a", "photo", "of", "dog", "cat", "car", "street", "man", "woman", "child", "park", "knife",
+    "gun", "blood", "fight", "holding", "running", "sitting", "on", "with", "the", "red", "blue",
+    "bench", "table", "beach",
 ];
 
 /// A model folder: the tiny fixture with a word-level tokenizer whose ids fit its vocabulary, and
@@ -30,10 +31,19 @@ pub fn word_model(test: &str) -> TempDir {
     for file in ["config.json", "model.safetensors"] {
         std::fs::copy(fixtures().join(FIXTURE).join(file), dir.join(file)).unwrap();
     }
-    let vocab: serde_json::Map<String, serde_json::Value> = std::iter::once(("<unk>".to_string(), 0.into()))
-        .chain(WORDS.iter().enumerate().map(|(i, w)| (w.to_string(), (i + 1).into())))
-        .chain([("<|startoftext|>".to_string(), 510.into()), ("<|endoftext|>".to_string(), 511.into())])
-        .collect();
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        std::iter::once(("<unk>".to_string(), 0.into()))
+            .chain(
+                WORDS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| (w.to_string(), (i + 1).into())),
+            )
+            .chain([
+                ("<|startoftext|>".to_string(), 510.into()),
+                ("<|endoftext|>".to_string(), 511.into()),
+            ])
+            .collect();
     let special = |content: &str, id: u32| {
         serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false,
                            "normalized": false, "special": true})
@@ -81,7 +91,10 @@ fn write_pairs(path: &Path, n: usize) {
 }
 
 fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_safer-clip")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_safer-clip"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stderr(output: &Output) -> String {
@@ -90,7 +103,13 @@ fn stderr(output: &Output) -> String {
 
 /// A run's refusal: exit code 1 with the message on stderr (never a panic's 101 or an abort).
 fn refused(output: Output) -> String {
-    assert_eq!(output.status.code(), Some(1), "expected a refusal, got {:?}: {}", output.status, stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected a refusal, got {:?}: {}",
+        output.status,
+        stderr(&output)
+    );
     stderr(&output)
 }
 
@@ -104,8 +123,27 @@ fn path(p: &Path) -> &str {
 }
 
 fn train_args<'a>(model: &'a Path, pairs: &'a Path, out: &'a Path) -> Vec<&'a str> {
-    let mut args = vec!["train", "--model", path(model), "--pairs", path(pairs), "--out", path(out)];
-    args.extend(["--rank", "4", "--batch-size", "4", "--lr", "1e-2", "--dropout", "0", "--test", "0.2"]);
+    let mut args = vec![
+        "train",
+        "--model",
+        path(model),
+        "--pairs",
+        path(pairs),
+        "--out",
+        path(out),
+    ];
+    args.extend([
+        "--rank",
+        "4",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-2",
+        "--dropout",
+        "0",
+        "--test",
+        "0.2",
+    ]);
     args
 }
 
@@ -143,7 +181,15 @@ fn merge_never_writes_through_its_input_nor_replaces_a_folder_unasked() {
     std::fs::write(&adapter, adapter_file(&model, &LoraConfig::default())).unwrap();
     let before = files_in(&model);
     let merge = |out: &Path, force: bool| {
-        let mut args = vec!["merge", "--model", path(&model), "--adapter", path(&adapter), "--out", path(out)];
+        let mut args = vec![
+            "merge",
+            "--model",
+            path(&model),
+            "--adapter",
+            path(&adapter),
+            "--out",
+            path(out),
+        ];
         if force {
             args.push("--force");
         }
@@ -162,11 +208,20 @@ fn merge_never_writes_through_its_input_nor_replaces_a_folder_unasked() {
     succeeded(merge(&out, false));
     assert!(out.join("model.safetensors").exists() && out.join("tokenizer.json").exists());
     let message = refused(merge(&out, false));
-    assert!(message.contains("already exists") && message.contains("--force"), "{message}");
+    assert!(
+        message.contains("already exists") && message.contains("--force"),
+        "{message}"
+    );
     std::fs::write(out.join("stale.txt"), "old").unwrap();
     succeeded(merge(&out, true));
-    assert!(!out.join("stale.txt").exists(), "a forced merge replaces the folder whole");
-    let names: Vec<String> = std::fs::read_dir(&*work).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(
+        !out.join("stale.txt").exists(),
+        "a forced merge replaces the folder whole"
+    );
+    let names: Vec<String> = std::fs::read_dir(&*work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     assert_eq!(names.len(), 2, "no scratch folder is left: {names:?}");
 }
 
@@ -182,7 +237,14 @@ fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() 
     for round in 0..8 {
         let out = work.join(format!("run-{round}"));
         let mut args = train_args(&model, &pairs, &out);
-        args.extend(["--epochs", "20", "--max-steps", "40", "--checkpoint-every", "1"]);
+        args.extend([
+            "--epochs",
+            "20",
+            "--max-steps",
+            "40",
+            "--checkpoint-every",
+            "1",
+        ]);
         let mut child = Command::new(env!("CARGO_BIN_EXE_safer-clip"))
             .args(&args)
             .stdout(Stdio::null())
@@ -198,13 +260,43 @@ fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() 
         let mut resume = train_args(&model, &pairs, &out);
         resume.extend(["--epochs", "20", "--max-steps", "40", "--resume", "--json"]);
         let report: serde_json::Value = serde_json::from_str(&succeeded(cli(&resume))).unwrap();
-        let steps: Vec<u64> = report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_u64().unwrap()).collect();
-        assert_eq!(steps.last(), Some(&40), "round {round}: the resumed run finishes");
-        assert!(steps.windows(2).all(|w| w[1] == w[0] + 1), "round {round}: no step twice or missing: {steps:?}");
+        let steps: Vec<u64> = report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            steps.last(),
+            Some(&40),
+            "round {round}: the resumed run finishes"
+        );
+        assert!(
+            steps.windows(2).all(|w| w[1] == w[0] + 1),
+            "round {round}: no step twice or missing: {steps:?}"
+        );
         let adapter = out.join("adapter.safetensors");
-        succeeded(cli(&["eval", "--model", path(&model), "--adapter", path(&adapter), "--pairs", path(&pairs)]));
-        let scratch = std::fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'));
-        assert_eq!(scratch.count(), 0, "round {round}: no partial file is left once a run ends");
+        succeeded(cli(&[
+            "eval",
+            "--model",
+            path(&model),
+            "--adapter",
+            path(&adapter),
+            "--pairs",
+            path(&pairs),
+        ]));
+        let scratch = std::fs::read_dir(&out).unwrap().filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        });
+        assert_eq!(
+            scratch.count(),
+            0,
+            "round {round}: no partial file is left once a run ends"
+        );
     }
 }
 
@@ -216,17 +308,33 @@ fn hostile_adapter_sizes_are_refused_before_anything_of_that_size_exists() {
     // Once, rank 10^12 aborted on a 16 TB allocation, 2^61 and 2^62 panicked, and 10^6 in a
     // 36 KB file allocated 1.9 GB before being refused.
     for rank in [1_000_000_000_000usize, 1 << 61, 1 << 62, 1_000_000] {
-        let config = LoraConfig { rank, ..LoraConfig::default() };
+        let config = LoraConfig {
+            rank,
+            ..LoraConfig::default()
+        };
         let mut writer = SafetensorsWriter::new();
         writer.metadata("lora_config", serde_json::to_string(&config).unwrap());
         writer.metadata("format", "safer-clip-lora");
         let bytes = writer.finish().unwrap();
-        let message = load_adapters(clip.model.clone(), &bytes).unwrap_err().to_string();
-        assert!(message.contains(&format!("LoRA rank {rank} would give the adapters")), "{rank}: {message}");
+        let message = load_adapters(clip.model.clone(), &bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("LoRA rank {rank} would give the adapters")),
+            "{rank}: {message}"
+        );
     }
-    let small = LoraConfig { rank: 4, ..LoraConfig::default() };
+    let small = LoraConfig {
+        rank: 4,
+        ..LoraConfig::default()
+    };
     let mut writer = SafetensorsWriter::new();
-    block_on(write_adapters(&mut writer, &clip.model.clone().with_lora(&small, 0).unwrap(), &small)).unwrap();
+    block_on(write_adapters(
+        &mut writer,
+        &clip.model.clone().with_lora(&small, 0).unwrap(),
+        &small,
+    ))
+    .unwrap();
     assert!(load_adapters(clip.model.clone(), &writer.finish().unwrap()).is_ok());
 
     let work = temp_dir("hostile-rank-train");
@@ -236,16 +344,36 @@ fn hostile_adapter_sizes_are_refused_before_anything_of_that_size_exists() {
     let rank = args.iter().position(|a| *a == "--rank").unwrap() + 1;
     args[rank] = "1000000000000";
     let message = refused(cli(&args));
-    assert!(message.contains("LoRA rank 1000000000000 would give the adapters"), "{message}");
+    assert!(
+        message.contains("LoRA rank 1000000000000 would give the adapters"),
+        "{message}"
+    );
 }
 
 #[test]
 fn reads_of_endless_or_huge_inputs_stop_at_their_limit() {
     let model = word_model("endless");
     // Once, `encode --image /dev/zero` read until 24 GB of memory were gone.
-    let message = refused(cli(&["encode", "--model", path(&model), "--image", "/dev/zero"]));
-    assert!(message.contains("/dev/zero is larger than 256 MiB"), "{message}");
-    let message = refused(cli(&["nearest", "--model", path(&model), "--pool", "/dev/zero", "--query", "a dog"]));
+    let message = refused(cli(&[
+        "encode",
+        "--model",
+        path(&model),
+        "--image",
+        "/dev/zero",
+    ]));
+    assert!(
+        message.contains("/dev/zero is larger than 256 MiB"),
+        "{message}"
+    );
+    let message = refused(cli(&[
+        "nearest",
+        "--model",
+        path(&model),
+        "--pool",
+        "/dev/zero",
+        "--query",
+        "a dog",
+    ]));
     assert!(message.contains("larger than 512 MiB"), "{message}");
 }
 
@@ -255,10 +383,27 @@ fn values_that_make_results_meaningless_are_refused_by_name() {
     // Once, a negative epsilon gave NaN embeddings printed as `null`, and exit 0.
     let config = model.join("config.json");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replacen("\"layer_norm_eps\": 1e-05", "\"layer_norm_eps\": -1", 1)).unwrap();
-    let message = refused(cli(&["encode", "--model", path(&model), "--text", "a dog", "--json"]));
-    assert!(message.contains("text_config.layer_norm_eps must be a small positive number"), "{message}");
-    assert!(message.contains("config.json"), "the file is named: {message}");
+    std::fs::write(
+        &config,
+        text.replacen("\"layer_norm_eps\": 1e-05", "\"layer_norm_eps\": -1", 1),
+    )
+    .unwrap();
+    let message = refused(cli(&[
+        "encode",
+        "--model",
+        path(&model),
+        "--text",
+        "a dog",
+        "--json",
+    ]));
+    assert!(
+        message.contains("text_config.layer_norm_eps must be a small positive number"),
+        "{message}"
+    );
+    assert!(
+        message.contains("config.json"),
+        "the file is named: {message}"
+    );
     std::fs::write(&config, text).unwrap();
 
     // An alpha of 1e308 gave NaN metrics with exit 0.
@@ -267,21 +412,44 @@ fn values_that_make_results_meaningless_are_refused_by_name() {
     let clip = Clip::from_dir(&model, &device(Backend::Flex).unwrap()).unwrap();
     let config = LoraConfig::default();
     let mut writer = SafetensorsWriter::new();
-    block_on(write_adapters(&mut writer, &clip.model.with_lora(&config, 0).unwrap(), &config)).unwrap();
-    let absurd = serde_json::to_string(&LoraConfig { alpha: 1e308, ..config }).unwrap();
+    block_on(write_adapters(
+        &mut writer,
+        &clip.model.with_lora(&config, 0).unwrap(),
+        &config,
+    ))
+    .unwrap();
+    let absurd = serde_json::to_string(&LoraConfig {
+        alpha: 1e308,
+        ..config
+    })
+    .unwrap();
     writer.metadata("lora_config", absurd);
     std::fs::write(&adapter, writer.finish().unwrap()).unwrap();
     let pairs = work.join("pairs.jsonl");
     write_pairs(&pairs, 12);
-    let message = refused(cli(&["eval", "--model", path(&model), "--adapter", path(&adapter), "--pairs", path(&pairs)]));
-    assert!(message.contains("LoRA alpha 1e308") && message.contains(path(&adapter)), "{message}");
+    let message = refused(cli(&[
+        "eval",
+        "--model",
+        path(&model),
+        "--adapter",
+        path(&adapter),
+        "--pairs",
+        path(&pairs),
+    ]));
+    assert!(
+        message.contains("LoRA alpha 1e308") && message.contains(path(&adapter)),
+        "{message}"
+    );
 
     // `--grad-clip -1` or `nan` turned clipping off.
     for clip in ["--grad-clip=-1", "--grad-clip=nan", "--grad-clip=inf"] {
         let mut args = train_args(&model, &pairs, &work);
         args.push(clip);
         let message = refused(cli(&args));
-        assert!(message.contains("gradient clipping norm"), "{clip}: {message}");
+        assert!(
+            message.contains("gradient clipping norm"),
+            "{clip}: {message}"
+        );
     }
 }
 
@@ -300,18 +468,29 @@ fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
     let lr = changed.iter().position(|a| *a == "1e-2").unwrap();
     changed[lr] = "0.5";
     let message = refused(cli(&changed));
-    assert!(message.contains("learning rate (0.5 here, 0.01 in the checkpoint)"), "{message}");
+    assert!(
+        message.contains("learning rate (0.5 here, 0.01 in the checkpoint)"),
+        "{message}"
+    );
     let mut longer = train_args(&model, &pairs, &work);
     longer.extend(["--max-steps", "6", "--resume", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&succeeded(cli(&longer))).unwrap();
-    let steps: Vec<u64> = report["steps"].as_array().unwrap().iter().map(|s| s["step"].as_u64().unwrap()).collect();
+    let steps: Vec<u64> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_u64().unwrap())
+        .collect();
     assert_eq!(steps, [1, 2, 3, 4, 5, 6]);
     assert_eq!(report["config"]["max_steps"], 6);
     // Nothing left to do: the summary says so instead of printing "-0.0 pairs/s".
     let mut again = train_args(&model, &pairs, &work);
     again.extend(["--max-steps", "6", "--resume"]);
     let summary = succeeded(cli(&again));
-    assert!(summary.contains("trained 6 steps") && !summary.contains("-0.0"), "{summary}");
+    assert!(
+        summary.contains("trained 6 steps") && !summary.contains("-0.0"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -323,7 +502,10 @@ fn problems_with_the_data_come_before_any_training() {
     let out = work.join("run");
     // Once, a one-pair file trained fully and wrote an adapter before failing on the split.
     let message = refused(cli(&train_args(&model, &pairs, &out)));
-    assert!(message.contains("the test split holds 0 of the 1 pairs"), "{message}");
+    assert!(
+        message.contains("the test split holds 0 of the 1 pairs"),
+        "{message}"
+    );
     assert!(!out.join("adapter.safetensors").exists());
 
     // Repeated pairs once landed in both the training and the test split.
@@ -332,22 +514,39 @@ fn problems_with_the_data_come_before_any_training() {
     let first = text.lines().next().unwrap().to_string();
     std::fs::write(&pairs, format!("{text}\n{first}")).unwrap();
     let message = refused(cli(&train_args(&model, &pairs, &out)));
-    assert!(message.contains("line 13: repeats the pair of line 1"), "{message}");
-    assert!(!message.contains("invalid input: invalid input"), "{message}");
+    assert!(
+        message.contains("line 13: repeats the pair of line 1"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("invalid input: invalid input"),
+        "{message}"
+    );
     let mut dropping = train_args(&model, &pairs, &out);
     dropping.extend(["--drop-duplicates", "--max-steps", "1"]);
     let output = cli(&dropping);
-    assert!(stderr(&output).contains("dropped 1 repeated pairs"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("dropped 1 repeated pairs"),
+        "{}",
+        stderr(&output)
+    );
     succeeded(output);
 
     // A checkpoint of another model was refused with a bare shape error.
     let other = temp_dir("late-errors-other");
     for file in ["config.json", "model.safetensors"] {
-        std::fs::copy(fixtures().join("tiny-fullvocab").join(file), other.join(file)).unwrap();
+        std::fs::copy(
+            fixtures().join("tiny-fullvocab").join(file),
+            other.join(file),
+        )
+        .unwrap();
     }
     std::fs::copy(model.join("tokenizer.json"), other.join("tokenizer.json")).unwrap();
     let mut resume = train_args(&other, &pairs, &out);
     resume.extend(["--drop-duplicates", "--resume"]);
     let message = refused(cli(&resume));
-    assert!(message.contains("checkpoint.safetensors"), "the file is named: {message}");
+    assert!(
+        message.contains("checkpoint.safetensors"),
+        "the file is named: {message}"
+    );
 }

@@ -1,6 +1,5 @@
 //! The tokenizer against `CLIPTokenizerFast` (ids recorded by `scripts/make_fixtures.py`).
 
-
 use crate::common::{fixtures, shared};
 use safer_clip::tokenizer::{CONTEXT_LENGTH, ClipTokenizer};
 use serde::Deserialize;
@@ -41,7 +40,12 @@ fn agrees_with_transformers_on_varied_text() {
             (ids != case.ids).then(|| format!("{:?}: {ids:?} != {:?}", case.text, case.ids))
         })
         .collect();
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -72,9 +76,14 @@ fn one_giant_word_is_accepted() {
 #[ignore = "needs ../shared"]
 fn batches_pad_with_the_end_token() {
     let tokenizer = tokenizer();
-    let batch = tokenizer.encode_batch(&["a cat", "a photo of a cat"]).unwrap();
+    let batch = tokenizer
+        .encode_batch(&["a cat", "a photo of a cat"])
+        .unwrap();
     assert_eq!(batch.seq_len(), 7);
-    assert_eq!(batch.row(0), &[49406, 320, 2368, 49407, 49407, 49407, 49407]);
+    assert_eq!(
+        batch.row(0),
+        &[49406, 320, 2368, 49407, 49407, 49407, 49407]
+    );
 }
 
 #[test]

@@ -3,19 +3,20 @@
 //! HySAC training moves unsafe captions away from the root, runs resume exactly, a diverging run
 //! keeps its last good adapters, and bad input is refused.
 
-
-use burn::prelude::*;
 use crate::common::shared;
+use burn::prelude::*;
 use safer_clip::Clip;
+use safer_clip::data::PairImages;
 use safer_clip::data::{Pair, parse_caption_pool, parse_pairs};
 use safer_clip::device::block_on;
-use safer_clip::evaluation::{HysacMetrics, embedding_drift, hysac_metrics, safe_region, text_redirection, weight_drift};
-use safer_clip::model::{ClipConfig, ClipModel};
-use safer_clip::tokenizer::ClipTokenizer;
-use safer_clip::preprocess::Pixels;
+use safer_clip::evaluation::{
+    HysacMetrics, embedding_drift, hysac_metrics, safe_region, text_redirection, weight_drift,
+};
 use safer_clip::hyperbolic::{Hyperbolic, HyperbolicHead};
+use safer_clip::model::{ClipConfig, ClipModel};
+use safer_clip::preprocess::Pixels;
 use safer_clip::safety::losses::{StepEmbeddings, safer_terms};
-use safer_clip::data::PairImages;
+use safer_clip::tokenizer::ClipTokenizer;
 use safer_clip::training::{Method, StepReport, TargetQuery, TrainConfig, Trainer, TrainingSet};
 use safer_clip::weights::load_adapters;
 
@@ -37,17 +38,28 @@ fn clip(test: &str) -> Clip {
 
 /// Every `stride`-th shipped pair: all nine categories.
 fn pairs(stride: usize) -> Vec<Pair> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/pairs.jsonl")).unwrap();
-    parse_pairs(&text, safer_clip::data::Duplicates::Refuse).unwrap().into_iter().step_by(stride).collect()
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/pairs.jsonl")).unwrap();
+    parse_pairs(&text, safer_clip::data::Duplicates::Refuse)
+        .unwrap()
+        .into_iter()
+        .step_by(stride)
+        .collect()
 }
 
 fn pool() -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/safe_pool.txt")).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/safe_pool.txt"))
+        .unwrap();
     parse_caption_pool(&text).unwrap()
 }
 
 fn text_set(stride: usize) -> TrainingSet {
-    TrainingSet { pairs: pairs(stride), extra_safe: pool()[..200].to_vec(), extra_safe_embeddings: None, images: None }
+    TrainingSet {
+        pairs: pairs(stride),
+        extra_safe: pool()[..200].to_vec(),
+        extra_safe_embeddings: None,
+        images: None,
+    }
 }
 
 /// A fast configuration for a model this small: a big learning rate and a small adapter. No
@@ -95,7 +107,9 @@ fn redirection_loss(model: &ClipModel, clip: &Clip, trainer: &Trainer) -> f32 {
 }
 
 fn embed(model: &ClipModel, clip: &Clip, texts: &[&str]) -> Tensor<2> {
-    model.embed_text(&clip.tokenizer.encode_batch(texts).unwrap()).unwrap()
+    model
+        .embed_text(&clip.tokenizer.encode_batch(texts).unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -104,10 +118,18 @@ fn safer_training_redirects_unsafe_captions_and_both_methods_report_drift() {
     let clip = clip("training");
     let set = text_set(3);
     let safe: Vec<&str> = set.pairs.iter().map(|p| p.safe.as_str()).collect();
-    let unsafe_captions: Vec<&str> = set.pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
+    let unsafe_captions: Vec<&str> = set
+        .pairs
+        .iter()
+        .map(|p| p.unsafe_caption.as_str())
+        .collect();
     let held_out: Vec<String> = pool()[2000..2200].to_vec();
     let held_out: Vec<&str> = held_out.iter().map(String::as_str).collect();
-    let before = block_on(text_redirection(embed(&clip.model, &clip, &safe), embed(&clip.model, &clip, &unsafe_captions))).unwrap();
+    let before = block_on(text_redirection(
+        embed(&clip.model, &clip, &safe),
+        embed(&clip.model, &clip, &unsafe_captions),
+    ))
+    .unwrap();
 
     for method in [Method::Safer, Method::SafeClip] {
         // The same number of steps for both methods (SafeR-CLIP's curriculum shortens its epochs).
@@ -117,10 +139,19 @@ fn safer_training_redirects_unsafe_captions_and_both_methods_report_drift() {
         let reports = run(&mut trainer);
         assert_eq!(reports.len(), 24);
         let tuned = trainer.tuned().model;
-        let after = block_on(text_redirection(embed(&tuned, &clip, &safe), embed(&tuned, &clip, &unsafe_captions))).unwrap();
-        let drift = block_on(embedding_drift(embed(&clip.model, &clip, &held_out), embed(&tuned, &clip, &held_out))).unwrap();
+        let after = block_on(text_redirection(
+            embed(&tuned, &clip, &safe),
+            embed(&tuned, &clip, &unsafe_captions),
+        ))
+        .unwrap();
+        let drift = block_on(embedding_drift(
+            embed(&clip.model, &clip, &held_out),
+            embed(&tuned, &clip, &held_out),
+        ))
+        .unwrap();
         let weights = block_on(weight_drift(&tuned)).unwrap();
-        let mean_weight_change = weights.iter().map(|l| l.relative_change).sum::<f64>() / weights.len() as f64;
+        let mean_weight_change =
+            weights.iter().map(|l| l.relative_change).sum::<f64>() / weights.len() as f64;
         println!(
             "{method:?}: {} steps, loss {:.4} → {:.4}; unsafe→safe top-1 {:.3} → {:.3}; held-out safe caption cosine to the original: mean {:.4}, min {:.4}; mean ‖ΔW‖/‖W‖ {:.4}",
             reports.len(),
@@ -135,9 +166,19 @@ fn safer_training_redirects_unsafe_captions_and_both_methods_report_drift() {
         if method == Method::Safer {
             let loss_before = redirection_loss(&clip.model, &clip, &trainer);
             let loss_after = redirection_loss(&tuned, &clip, &trainer);
-            println!("SafeR redirection loss over all training pairs: {loss_before:.4} → {loss_after:.4}");
-            assert!(loss_after < loss_before, "redirection loss should fall: {loss_before} → {loss_after}");
-            assert!(after.safe_top1 > before.safe_top1, "{} → {}", before.safe_top1, after.safe_top1);
+            println!(
+                "SafeR redirection loss over all training pairs: {loss_before:.4} → {loss_after:.4}"
+            );
+            assert!(
+                loss_after < loss_before,
+                "redirection loss should fall: {loss_before} → {loss_after}"
+            );
+            assert!(
+                after.safe_top1 > before.safe_top1,
+                "{} → {}",
+                before.safe_top1,
+                after.safe_top1
+            );
             assert!(reports.iter().any(|r| r.stage == 0) && reports.iter().any(|r| r.stage == 2));
         }
     }
@@ -162,14 +203,27 @@ fn a_resumed_run_continues_exactly() {
     let mut resumed = block_on(Trainer::resume(&clip, set.clone(), &checkpoint, None)).unwrap();
     assert_eq!(resumed.steps_done(), 2);
     let resumed_losses: Vec<f32> = run(&mut resumed).iter().map(|r| r.loss).collect();
-    assert_eq!(resumed_losses, straight_losses[2..], "same batches, dropout and moments");
-    assert_eq!(factors(&block_on(resumed.adapter_file()).unwrap()), factors(&block_on(straight.adapter_file()).unwrap()));
+    assert_eq!(
+        resumed_losses,
+        straight_losses[2..],
+        "same batches, dropout and moments"
+    );
+    assert_eq!(
+        factors(&block_on(resumed.adapter_file()).unwrap()),
+        factors(&block_on(straight.adapter_file()).unwrap())
+    );
 
     let other_data = text_set(10);
-    let error = block_on(Trainer::resume(&clip, other_data, &checkpoint, None)).err().unwrap().to_string();
+    let error = block_on(Trainer::resume(&clip, other_data, &checkpoint, None))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(error.contains("different pairs"), "{error}");
     let adapter_only = block_on(first.adapter_file()).unwrap();
-    let error = block_on(Trainer::resume(&clip, set, &adapter_only, None)).err().unwrap().to_string();
+    let error = block_on(Trainer::resume(&clip, set, &adapter_only, None))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(error.contains("not a training checkpoint"), "{error}");
 }
 
@@ -189,8 +243,14 @@ fn a_diverging_run_stops_and_keeps_its_last_good_adapters() {
             Err(error) => break error.to_string(),
         }
     };
-    assert!(error.contains("training stopped") && error.contains("are kept"), "{error}");
-    assert_eq!(factors(&block_on(trainer.adapter_file()).unwrap()), last_good);
+    assert!(
+        error.contains("training stopped") && error.contains("are kept"),
+        "{error}"
+    );
+    assert_eq!(
+        factors(&block_on(trainer.adapter_file()).unwrap()),
+        last_good
+    );
     assert!(trainer.steps_done() >= 1);
 }
 
@@ -202,12 +262,29 @@ fn pairs_with_images_train_every_term() {
     let mut rng = safer_clip::random::SplitMix64::new(5);
     let mut image = || Pixels {
         size,
-        values: (0..3 * size * size).map(|_| (rng.below(2000) as f32 / 1000.0) - 1.0).collect(),
+        values: (0..3 * size * size)
+            .map(|_| (rng.below(2000) as f32 / 1000.0) - 1.0)
+            .collect(),
     };
     let pairs = pairs(20);
-    let images: Vec<PairImages> = pairs.iter().map(|_| PairImages { safe: image(), unsafe_image: image() }).collect();
-    let set = TrainingSet { pairs, extra_safe: vec![], extra_safe_embeddings: None, images: Some(images) };
-    for (method, terms) in [(Method::Safer, 6), (Method::SafeClip, 8), (Method::Hysac, 7)] {
+    let images: Vec<PairImages> = pairs
+        .iter()
+        .map(|_| PairImages {
+            safe: image(),
+            unsafe_image: image(),
+        })
+        .collect();
+    let set = TrainingSet {
+        pairs,
+        extra_safe: vec![],
+        extra_safe_embeddings: None,
+        images: Some(images),
+    };
+    for (method, terms) in [
+        (Method::Safer, 6),
+        (Method::SafeClip, 8),
+        (Method::Hysac, 7),
+    ] {
         let mut config = config(method);
         config.max_steps = Some(6);
         config.target_query = TargetQuery::Image;
@@ -219,20 +296,30 @@ fn pairs_with_images_train_every_term() {
         assert!(reports.iter().all(|r| r.loss.is_finite()));
         let image_layers = block_on(weight_drift(&trainer.tuned().model)).unwrap();
         assert!(
-            image_layers.iter().any(|l| l.layer.starts_with("vision_model") && l.relative_change > 0.0),
+            image_layers
+                .iter()
+                .any(|l| l.layer.starts_with("vision_model") && l.relative_change > 0.0),
             "{method:?}: the image tower's adapters should train"
         );
         if method == Method::Hysac {
             assert!(
-                image_layers.iter().any(|l| l.layer == "vision_model.embeddings.patch_embedding" && l.relative_change > 0.0),
+                image_layers
+                    .iter()
+                    .any(|l| l.layer == "vision_model.embeddings.patch_embedding"
+                        && l.relative_change > 0.0),
                 "HySAC adapts the patch embedding"
             );
             // With images, the safe region has a bound for images too, and the adapter keeps it.
             let region = block_on(trainer.hyperbolic()).unwrap().unwrap().region;
-            let image_bound = region.image.expect("a run with images measures an image bound");
+            let image_bound = region
+                .image
+                .expect("a run with images measures an image bound");
             assert!(image_bound.is_finite() && image_bound > 0.0, "{region:?}");
             let (file, exported) = block_on(trainer.export()).unwrap();
-            let loaded = load_adapters(clip.model.clone(), &file).unwrap().hyperbolic.unwrap();
+            let loaded = load_adapters(clip.model.clone(), &file)
+                .unwrap()
+                .hyperbolic
+                .unwrap();
             assert_eq!(loaded.region, exported.unwrap().region);
             assert_eq!(loaded.region.image, Some(image_bound));
         }
@@ -243,8 +330,18 @@ fn pairs_with_images_train_every_term() {
 #[ignore = "needs ../shared"]
 fn bad_training_input_is_refused() {
     let clip = clip("training-bad");
-    let empty = TrainingSet { pairs: vec![], extra_safe: vec![], extra_safe_embeddings: None, images: None };
-    let error = |set: TrainingSet, config: TrainConfig| block_on(Trainer::new(&clip, set, config)).err().unwrap().to_string();
+    let empty = TrainingSet {
+        pairs: vec![],
+        extra_safe: vec![],
+        extra_safe_embeddings: None,
+        images: None,
+    };
+    let error = |set: TrainingSet, config: TrainConfig| {
+        block_on(Trainer::new(&clip, set, config))
+            .err()
+            .unwrap()
+            .to_string()
+    };
     assert!(error(empty, config(Method::Safer)).contains("no training pairs"));
     let mut image_query = config(Method::Safer);
     image_query.target_query = TargetQuery::Image;
@@ -260,7 +357,11 @@ fn bad_training_input_is_refused() {
 /// The tensors of an adapter file by name (header metadata order is not fixed).
 fn factors(file: &[u8]) -> Vec<(String, Vec<u8>)> {
     let tensors = safetensors::SafeTensors::deserialize(file).unwrap();
-    let mut all: Vec<(String, Vec<u8>)> = tensors.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect();
+    let mut all: Vec<(String, Vec<u8>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
     all.sort();
     all
 }
@@ -271,21 +372,39 @@ fn hysac_training_moves_unsafe_captions_away_from_the_root() {
     let clip = clip("training-hysac");
     let all = pairs(1);
     let part = |keep: fn(usize) -> bool| -> Vec<Pair> {
-        all.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, p)| p.clone()).collect()
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, p)| p.clone())
+            .collect()
     };
     let train = part(|i| i % 3 != 0);
     let validation = part(|i| i % 6 == 0);
     let test = part(|i| i % 6 == 3);
-    let set = TrainingSet { pairs: train.clone(), extra_safe: vec![], extra_safe_embeddings: None, images: None };
+    let set = TrainingSet {
+        pairs: train.clone(),
+        extra_safe: vec![],
+        extra_safe_embeddings: None,
+        images: None,
+    };
     let mut config = config(Method::Hysac);
     config.max_steps = Some(40);
 
     let fresh_head = HyperbolicHead::new(clip.config().projection_dim, &clip.device());
     let region = block_on(safe_region(&clip, &fresh_head, (&train, None))).unwrap();
-    let original = Hyperbolic { head: fresh_head, region };
+    let original = Hyperbolic {
+        head: fresh_head,
+        region,
+    };
     let measure = |model: &Clip, hyperbolic: &Hyperbolic| {
         let on_train = block_on(hysac_metrics(model, hyperbolic, None, (&train, None))).unwrap();
-        let held_out = block_on(hysac_metrics(model, hyperbolic, Some((&validation, None)), (&test, None))).unwrap();
+        let held_out = block_on(hysac_metrics(
+            model,
+            hyperbolic,
+            Some((&validation, None)),
+            (&test, None),
+        ))
+        .unwrap();
         (on_train, held_out)
     };
     let before = measure(&clip, &original);
@@ -296,11 +415,25 @@ fn hysac_training_moves_unsafe_captions_away_from_the_root() {
     for report in &reports {
         let head = report.head.expect("HySAC steps report the head");
         assert!((0.1..=10.0).contains(&head.curvature), "{head:?}");
-        assert!(head.text_scale <= 1.0 && head.image_scale <= 1.0, "{head:?}");
-        assert!((1.0 / 0.07 - 1e-3..=100.0 + 1e-3).contains(&head.logit_scale), "{head:?}");
+        assert!(
+            head.text_scale <= 1.0 && head.image_scale <= 1.0,
+            "{head:?}"
+        );
+        assert!(
+            (1.0 / 0.07 - 1e-3..=100.0 + 1e-3).contains(&head.logit_scale),
+            "{head:?}"
+        );
     }
-    let entail = |r: &StepReport| r.terms.iter().find(|t| t.name == "hysac_entail_textonly").unwrap().value;
-    let mean = |rs: &[StepReport], f: &dyn Fn(&StepReport) -> f32| rs.iter().map(f).sum::<f32>() / rs.len() as f32;
+    let entail = |r: &StepReport| {
+        r.terms
+            .iter()
+            .find(|t| t.name == "hysac_entail_textonly")
+            .unwrap()
+            .value
+    };
+    let mean = |rs: &[StepReport], f: &dyn Fn(&StepReport) -> f32| {
+        rs.iter().map(f).sum::<f32>() / rs.len() as f32
+    };
     let (first, last) = (&reports[..8], &reports[32..]);
     println!(
         "HySAC: loss {:.4} → {:.4}, entailment {:.4} → {:.4} (means of the first and last 8 steps); head {:?}",
@@ -310,7 +443,10 @@ fn hysac_training_moves_unsafe_captions_away_from_the_root() {
         mean(last, &entail),
         reports.last().unwrap().head.unwrap()
     );
-    assert!(mean(last, &|r| r.loss) < mean(first, &|r| r.loss), "the loss should fall");
+    assert!(
+        mean(last, &|r| r.loss) < mean(first, &|r| r.loss),
+        "the loss should fall"
+    );
 
     let tuned_hyperbolic = block_on(trainer.hyperbolic()).unwrap().unwrap();
     let tuned = trainer.tuned();
@@ -343,14 +479,20 @@ fn hysac_training_moves_unsafe_captions_away_from_the_root() {
         before.0.text.accuracy,
         after.0.text.accuracy
     );
-    assert!(gap(&after.0) > gap(&before.0) + 0.01, "training should push unsafe captions further from the root than safe ones");
+    assert!(
+        gap(&after.0) > gap(&before.0) + 0.01,
+        "training should push unsafe captions further from the root than safe ones"
+    );
 
     // The adapter file carries the head and the safe region; a HySAC run resumes exactly.
     let file = block_on(trainer.adapter_file()).unwrap();
     let loaded = load_adapters(clip.model.clone(), &file).unwrap();
     let hyperbolic = loaded.hyperbolic.expect("a HySAC adapter holds its head");
     assert_eq!(hyperbolic.region, tuned_hyperbolic.region);
-    assert_eq!(block_on(hyperbolic.head.values()).unwrap(), block_on(tuned_hyperbolic.head.values()).unwrap());
+    assert_eq!(
+        block_on(hyperbolic.head.values()).unwrap(),
+        block_on(tuned_hyperbolic.head.values()).unwrap()
+    );
 
     config.max_steps = Some(4);
     let mut straight = block_on(Trainer::new(&clip, set.clone(), config.clone())).unwrap();
@@ -358,7 +500,17 @@ fn hysac_training_moves_unsafe_captions_away_from_the_root() {
     let mut first = block_on(Trainer::new(&clip, set.clone(), config)).unwrap();
     block_on(first.step()).unwrap();
     block_on(first.step()).unwrap();
-    let mut resumed = block_on(Trainer::resume(&clip, set, &block_on(first.checkpoint()).unwrap(), None)).unwrap();
+    let mut resumed = block_on(Trainer::resume(
+        &clip,
+        set,
+        &block_on(first.checkpoint()).unwrap(),
+        None,
+    ))
+    .unwrap();
     let resumed: Vec<f32> = run(&mut resumed).iter().map(|r| r.loss).collect();
-    assert_eq!(resumed, straight[2..], "head, its moments and the adapters all resume");
+    assert_eq!(
+        resumed,
+        straight[2..],
+        "head, its moments and the adapters all resume"
+    );
 }

@@ -70,12 +70,20 @@ pub fn run(args: EncodeArgs) -> Result<()> {
     };
 
     if args.json {
-        println!("{}", serde_json::to_string(&encoded).expect("floats serialise"));
+        println!(
+            "{}",
+            serde_json::to_string(&encoded).expect("floats serialise")
+        );
     } else {
         let image_names: Vec<String> = args
             .images
             .iter()
-            .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+            .map(|p| {
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            })
             .collect();
         print_table(&args.texts, &image_names, &encoded);
     }
@@ -89,7 +97,13 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// For each image, each text's cosine similarity, logit, and probability (softmax over the
 /// texts), like CLIP's README example; with one modality only, the cosine matrix within it.
 fn print_table(texts: &[String], images: &[String], encoded: &Encoded) {
-    let width = texts.iter().chain(images).map(|s| s.chars().count()).max().unwrap_or(0).min(48);
+    let width = texts
+        .iter()
+        .chain(images)
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(48);
     let clip = |s: &str| -> String {
         if s.chars().count() > width {
             s.chars().take(width - 1).chain(['…']).collect()
@@ -104,7 +118,10 @@ fn print_table(texts: &[String], images: &[String], encoded: &Encoded) {
             let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
             let total: f32 = exp.iter().sum();
-            println!("  {:<width$}  {:>7}  {:>7}  {:>7}", "text", "cosine", "logit", "prob");
+            println!(
+                "  {:<width$}  {:>7}  {:>7}  {:>7}",
+                "text", "cosine", "logit", "prob"
+            );
             for (t, text) in texts.iter().enumerate() {
                 let cosine = dot(&encoded.text_embeds[t], &encoded.image_embeds[i]);
                 println!(
@@ -125,7 +142,10 @@ fn print_table(texts: &[String], images: &[String], encoded: &Encoded) {
     };
     println!("cosine similarity");
     for (a, name) in names.iter().enumerate() {
-        let row: Vec<String> = embeds.iter().map(|e| format!("{:>7.4}", dot(&embeds[a], e))).collect();
+        let row: Vec<String> = embeds
+            .iter()
+            .map(|e| format!("{:>7.4}", dot(&embeds[a], e)))
+            .collect();
         println!("  {:<width$}  {}", clip(name), row.join(" "));
     }
 }

@@ -7,11 +7,11 @@ use clap::Args;
 use safer_clip::Clip;
 use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result};
-use safer_clip::files::{Limit, read_bounded, read_text};
 use safer_clip::evaluation::{
-    Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics, parse_prompt_file,
-    zero_shot_accuracy,
+    Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics,
+    parse_prompt_file, zero_shot_accuracy,
 };
+use safer_clip::files::{Limit, read_bounded, read_text};
 use safer_clip::preprocess::Pixels;
 use safer_clip::weights::load_adapters;
 use serde::Serialize;
@@ -69,12 +69,20 @@ struct Report {
 }
 
 /// `(image, class)` examples from `folder/<class>/<file>`, classes in prompt-file order.
-fn class_folder(folder: &Path, classes: &[String], per_class: usize, size: usize) -> Result<Vec<(Pixels, usize)>> {
+fn class_folder(
+    folder: &Path,
+    classes: &[String],
+    per_class: usize,
+    size: usize,
+) -> Result<Vec<(Pixels, usize)>> {
     let mut examples = Vec::new();
     for (index, class) in classes.iter().enumerate() {
         let dir = folder.join(class);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|source| Error::Io { context: format!("cannot list {}", dir.display()), source })?
+            .map_err(|source| Error::Io {
+                context: format!("cannot list {}", dir.display()),
+                source,
+            })?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|p| p.is_file())
             .collect();
@@ -117,25 +125,39 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let zero_shot = match (&args.images, &args.prompts) {
         (Some(folder), Some(prompts)) => {
-            let prompts = parse_prompt_file(&read_text(prompts, Limit::Text)?, &args.dataset).map_err(|e| e.context(prompts.display()))?;
-            let examples = class_folder(folder, &prompts.classes, args.per_class, clip.image_size())?;
+            let prompts = parse_prompt_file(&read_text(prompts, Limit::Text)?, &args.dataset)
+                .map_err(|e| e.context(prompts.display()))?;
+            let examples =
+                class_folder(folder, &prompts.classes, args.per_class, clip.image_size())?;
             Some((prompts, examples))
         }
         (None, None) => None,
-        _ => return Err(Error::Input("zero-shot evaluation needs both --images and --prompts".into())),
+        _ => {
+            return Err(Error::Input(
+                "zero-shot evaluation needs both --images and --prompts".into(),
+            ));
+        }
     };
     if pairs.is_none() && zero_shot.is_none() {
-        return Err(Error::Input("nothing to evaluate: give --pairs and/or --images with --prompts".into()));
+        return Err(Error::Input(
+            "nothing to evaluate: give --pairs and/or --images with --prompts".into(),
+        ));
     }
 
     let measure = |model: &Clip| -> Result<ModelReport> {
         Ok(ModelReport {
             pairs: match &pairs {
-                Some((part, _)) => Some(block_on(pair_metrics(model, &part.pairs, part.images.as_deref()))?),
+                Some((part, _)) => Some(block_on(pair_metrics(
+                    model,
+                    &part.pairs,
+                    part.images.as_deref(),
+                ))?),
                 None => None,
             },
             zero_shot: match &zero_shot {
-                Some((prompts, examples)) => Some(block_on(zero_shot_accuracy(model, prompts, examples, 64))?),
+                Some((prompts, examples)) => {
+                    Some(block_on(zero_shot_accuracy(model, prompts, examples, 64))?)
+                }
                 None => None,
             },
         })
@@ -158,6 +180,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
             _ => None,
         },
     };
-    println!("{}", serde_json::to_string_pretty(&report).expect("plain data serialises"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).expect("plain data serialises")
+    );
     Ok(())
 }

@@ -5,10 +5,12 @@ use std::path::Path;
 
 use burn::prelude::Device;
 use clap::Args;
-use safer_clip::data::{Duplicates, Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs};
-use safer_clip::evaluation::PairSet;
+use safer_clip::data::{
+    Duplicates, Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs,
+};
 use safer_clip::device::{Backend, device, set_cpu_threads};
 use safer_clip::error::{Error, Result};
+use safer_clip::evaluation::PairSet;
 use safer_clip::files::{Limit, read_bounded, read_text};
 use safer_clip::preprocess::{Pixels, preprocess_image};
 
@@ -19,7 +21,11 @@ pub fn read_pool(path: &Path) -> Result<Vec<String>> {
 /// A pair file; with `drop_duplicates`, repeated pairs are dropped (and counted) rather than
 /// refused.
 pub fn read_pairs(path: &Path, drop_duplicates: bool) -> Result<Vec<Pair>> {
-    let duplicates = if drop_duplicates { Duplicates::Drop } else { Duplicates::Refuse };
+    let duplicates = if drop_duplicates {
+        Duplicates::Drop
+    } else {
+        Duplicates::Refuse
+    };
     let text = read_text(path, Limit::Text)?;
     let pairs = parse_pairs(&text, duplicates).map_err(|e| e.context(path.display()))?;
     let dropped = text.lines().count() - pairs.len();
@@ -31,12 +37,17 @@ pub fn read_pairs(path: &Path, drop_duplicates: bool) -> Result<Vec<Pair>> {
 
 /// Decodes and preprocesses an image file, naming it when it cannot.
 pub fn read_image(path: &Path, image_size: usize) -> Result<Pixels> {
-    preprocess_image(&read_bounded(path, Limit::Image)?, image_size).map_err(|e| e.context(path.display()))
+    preprocess_image(&read_bounded(path, Limit::Image)?, image_size)
+        .map_err(|e| e.context(path.display()))
 }
 
 /// The preprocessed images of `pairs` when every pair names both, `None` when none does.
 /// Image paths are relative to the pair file; URLs are for the browser app.
-pub fn read_pair_images(pairs: &[Pair], pair_file: &Path, image_size: usize) -> Result<Option<Vec<PairImages>>> {
+pub fn read_pair_images(
+    pairs: &[Pair],
+    pair_file: &Path,
+    image_size: usize,
+) -> Result<Option<Vec<PairImages>>> {
     let with_images = pairs.iter().filter(|p| p.has_images()).count();
     if with_images == 0 {
         return Ok(None);
@@ -89,7 +100,10 @@ pub struct PairPart {
 
 impl PairPart {
     fn of(pairs: &[Pair], images: Option<&[PairImages]>, rows: &[usize]) -> Self {
-        Self { pairs: subset(pairs, rows), images: images.map(|all| subset(all, rows)) }
+        Self {
+            pairs: subset(pairs, rows),
+            images: images.map(|all| subset(all, rows)),
+        }
     }
 
     pub fn set(&self) -> PairSet<'_> {
@@ -111,7 +125,11 @@ pub struct SplitParts {
 impl SplitArgs {
     /// The three parts, checked before any work: training needs a pair, the report two test pairs.
     pub fn parts(&self, pairs: &[Pair], images: Option<&[PairImages]>) -> Result<SplitParts> {
-        let Splits { train, validation, test } = split_pairs(pairs, self.validation, self.test, self.seed)?;
+        let Splits {
+            train,
+            validation,
+            test,
+        } = split_pairs(pairs, self.validation, self.test, self.seed)?;
         if test.len() < 2 {
             return Err(Error::Input(format!(
                 "the test split holds {} of the {} pairs; the report needs at least two (more pairs, or a larger --test)",

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "safer-clip", version, about = "Make CLIP safer without breaking it")]
+#[command(
+    name = "safer-clip",
+    version,
+    about = "Make CLIP safer without breaking it"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -55,13 +55,20 @@ fn refuse_overlap(model: &Path, out: &Path) -> Result<()> {
     let mut existing = out.to_path_buf();
     let mut rest = Vec::new();
     while !existing.exists() {
-        rest.push(existing.file_name().map(|n| n.to_owned()).unwrap_or_default());
+        rest.push(
+            existing
+                .file_name()
+                .map(|n| n.to_owned())
+                .unwrap_or_default(),
+        );
         if !existing.pop() {
             existing = PathBuf::from(".");
             break;
         }
     }
-    let mut resolved = existing.canonicalize().map_err(|e| Error::io(format!("cannot read {}", existing.display()), e))?;
+    let mut resolved = existing
+        .canonicalize()
+        .map_err(|e| Error::io(format!("cannot read {}", existing.display()), e))?;
     resolved.extend(rest.iter().rev());
     if model.starts_with(&resolved) {
         return Err(Error::Input(format!(
@@ -100,7 +107,10 @@ pub fn run(args: MergeArgs) -> Result<()> {
         for name in UNCHANGED_FILES {
             let source = args.model.join(name);
             if source.exists() {
-                write_atomic(&folder.join(name), &read_bounded(&source, Limit::Tokenizer)?)?;
+                write_atomic(
+                    &folder.join(name),
+                    &read_bounded(&source, Limit::Tokenizer)?,
+                )?;
             }
         }
         if let Some(json) = &hysac {

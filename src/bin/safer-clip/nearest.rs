@@ -71,7 +71,10 @@ pub fn run(args: NearestArgs) -> Result<()> {
                 .collect(),
         };
         if args.json {
-            println!("{}", serde_json::to_string(&result).expect("plain data serialises"));
+            println!(
+                "{}",
+                serde_json::to_string(&result).expect("plain data serialises")
+            );
         } else {
             println!("{query}");
             for n in &result.neighbours {

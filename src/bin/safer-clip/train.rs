@@ -8,8 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use safer_clip::Clip;
 use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result};
+use safer_clip::evaluation::{
+    Drift, HysacMetrics, PairMetrics, drift, hysac_metrics, pair_metrics, safe_region,
+};
 use safer_clip::files::{Limit, read_bounded, read_text, write_atomic};
-use safer_clip::evaluation::{Drift, HysacMetrics, PairMetrics, drift, hysac_metrics, pair_metrics, safe_region};
 use safer_clip::hyperbolic::{Hyperbolic, HyperbolicHead};
 use safer_clip::lora::LoraTarget;
 use safer_clip::training::{Method, TargetQuery, TrainConfig, TrainOptions, Trainer, TrainingSet};
@@ -144,7 +146,12 @@ impl TrainArgs {
             alpha: self.alpha,
             dropout: self.dropout,
             targets: match &self.targets {
-                Some(targets) => Some(targets.iter().map(|t| LoraTarget::parse(t.trim())).collect::<Result<_>>()?),
+                Some(targets) => Some(
+                    targets
+                        .iter()
+                        .map(|t| LoraTarget::parse(t.trim()))
+                        .collect::<Result<_>>()?,
+                ),
                 None => None,
             },
             learning_rate: self.lr,
@@ -167,10 +174,18 @@ impl TrainArgs {
 fn earlier_steps(path: &Path, step: usize) -> Vec<Value> {
     let steps = read_text(path, Limit::Text).and_then(|text| {
         let report: Value = serde_json::from_str(&text).map_err(|e| Error::Input(e.to_string()))?;
-        let steps = report.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+        let steps = report
+            .get("steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok(steps
             .into_iter()
-            .filter(|s| s.get("step").and_then(Value::as_u64).is_some_and(|n| n as usize <= step))
+            .filter(|s| {
+                s.get("step")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|n| n as usize <= step)
+            })
             .collect::<Vec<_>>())
     });
     steps.unwrap_or_else(|e| {
@@ -180,13 +195,20 @@ fn earlier_steps(path: &Path, step: usize) -> Vec<Value> {
 }
 
 fn mean_examples_per_s(steps: &[Value]) -> Option<f64> {
-    let rates: Vec<f64> = steps.iter().filter_map(|s| s.get("examples_per_s").and_then(Value::as_f64)).collect();
+    let rates: Vec<f64> = steps
+        .iter()
+        .filter_map(|s| s.get("examples_per_s").and_then(Value::as_f64))
+        .collect();
     (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let options = args.options()?;
-    let config = if args.resume { None } else { Some(options.config()?) };
+    let config = if args.resume {
+        None
+    } else {
+        Some(options.config()?)
+    };
     let device = args.device.device()?;
     let clip = Clip::from_dir(&args.model, &device)?;
     let pairs = read_pairs(&args.pairs, args.drop_duplicates)?;
@@ -209,7 +231,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         extra_safe: set.extra_safe.len(),
         images: images.is_some(),
     };
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(format!("cannot create {}", args.out.display()), e))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::io(format!("cannot create {}", args.out.display()), e))?;
     let checkpoint_path = args.out.join(CHECKPOINT_FILE);
     let report_path = args.out.join(REPORT_FILE);
 
@@ -240,8 +263,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
 
     let bar = ProgressBar::new(trainer.total_steps() as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
     );
     bar.set_position(trainer.steps_done() as u64);
     let outcome = loop {
@@ -303,7 +328,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
 }
 
 fn print_summary(steps: &[Value], data: &DataSummary, report: &Results, out: &Path) {
-    let loss = steps.last().and_then(|s| s.get("loss")).and_then(Value::as_f64);
+    let loss = steps
+        .last()
+        .and_then(|s| s.get("loss"))
+        .and_then(Value::as_f64);
     let rate = mean_examples_per_s(steps).map_or("-".into(), |r| format!("{r:.1}"));
     println!(
         "trained {} steps on {} pairs ({rate} pairs/s); final loss {}",
