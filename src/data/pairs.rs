@@ -185,7 +185,7 @@ mod tests {
             ),
             (format!("{good}\nnot json"), "line 2: expected"),
             (
-                format!(r#"{{"safe": "a", "unsafe": "b", "colour": "red"}}"#),
+                r#"{"safe": "a", "unsafe": "b", "colour": "red"}"#.to_string(),
                 "line 1: unknown field `colour`",
             ),
             (

@@ -194,7 +194,7 @@ async fn traversal_metrics(
     boundary: f32,
 ) -> Result<TraversalMetrics> {
     let n = lifted.pairs;
-    let queries = lifted.captions.clone().slice([n..2 * n]);
+    let queries = lifted.captions.clone().slice(n..2 * n);
     let own: Vec<usize> = (n..2 * n).collect();
     let safe_share = |found: &[Entailing]| {
         found

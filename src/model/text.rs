@@ -45,11 +45,7 @@ impl TextTransformer {
         let ids: Vec<i64> = tokens.ids().iter().map(|&id| id as i64).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, seq]), &device);
 
-        let positions = self
-            .position_embedding
-            .val()
-            .slice([0..seq])
-            .unsqueeze::<3>();
+        let positions = self.position_embedding.val().slice(0..seq).unsqueeze::<3>();
         let x = self.token_embedding.forward(ids) + positions;
         let x = self.final_layer_norm.forward(self.encoder.forward(x, true));
 

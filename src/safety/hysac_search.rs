@@ -48,7 +48,7 @@ impl LiftedPoints {
     /// model's embedding size, all finite.
     pub fn from_rows(values: Vec<f32>, cols: usize, kind: PointKind, clip: &Clip) -> Result<Self> {
         let dim = clip.config().projection_dim;
-        if cols != dim || values.is_empty() || values.len() % dim != 0 {
+        if cols != dim || values.is_empty() || !values.len().is_multiple_of(dim) {
             return Err(Error::Input(format!(
                 "lifted points need rows of {dim} values (this model's embedding size); got {} values in rows of {cols}",
                 values.len()

@@ -75,7 +75,7 @@ pub fn nearest(
         let end = (start + block).min(pool_size);
         let mut scores = queries
             .clone()
-            .matmul(pool.clone().slice([start..end]).transpose());
+            .matmul(pool.clone().slice(start..end).transpose());
         if let Some(exclude) = exclude {
             scores = mask_excluded(scores, exclude, start, end, &device);
         }

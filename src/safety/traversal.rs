@@ -38,7 +38,7 @@ pub fn to_safe_region(points: Tensor<2>, boundary: f32, curvature: Tensor<2>) ->
 /// `stop` stays where it is.
 pub fn walk(point: Tensor<2>, steps: usize, stop: f32, curvature: Tensor<2>) -> Result<Tensor<2>> {
     let [rows, _] = point.dims();
-    if rows != 1 || steps < 2 || !(stop >= 0.0) {
+    if rows != 1 || steps < 2 || stop.is_nan() || stop < 0.0 {
         return Err(Error::Input(format!(
             "a walk goes from one point ({rows} given) in at least 2 steps ({steps} given) to a root distance ≥ 0 ({stop} given)"
         )));

@@ -163,16 +163,16 @@ impl TrainConfig {
         if !(o.epsilon > 0.0 && o.weight_decay >= 0.0) {
             return bad("Adam epsilon must be positive and weight decay non-negative".into());
         }
-        if o.max_grad_norm.is_some_and(|n| !(n > 0.0)) {
+        if o.max_grad_norm.is_some_and(|n| n.is_nan() || n <= 0.0) {
             return bad("the gradient clipping norm must be positive".into());
         }
         if self.batch_size == 0 || self.epochs == 0 || self.max_steps == Some(0) {
             return bad("batch size, epochs and steps must be at least 1".into());
         }
-        if let Some(c) = &self.curriculum {
-            if c.stages == 0 || c.epochs_per_stage == 0 {
-                return bad("curriculum stages and epochs per stage must be at least 1".into());
-            }
+        if let Some(c) = &self.curriculum
+            && (c.stages == 0 || c.epochs_per_stage == 0)
+        {
+            return bad("curriculum stages and epochs per stage must be at least 1".into());
         }
         Ok(())
     }

@@ -66,14 +66,14 @@ pub async fn frozen_targets(
     if pairs.is_empty() {
         return Err(Error::Input("no training pairs".into()));
     }
-    if let Some(images) = images {
-        if images.len() != pairs.len() {
-            return Err(Error::Input(format!(
-                "{} image pairs for {} caption pairs",
-                images.len(),
-                pairs.len()
-            )));
-        }
+    if let Some(images) = images
+        && images.len() != pairs.len()
+    {
+        return Err(Error::Input(format!(
+            "{} image pairs for {} caption pairs",
+            images.len(),
+            pairs.len()
+        )));
     }
     let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
     let unsafe_captions: Vec<&str> = pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();

@@ -306,8 +306,8 @@ impl Trainer {
                     .model
                     .image_features(pixels_to_tensor(&pixels, &self.device)?)?;
                 Some(ImageEmbeddings {
-                    tuned_image_safe: tuned.clone().slice([0..n]),
-                    tuned_image_unsafe: tuned.slice([n..2 * n]),
+                    tuned_image_safe: tuned.clone().slice(0..n),
+                    tuned_image_unsafe: tuned.slice(n..2 * n),
                     frozen_image_safe: rows(&frozen.safe),
                     frozen_image_unsafe: rows(&frozen.unsafe_image),
                     frozen_image_target: rows(&frozen.target),
@@ -316,8 +316,8 @@ impl Trainer {
             _ => None,
         };
         Ok(StepEmbeddings {
-            tuned_text_safe: text.clone().slice([0..n]),
-            tuned_text_unsafe: text.slice([n..2 * n]),
+            tuned_text_safe: text.clone().slice(0..n),
+            tuned_text_unsafe: text.slice(n..2 * n),
             frozen_text_safe: rows(&self.targets.text_safe),
             frozen_text_unsafe: rows(&self.targets.text_unsafe),
             frozen_text_target: rows(&self.targets.text_target),

@@ -100,6 +100,9 @@ fn check(
     }
 }
 
+/// A method's terms of one step's embeddings.
+type TermsOf = fn(&StepEmbeddings) -> Vec<Term>;
+
 #[test]
 fn losses_and_gradients_match_pytorch() {
     let text = std::fs::read_to_string(fixtures().join("losses.json")).unwrap();
@@ -107,7 +110,7 @@ fn losses_and_gradients_match_pytorch() {
     for (backend, device) in backends() {
         let device = device.autodiff();
         for case in &fixture.cases {
-            let method_sets: [(&str, bool, fn(&StepEmbeddings) -> Vec<Term>); 4] = [
+            let method_sets: [(&str, bool, TermsOf); 4] = [
                 ("safeclip", true, |e| {
                     safeclip_terms(e, SAFECLIP_LOGIT_SCALE)
                 }),
