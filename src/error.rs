@@ -140,7 +140,7 @@ impl Error {
             }
             Self::WeightDtype { key, dtype } => write!(
                 f,
-                "weight `{key}` has dtype {dtype}, expected F32, F16 or BF16"
+                "weight `{key}` has dtype {dtype}, expected F32, F16, BF16, or I8 in safer-clip's q8 layout"
             ),
             Self::UnexpectedWeights { keys } => write!(
                 f,

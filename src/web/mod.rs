@@ -9,12 +9,14 @@ mod hysac;
 mod matrix;
 mod pool;
 mod trainer;
+mod weights;
 
 pub use clip::WebClip;
 pub use hysac::HyperbolicPoints;
 pub use matrix::Matrix;
 pub use pool::CaptionPool;
 pub use trainer::WebTrainer;
+pub use weights::convert_weights;
 
 use wasm_bindgen::prelude::*;
 

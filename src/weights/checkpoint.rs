@@ -10,6 +10,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
+use super::convert::{QUANTIZATION_KEY, dequantize, scales_key};
 use super::random::initial_values;
 use crate::error::{Error, Result};
 use crate::random::SplitMix64;
@@ -89,6 +90,12 @@ impl<'a> Checkpoint<'a> {
                 .chunks_exact(2)
                 .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
+            Dtype::I8 if self.metadata.contains_key(QUANTIZATION_KEY) => {
+                let scales = scales_key(key);
+                let values = dequantize(key, data, view.shape(), tensors.tensor(&scales).ok())?;
+                self.used.borrow_mut().insert(scales);
+                values
+            }
             other => {
                 return Err(Error::WeightDtype {
                     key: key.to_string(),

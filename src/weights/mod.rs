@@ -4,6 +4,7 @@
 mod adapter;
 mod checkpoint;
 mod clip;
+mod convert;
 mod layout;
 mod random;
 mod writer;
@@ -14,4 +15,5 @@ pub use adapter::{
 };
 pub use checkpoint::Checkpoint;
 pub use clip::{load_clip, random_clip, save_clip};
+pub use convert::{Q8_BLOCK, QUANTIZATION_KEY, StorageDtype, convert};
 pub use writer::SafetensorsWriter;

@@ -90,7 +90,7 @@ fn write_pairs(path: &Path, n: usize) {
     std::fs::write(path, lines.join("\n")).unwrap();
 }
 
-fn cli(args: &[&str]) -> Output {
+pub fn cli_output(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_safer-clip"))
         .args(args)
         .output()
@@ -102,7 +102,7 @@ fn stderr(output: &Output) -> String {
 }
 
 /// A run's refusal: exit code 1 with the message on stderr (never a panic's 101 or an abort).
-fn refused(output: Output) -> String {
+pub fn refused(output: Output) -> String {
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -193,7 +193,7 @@ fn merge_never_writes_through_its_input_nor_replaces_a_folder_unasked() {
         if force {
             args.push("--force");
         }
-        cli(&args)
+        cli_output(&args)
     };
     // Once, `--out` equal to `--model` emptied config.json and tokenizer.json and exited 0.
     for out in [model.clone(), model.join("."), outer.to_path_buf()] {
@@ -259,7 +259,8 @@ fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() 
         }
         let mut resume = train_args(&model, &pairs, &out);
         resume.extend(["--epochs", "20", "--max-steps", "40", "--resume", "--json"]);
-        let report: serde_json::Value = serde_json::from_str(&succeeded(cli(&resume))).unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&succeeded(cli_output(&resume))).unwrap();
         let steps: Vec<u64> = report["steps"]
             .as_array()
             .unwrap()
@@ -276,7 +277,7 @@ fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() 
             "round {round}: no step twice or missing: {steps:?}"
         );
         let adapter = out.join("adapter.safetensors");
-        succeeded(cli(&[
+        succeeded(cli_output(&[
             "eval",
             "--model",
             path(&model),
@@ -343,7 +344,7 @@ fn hostile_adapter_sizes_are_refused_before_anything_of_that_size_exists() {
     let mut args = train_args(&model, &pairs, &work);
     let rank = args.iter().position(|a| *a == "--rank").unwrap() + 1;
     args[rank] = "1000000000000";
-    let message = refused(cli(&args));
+    let message = refused(cli_output(&args));
     assert!(
         message.contains("LoRA rank 1000000000000 would give the adapters"),
         "{message}"
@@ -354,7 +355,7 @@ fn hostile_adapter_sizes_are_refused_before_anything_of_that_size_exists() {
 fn reads_of_endless_or_huge_inputs_stop_at_their_limit() {
     let model = word_model("endless");
     // Once, `encode --image /dev/zero` read until 24 GB of memory were gone.
-    let message = refused(cli(&[
+    let message = refused(cli_output(&[
         "encode",
         "--model",
         path(&model),
@@ -365,7 +366,7 @@ fn reads_of_endless_or_huge_inputs_stop_at_their_limit() {
         message.contains("/dev/zero is larger than 256 MiB"),
         "{message}"
     );
-    let message = refused(cli(&[
+    let message = refused(cli_output(&[
         "nearest",
         "--model",
         path(&model),
@@ -388,7 +389,7 @@ fn values_that_make_results_meaningless_are_refused_by_name() {
         text.replacen("\"layer_norm_eps\": 1e-05", "\"layer_norm_eps\": -1", 1),
     )
     .unwrap();
-    let message = refused(cli(&[
+    let message = refused(cli_output(&[
         "encode",
         "--model",
         path(&model),
@@ -427,7 +428,7 @@ fn values_that_make_results_meaningless_are_refused_by_name() {
     std::fs::write(&adapter, writer.finish().unwrap()).unwrap();
     let pairs = work.join("pairs.jsonl");
     write_pairs(&pairs, 12);
-    let message = refused(cli(&[
+    let message = refused(cli_output(&[
         "eval",
         "--model",
         path(&model),
@@ -445,7 +446,7 @@ fn values_that_make_results_meaningless_are_refused_by_name() {
     for clip in ["--grad-clip=-1", "--grad-clip=nan", "--grad-clip=inf"] {
         let mut args = train_args(&model, &pairs, &work);
         args.push(clip);
-        let message = refused(cli(&args));
+        let message = refused(cli_output(&args));
         assert!(
             message.contains("gradient clipping norm"),
             "{clip}: {message}"
@@ -461,20 +462,20 @@ fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
     write_pairs(&pairs, 30);
     let mut first = train_args(&model, &pairs, &work);
     first.extend(["--max-steps", "4", "--checkpoint-every", "2"]);
-    succeeded(cli(&first));
+    succeeded(cli_output(&first));
     // Once, `--resume` ignored `--lr` and rewrote report.json with only the steps after it.
     let mut changed = train_args(&model, &pairs, &work);
     changed.extend(["--max-steps", "6", "--resume"]);
     let lr = changed.iter().position(|a| *a == "1e-2").unwrap();
     changed[lr] = "0.5";
-    let message = refused(cli(&changed));
+    let message = refused(cli_output(&changed));
     assert!(
         message.contains("learning rate (0.5 here, 0.01 in the checkpoint)"),
         "{message}"
     );
     let mut longer = train_args(&model, &pairs, &work);
     longer.extend(["--max-steps", "6", "--resume", "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&succeeded(cli(&longer))).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&succeeded(cli_output(&longer))).unwrap();
     let steps: Vec<u64> = report["steps"]
         .as_array()
         .unwrap()
@@ -486,7 +487,7 @@ fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
     // Nothing left to do: the summary says so instead of printing "-0.0 pairs/s".
     let mut again = train_args(&model, &pairs, &work);
     again.extend(["--max-steps", "6", "--resume"]);
-    let summary = succeeded(cli(&again));
+    let summary = succeeded(cli_output(&again));
     assert!(
         summary.contains("trained 6 steps") && !summary.contains("-0.0"),
         "{summary}"
@@ -501,7 +502,7 @@ fn problems_with_the_data_come_before_any_training() {
     write_pairs(&pairs, 1);
     let out = work.join("run");
     // Once, a one-pair file trained fully and wrote an adapter before failing on the split.
-    let message = refused(cli(&train_args(&model, &pairs, &out)));
+    let message = refused(cli_output(&train_args(&model, &pairs, &out)));
     assert!(
         message.contains("the test split holds 0 of the 1 pairs"),
         "{message}"
@@ -513,7 +514,7 @@ fn problems_with_the_data_come_before_any_training() {
     let text = std::fs::read_to_string(&pairs).unwrap();
     let first = text.lines().next().unwrap().to_string();
     std::fs::write(&pairs, format!("{text}\n{first}")).unwrap();
-    let message = refused(cli(&train_args(&model, &pairs, &out)));
+    let message = refused(cli_output(&train_args(&model, &pairs, &out)));
     assert!(
         message.contains("line 13: repeats the pair of line 1"),
         "{message}"
@@ -524,7 +525,7 @@ fn problems_with_the_data_come_before_any_training() {
     );
     let mut dropping = train_args(&model, &pairs, &out);
     dropping.extend(["--drop-duplicates", "--max-steps", "1"]);
-    let output = cli(&dropping);
+    let output = cli_output(&dropping);
     assert!(
         stderr(&output).contains("dropped 1 repeated pairs"),
         "{}",
@@ -544,7 +545,7 @@ fn problems_with_the_data_come_before_any_training() {
     std::fs::copy(model.join("tokenizer.json"), other.join("tokenizer.json")).unwrap();
     let mut resume = train_args(&other, &pairs, &out);
     resume.extend(["--drop-duplicates", "--resume"]);
-    let message = refused(cli(&resume));
+    let message = refused(cli_output(&resume));
     assert!(
         message.contains("checkpoint.safetensors"),
         "the file is named: {message}"

@@ -1,9 +1,11 @@
 //! `safer-clip`: the command-line face of the core, for jobs too big for a browser tab.
 
+mod convert;
 mod encode;
 mod eval;
 mod inputs;
 mod merge;
+mod model_folder;
 mod nearest;
 mod train;
 
@@ -34,6 +36,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Fold an adapter into the model's weights and write a full model folder.
     Merge(merge::MergeArgs),
+    /// Write the model with smaller weights: f16 (half) or q8 (int8 with per-block scales).
+    Convert(convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
