@@ -6,7 +6,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use super::clip::ClipModel;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lora::{LoraAdapter, LoraConfig, LoraLinear, is_target};
 use crate::random::SplitMix64;
 
@@ -20,6 +20,20 @@ pub struct Projection<L> {
 }
 
 const PATCH_EMBEDDING: &str = "vision_model.embeddings.patch_embedding";
+
+/// The largest adapter strength: twice the trained update. Beyond it the update leaves the
+/// region training explored, and nothing says what the model then does.
+pub const MAX_STRENGTH: f64 = 2.0;
+
+/// A strength in `[0, MAX_STRENGTH]`, refused by name otherwise.
+pub fn check_strength(strength: f64) -> Result<()> {
+    if !(0.0..=MAX_STRENGTH).contains(&strength) {
+        return Err(Error::Input(format!(
+            "the adapter strength must be between 0 (the original model) and {MAX_STRENGTH}; got {strength}"
+        )));
+    }
+    Ok(())
+}
 
 impl ClipModel {
     /// Every adaptable projection of both towers, in checkpoint order.
@@ -110,6 +124,22 @@ impl ClipModel {
             }
         }
         factors
+    }
+
+    /// The model with each adapter's update scaled by `strength`: 0 is the original model
+    /// (adapters dropped, so exactly its outputs), 1 the model as trained, values in between
+    /// trade safety for what the original knew. Up to [`MAX_STRENGTH`].
+    pub fn with_strength(self, strength: f64) -> Result<Self> {
+        check_strength(strength)?;
+        let mut model = self;
+        for projection in model.projections_mut() {
+            if strength == 0.0 {
+                projection.layer.adapter = None;
+            } else if let Some(adapter) = &mut projection.layer.adapter {
+                adapter.scale *= strength;
+            }
+        }
+        Ok(model)
     }
 
     /// The model with every adapter folded into its base weight.

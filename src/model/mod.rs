@@ -8,7 +8,7 @@ mod encoder;
 mod text;
 mod vision;
 
-pub use adapters::Projection;
+pub use adapters::{MAX_STRENGTH, Projection, check_strength};
 pub use clip::{ClipModel, ClipOutput, l2_normalize};
 pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
 pub use encoder::{Attention, Encoder, EncoderLayer, Mlp};

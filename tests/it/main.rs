@@ -14,5 +14,6 @@ mod nearest;
 mod parity;
 mod preprocess;
 mod reliability;
+mod strength;
 mod tokenizer;
 mod training;

@@ -72,7 +72,7 @@ pub fn word_model(test: &str) -> TempDir {
 }
 
 /// `n` distinct short pairs over three categories.
-fn write_pairs(path: &Path, n: usize) {
+pub fn write_pairs(path: &Path, n: usize) {
     let mut rng = SplitMix64::new(n as u64);
     let mut word = || WORDS[rng.below(WORDS.len())];
     let lines: Vec<String> = (0..n)
@@ -113,16 +113,16 @@ pub fn refused(output: Output) -> String {
     stderr(&output)
 }
 
-fn succeeded(output: Output) -> String {
+pub fn succeeded(output: Output) -> String {
     assert!(output.status.success(), "{}", stderr(&output));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn path(p: &Path) -> &str {
+pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn train_args<'a>(model: &'a Path, pairs: &'a Path, out: &'a Path) -> Vec<&'a str> {
+pub fn train_args<'a>(model: &'a Path, pairs: &'a Path, out: &'a Path) -> Vec<&'a str> {
     let mut args = vec![
         "train",
         "--model",

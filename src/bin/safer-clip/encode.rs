@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::inputs::{DeviceArgs, read_image};
-use safer_clip::Clip;
+use crate::inputs::{ModelArgs, read_image};
 
 use safer_clip::error::{Error, Result};
 use safer_clip::pipeline::to_rows;
@@ -13,17 +12,14 @@ use serde::Serialize;
 
 #[derive(Args)]
 pub struct EncodeArgs {
-    /// Model folder with config.json, model.safetensors and tokenizer.json.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// A text to embed (repeat for several).
     #[arg(long = "text")]
     texts: Vec<String>,
     /// An image file to embed: JPEG, PNG or WebP (repeat for several).
     #[arg(long = "image")]
     images: Vec<PathBuf>,
-    #[command(flatten)]
-    device: DeviceArgs,
     /// Print the embeddings and logits as JSON, as `transformers`' CLIPModel returns them.
     #[arg(long)]
     json: bool,
@@ -41,8 +37,7 @@ pub fn run(args: EncodeArgs) -> Result<()> {
     if args.texts.is_empty() && args.images.is_empty() {
         return Err(Error::Input("give at least one --text or --image".into()));
     }
-    let device = args.device.device()?;
-    let clip = Clip::from_dir(&args.model, &device)?;
+    let clip = args.model.load()?;
 
     let texts = if args.texts.is_empty() {
         None

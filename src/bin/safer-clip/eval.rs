@@ -11,21 +11,29 @@ use safer_clip::evaluation::{
     Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics,
     parse_prompt_file, zero_shot_accuracy,
 };
-use safer_clip::files::{Limit, read_bounded, read_text};
+use safer_clip::files::{Limit, read_text};
+use safer_clip::model::check_strength;
 use safer_clip::preprocess::Pixels;
-use safer_clip::weights::load_adapters;
 use serde::Serialize;
 
-use crate::inputs::{DeviceArgs, PairPart, SplitArgs, read_image, read_pair_images, read_pairs};
+use crate::inputs::{
+    ModelArgs, PairPart, SplitArgs, read_image, read_pair_images, read_pairs, with_adapter,
+};
+use crate::sweep::{SweepPoint, write_sweep};
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Model folder with config.json, model.safetensors and tokenizer.json.
+    /// The model, and the adapter (at a strength) evaluated beside it.
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The safety–knowledge trade-off: evaluate the adapter at each of these strengths
+    /// (comma-separated, e.g. 0,0.25,0.5,0.75,1), print the curve and write it to --out as
+    /// sweep.json and sweep.svg.
+    #[arg(long, value_delimiter = ',', requires_all = ["adapter", "out", "pairs"])]
+    sweep: Option<Vec<f64>>,
+    /// Folder for the sweep's files.
     #[arg(long)]
-    model: PathBuf,
-    /// Adapter to evaluate beside the original model.
-    #[arg(long)]
-    adapter: Option<PathBuf>,
+    out: Option<PathBuf>,
     /// Safe/unsafe pairs, JSONL.
     #[arg(long)]
     pairs: Option<PathBuf>,
@@ -49,8 +57,6 @@ pub struct EvalArgs {
     /// Images per class to classify (0: all).
     #[arg(long, default_value_t = 100)]
     per_class: usize,
-    #[command(flatten)]
-    device: DeviceArgs,
 }
 
 #[derive(Serialize)]
@@ -98,13 +104,15 @@ fn class_folder(
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let device = args.device.device()?;
-    let clip = Clip::from_dir(&args.model, &device)?;
-    let (tuned, hyperbolic) = match &args.adapter {
+    let clip = Clip::from_dir(&args.model.model, &args.model.device.device()?)?;
+    if let Some(strengths) = &args.sweep {
+        strengths.iter().try_for_each(|&s| check_strength(s))?;
+    }
+    let (tuned, hyperbolic) = match &args.model.adapter {
         Some(path) => {
-            let adapter = load_adapters(clip.model.clone(), &read_bounded(path, Limit::Weights)?)
-                .map_err(|e| e.context(path.display()))?;
-            (Some(clip.with_model(adapter.model)), adapter.hyperbolic)
+            let (tuned, hyperbolic) =
+                with_adapter(&clip, path, args.model.strength.unwrap_or(1.0))?;
+            (Some(tuned), hyperbolic)
         }
         None => (None, None),
     };
@@ -162,6 +170,29 @@ pub fn run(args: EvalArgs) -> Result<()> {
             },
         })
     };
+    if let (Some(strengths), Some(path), Some(out), Some((part, _))) =
+        (&args.sweep, &args.model.adapter, &args.out, &pairs)
+    {
+        let safe: Vec<&str> = part.pairs.iter().map(|p| p.safe.as_str()).collect();
+        let points = strengths
+            .iter()
+            .map(|&strength| {
+                let (tuned, _) = with_adapter(&clip, path, strength)?;
+                let measured = measure(&tuned)?;
+                Ok(SweepPoint {
+                    strength,
+                    safe_top1: measured.pairs.as_ref().map(|p| p.text.safe_top1),
+                    paired_safe: measured.pairs.map(|p| p.text.paired_safe),
+                    zero_shot_accuracy: measured.zero_shot.map(|z| z.accuracy),
+                    safe_caption_cosine: block_on(drift(&clip, &tuned, &safe))?
+                        .safe_captions
+                        .mean_cosine,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        write_sweep(out, &points)?;
+        return Ok(());
+    }
     let report = Report {
         original: measure(&clip)?,
         tuned: tuned.as_ref().map(measure).transpose()?,

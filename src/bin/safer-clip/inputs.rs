@@ -1,10 +1,11 @@
 //! Reading the CLI's input files (text files, pair files with their images) and the pair split
 //! `train` and `eval` share.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 use clap::Args;
+use safer_clip::Clip;
 use safer_clip::data::{
     Duplicates, Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs,
 };
@@ -12,7 +13,9 @@ use safer_clip::device::{Backend, device, set_cpu_threads};
 use safer_clip::error::{Error, Result};
 use safer_clip::evaluation::PairSet;
 use safer_clip::files::{Limit, read_bounded, read_text};
+use safer_clip::hyperbolic::Hyperbolic;
 use safer_clip::preprocess::{Pixels, preprocess_image};
+use safer_clip::weights::load_adapters;
 
 pub fn read_pool(path: &Path) -> Result<Vec<String>> {
     parse_caption_pool(&read_text(path, Limit::Text)?).map_err(|e| e.context(path.display()))
@@ -148,6 +151,44 @@ impl SplitArgs {
 /// The items at `indices`, in that order.
 fn subset<T: Clone>(items: &[T], indices: &[usize]) -> Vec<T> {
     indices.iter().map(|&i| items[i].clone()).collect()
+}
+
+/// `clip` with the adapter file at `path` attached at `strength` (0: the original model, 1: as
+/// trained), and its HySAC head when it has one.
+pub fn with_adapter(clip: &Clip, path: &Path, strength: f64) -> Result<(Clip, Option<Hyperbolic>)> {
+    let adapter = load_adapters(clip.model.clone(), &read_bounded(path, Limit::Weights)?)
+        .map_err(|e| e.context(path.display()))?;
+    Ok((
+        clip.with_model(adapter.model.with_strength(strength)?),
+        adapter.hyperbolic,
+    ))
+}
+
+/// A model folder, optionally with an adapter at a strength, and where it runs.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Model folder with config.json, model.safetensors and tokenizer.json.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// An adapter file (safer-clip train's, or PEFT's LoRA layout) to apply to the model.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// How much of the adapter's update to apply: 0 is the original model, 1 the model as
+    /// trained, up to 2.
+    #[arg(long, requires = "adapter")]
+    pub strength: Option<f64>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<Clip> {
+        let clip = Clip::from_dir(&self.model, &self.device.device()?)?;
+        match &self.adapter {
+            Some(path) => Ok(with_adapter(&clip, path, self.strength.unwrap_or(1.0))?.0),
+            None => Ok(clip),
+        }
+    }
 }
 
 /// Where the model runs.

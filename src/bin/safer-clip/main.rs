@@ -7,6 +7,7 @@ mod inputs;
 mod merge;
 mod model_folder;
 mod nearest;
+mod sweep;
 mod train;
 
 use std::process::ExitCode;

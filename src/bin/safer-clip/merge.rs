@@ -28,6 +28,10 @@ pub struct MergeArgs {
     /// Replace --out if it exists (never the --model folder itself).
     #[arg(long)]
     force: bool,
+    /// How much of the adapter's update to fold in: 0 is the original model, 1 as trained, up
+    /// to 2.
+    #[arg(long, default_value_t = 1.0)]
+    strength: f64,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -41,7 +45,9 @@ pub fn run(args: MergeArgs) -> Result<()> {
     let clip = Clip::from_dir(&args.model, &device)?;
     let adapter = load_adapters(clip.model, &read_bounded(&args.adapter, Limit::Weights)?)
         .map_err(|e| e.context(args.adapter.display()))?;
-    let weights = block_on(save_clip(&adapter.model.merged()))?;
+    let weights = block_on(save_clip(
+        &adapter.model.with_strength(args.strength)?.merged(),
+    ))?;
     let hysac = match &adapter.hyperbolic {
         // A HySAC model's hyperbolic head has no place in `transformers`' layout: it goes beside.
         Some(hyperbolic) => {

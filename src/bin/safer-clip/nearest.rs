@@ -3,19 +3,17 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use safer_clip::Clip;
 use safer_clip::device::block_on;
 use safer_clip::error::Result;
 use safer_clip::safety::nearest::{DEFAULT_BLOCK, nearest, read_neighbours};
 use serde::Serialize;
 
-use crate::inputs::{DeviceArgs, read_pool};
+use crate::inputs::{ModelArgs, read_pool};
 
 #[derive(Args)]
 pub struct NearestArgs {
-    /// Model folder with config.json, model.safetensors and tokenizer.json.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Caption pool: a text file, one caption per line.
     #[arg(long)]
     pool: PathBuf,
@@ -28,8 +26,6 @@ pub struct NearestArgs {
     /// Texts embedded at once while embedding the pool.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    #[command(flatten)]
-    device: DeviceArgs,
     /// Print one JSON object per query, one per line.
     #[arg(long)]
     json: bool,
@@ -50,8 +46,7 @@ struct QueryResult<'a> {
 
 pub fn run(args: NearestArgs) -> Result<()> {
     let pool = read_pool(&args.pool)?;
-    let device = args.device.device()?;
-    let clip = Clip::from_dir(&args.model, &device)?;
+    let clip = args.model.load()?;
 
     let pool_embeds = clip.embed_texts_in_batches(&pool, args.batch_size)?;
     let query_embeds = clip.embed_texts(&args.queries)?;
