@@ -28,8 +28,20 @@ pub struct HysacMetrics {
     /// Where the classifier's threshold was chosen: a validation split or the evaluated pairs.
     pub threshold_from: &'static str,
     pub text: ClassifierMetrics,
+    /// The text classifier on each category's pairs: with the global threshold (weighted by
+    /// items, these add up to `text`) and with a threshold fitted on that category alone.
+    pub text_by_category: Vec<CategoryClassifier>,
     pub images: Option<ClassifierMetrics>,
     pub traversal: TraversalMetrics,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryClassifier {
+    pub category: String,
+    pub global: ClassifierMetrics,
+    /// The threshold fitted on this category's pairs of the fitting set; `None` when it holds
+    /// none of them (the category is then judged by the global threshold alone).
+    pub own: Option<ClassifierMetrics>,
 }
 
 /// Unsafe captions used as queries over the evaluated captions (safe and unsafe, the query
@@ -168,6 +180,8 @@ pub async fn hysac_metrics(
     let fitted = fitted.as_ref().unwrap_or(&measured);
     let text_threshold = fit_threshold(&fitted.text_safe, &fitted.text_unsafe)?;
     let text = classify(&measured.text_safe, &measured.text_unsafe, text_threshold)?;
+    let fit_pairs = fit.map_or(test.0, |(pairs, _)| pairs);
+    let text_by_category = by_category(test.0, &measured, fit_pairs, fitted, text_threshold)?;
     let images = match (&fitted.images, &measured.images) {
         (Some((fit_safe, fit_unsafe)), Some((safe, unsafe_images))) => Some(classify(
             safe,
@@ -182,9 +196,64 @@ pub async fn hysac_metrics(
         safe_region: hyperbolic.region,
         threshold_from,
         text,
+        text_by_category,
         images,
         traversal: traversal_metrics(&tested, head, boundary).await?,
     })
+}
+
+fn category(pair: &Pair) -> &str {
+    pair.category.as_deref().unwrap_or("")
+}
+
+/// The rows of `distances` (one per pair of `pairs`) whose pair is of `name`.
+fn of_category(pairs: &[Pair], distances: &[f32], name: &str) -> Vec<f32> {
+    pairs
+        .iter()
+        .zip(distances)
+        .filter(|(p, _)| category(p) == name)
+        .map(|(_, &d)| d)
+        .collect()
+}
+
+/// The text classifier on each category of `test`, with the global threshold and with its own
+/// fitted on the category's pairs of `fit`.
+fn by_category(
+    test: &[Pair],
+    measured: &Distances,
+    fit: &[Pair],
+    fitted: &Distances,
+    global: f32,
+) -> Result<Vec<CategoryClassifier>> {
+    let mut names: Vec<&str> = test.iter().map(category).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let (safe, unsafe_) = (
+                of_category(test, &measured.text_safe, name),
+                of_category(test, &measured.text_unsafe, name),
+            );
+            let (fit_safe, fit_unsafe) = (
+                of_category(fit, &fitted.text_safe, name),
+                of_category(fit, &fitted.text_unsafe, name),
+            );
+            let own = match fit_safe.is_empty() {
+                true => None,
+                false => Some(classify(
+                    &safe,
+                    &unsafe_,
+                    fit_threshold(&fit_safe, &fit_unsafe)?,
+                )?),
+            };
+            Ok(CategoryClassifier {
+                category: name.to_string(),
+                global: classify(&safe, &unsafe_, global)?,
+                own,
+            })
+        })
+        .collect()
 }
 
 /// The unsafe captions as queries over all lifted captions, each leaving itself out.

@@ -11,10 +11,12 @@ mod zero_shot;
 
 pub use classifier::{ClassifierMetrics, classify, fit_threshold};
 pub use drift::{EmbeddingDrift, LayerDrift, embedding_drift, weight_drift};
-pub use hysac::{HysacMetrics, PairSet, TraversalMetrics, hysac_metrics, safe_region};
+pub use hysac::{
+    CategoryClassifier, HysacMetrics, PairSet, TraversalMetrics, hysac_metrics, safe_region,
+};
 pub use report::{Drift, PairMetrics, drift, pair_metrics};
 pub use retrieval::{
-    RECALL_KS, Recall, TextRedirection, VisuRetrieval, recall_at_k, text_redirection,
-    visu_retrieval,
+    CategoryRedirection, RECALL_KS, Recall, TextRedirection, VisuRetrieval, recall_at_k,
+    text_redirection, visu_retrieval,
 };
 pub use zero_shot::{PromptSet, ZeroShot, class_embeddings, parse_prompt_file, zero_shot_accuracy};

@@ -29,7 +29,11 @@ pub async fn pair_metrics(
     let unsafe_captions: Vec<&str> = pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
     let text_safe = clip.embed_texts_in_batches(&safe, BATCH)?;
     let text_unsafe = clip.embed_texts_in_batches(&unsafe_captions, BATCH)?;
-    let text = text_redirection(text_safe.clone(), text_unsafe.clone()).await?;
+    let categories: Vec<&str> = pairs
+        .iter()
+        .map(|p| p.category.as_deref().unwrap_or(""))
+        .collect();
+    let text = text_redirection(text_safe.clone(), text_unsafe.clone(), &categories).await?;
     let visu = match images {
         Some(images) => {
             let embed = |pick: fn(&PairImages) -> &Pixels| {

@@ -122,6 +122,14 @@ pub struct SafeRegion {
     pub image: Option<f32>,
 }
 
+/// The safe/unsafe classifier's thresholds on root distance, fitted on a validation split: one
+/// over all categories, and one per category that had validation pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub global: f32,
+    pub by_category: std::collections::BTreeMap<String, f32>,
+}
+
 /// What a lifted point stands for: captions and images have their own safe-region bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PointKind {

@@ -6,5 +6,5 @@ pub mod lorentz;
 
 pub use head::{
     HeadValues, Hyperbolic, HyperbolicHead, PointKind, SAFE_REGION_PERCENTILE, SafeRegion,
-    is_unsafe, quantile, root_distances,
+    Thresholds, is_unsafe, quantile, root_distances,
 };

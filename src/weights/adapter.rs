@@ -5,13 +5,16 @@
 //! adapter also holds its hyperbolic head (`hysac.<scalar>`, `[1, 1]`) and, in the header, its
 //! safe region (`hysac_safe_region`).
 
+use std::collections::HashMap;
+
+use safetensors::SafeTensors;
+
 use super::checkpoint::Checkpoint;
 use super::layout::torch_shapes;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
-use std::collections::HashMap;
 
-use crate::hyperbolic::{Hyperbolic, HyperbolicHead, SafeRegion};
+use crate::hyperbolic::{Hyperbolic, HyperbolicHead, SafeRegion, Thresholds};
 use crate::lora::{LoraAdapter, LoraConfig};
 use crate::model::ClipModel;
 
@@ -22,6 +25,7 @@ const PREFIX: &str = "base_model.model";
 
 const HEAD_PREFIX: &str = "hysac";
 const REGION_KEY: &str = "hysac_safe_region";
+const THRESHOLDS_KEY: &str = "hysac_thresholds";
 
 fn key(projection: &str, factor: &str) -> String {
     format!("{PREFIX}.{projection}.lora_{factor}.weight")
@@ -149,6 +153,22 @@ pub struct Adapter {
     pub lora: LoraConfig,
     /// Present for HySAC adapters.
     pub hyperbolic: Option<Hyperbolic>,
+    /// A HySAC adapter's classifier thresholds, once `train` fitted them on its validation split.
+    pub thresholds: Option<Thresholds>,
+}
+
+/// An adapter file with its HySAC classifier's thresholds recorded in the header.
+pub fn with_thresholds(file: &[u8], thresholds: &Thresholds) -> Result<Vec<u8>> {
+    let invalid = |e| Error::Weights(format!("not a valid adapter file: {e}"));
+    let tensors = SafeTensors::deserialize(file).map_err(invalid)?;
+    let (_, header) = SafeTensors::read_metadata(file).map_err(invalid)?;
+    let mut metadata = header.metadata().clone().unwrap_or_default();
+    metadata.insert(
+        THRESHOLDS_KEY.into(),
+        serde_json::to_string(thresholds).expect("thresholds serialise"),
+    );
+    safetensors::serialize(tensors.tensors(), Some(metadata))
+        .map_err(|e| Error::Weights(format!("cannot write the adapter: {e}")))
 }
 
 /// `model` with the adapters of an adapter file attached (and its hyperbolic head, for HySAC);
@@ -169,10 +189,28 @@ pub fn load_adapters(model: ClipModel, bytes: &[u8]) -> Result<Adapter> {
         }
         None => None,
     };
+    let thresholds = checkpoint
+        .metadata(THRESHOLDS_KEY)
+        .map(|json| {
+            serde_json::from_str::<Thresholds>(json).map_err(|e| {
+                Error::Weights(format!("the adapter's `{THRESHOLDS_KEY}` is invalid: {e}"))
+            })
+        })
+        .transpose()?;
+    if let Some(bad) = thresholds
+        .iter()
+        .flat_map(|t| std::iter::once(t.global).chain(t.by_category.values().copied()))
+        .find(|t| !t.is_finite())
+    {
+        return Err(Error::Weights(format!(
+            "the adapter's `{THRESHOLDS_KEY}` holds {bad}"
+        )));
+    }
     checkpoint.ensure_all_used(|_| false)?;
     Ok(Adapter {
         model,
         lora,
         hyperbolic,
+        thresholds,
     })
 }

@@ -11,7 +11,7 @@ mod writer;
 
 pub use adapter::{
     ADAPTER_FORMAT, Adapter, adapter_config, load_adapters, read_adapters, read_head,
-    save_adapters, write_adapters, write_head, write_hyperbolic,
+    save_adapters, with_thresholds, write_adapters, write_head, write_hyperbolic,
 };
 pub use checkpoint::Checkpoint;
 pub use clip::{load_clip, random_clip, save_clip};

@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod categories;
 mod convert;
 mod end_to_end;
 mod fuzz;

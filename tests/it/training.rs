@@ -123,11 +123,17 @@ fn safer_training_redirects_unsafe_captions_and_both_methods_report_drift() {
         .iter()
         .map(|p| p.unsafe_caption.as_str())
         .collect();
+    let categories: Vec<&str> = set
+        .pairs
+        .iter()
+        .map(|p| p.category.as_deref().unwrap_or(""))
+        .collect();
     let held_out: Vec<String> = pool()[2000..2200].to_vec();
     let held_out: Vec<&str> = held_out.iter().map(String::as_str).collect();
     let before = block_on(text_redirection(
         embed(&clip.model, &clip, &safe),
         embed(&clip.model, &clip, &unsafe_captions),
+        &categories,
     ))
     .unwrap();
 
@@ -142,6 +148,7 @@ fn safer_training_redirects_unsafe_captions_and_both_methods_report_drift() {
         let after = block_on(text_redirection(
             embed(&tuned, &clip, &safe),
             embed(&tuned, &clip, &unsafe_captions),
+            &categories,
         ))
         .unwrap();
         let drift = block_on(embedding_drift(

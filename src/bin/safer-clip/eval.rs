@@ -72,6 +72,8 @@ struct Report {
     drift: Option<Drift>,
     /// HySAC adapters: root distances, the safe/unsafe classifier and the safety traversal.
     hysac: Option<HysacMetrics>,
+    /// With --test-split: categories of the test split that no training pair has.
+    unseen_categories: Option<Vec<String>>,
 }
 
 /// `(image, class)` examples from `folder/<class>/<file>`, classes in prompt-file order.
@@ -118,12 +120,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
 
     // The pairs measured, and the part HySAC's classifier fits its threshold on.
+    let mut unseen_categories = None;
     let pairs: Option<(PairPart, Option<PairPart>)> = match &args.pairs {
         Some(path) => {
             let pairs = read_pairs(path, args.drop_duplicates)?;
             let images = read_pair_images(&pairs, path, clip.image_size())?;
             if args.test_split {
                 let parts = args.split.parts(&pairs, images.as_deref())?;
+                unseen_categories = Some(parts.unseen_categories());
                 Some((parts.test, Some(parts.validation)))
             } else {
                 Some((PairPart { pairs, images }, None))
@@ -210,6 +214,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             }
             _ => None,
         },
+        unseen_categories,
     };
     println!(
         "{}",

@@ -1,6 +1,7 @@
 //! Reading the CLI's input files (text files, pair files with their images) and the pair split
 //! `train` and `eval` share.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
@@ -123,6 +124,26 @@ pub struct SplitParts {
     pub train: PairPart,
     pub validation: PairPart,
     pub test: PairPart,
+}
+
+impl SplitParts {
+    /// Categories of the test split absent from the training split.
+    pub fn unseen_categories(&self) -> Vec<String> {
+        let trained: BTreeSet<Option<&String>> = self
+            .train
+            .pairs
+            .iter()
+            .map(|p| p.category.as_ref())
+            .collect();
+        let unseen: BTreeSet<String> = self
+            .test
+            .pairs
+            .iter()
+            .filter(|p| !trained.contains(&p.category.as_ref()))
+            .map(|p| p.category.clone().unwrap_or_default())
+            .collect();
+        unseen.into_iter().collect()
+    }
 }
 
 impl SplitArgs {

@@ -12,9 +12,10 @@ use safer_clip::evaluation::{
     Drift, HysacMetrics, PairMetrics, drift, hysac_metrics, pair_metrics, safe_region,
 };
 use safer_clip::files::{Limit, read_bounded, read_text, write_atomic};
-use safer_clip::hyperbolic::{Hyperbolic, HyperbolicHead};
+use safer_clip::hyperbolic::{Hyperbolic, HyperbolicHead, Thresholds};
 use safer_clip::lora::LoraTarget;
 use safer_clip::training::{Method, TargetQuery, TrainConfig, TrainOptions, Trainer, TrainingSet};
+use safer_clip::weights::with_thresholds;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -137,6 +138,9 @@ struct DataSummary {
     test: usize,
     extra_safe: usize,
     images: bool,
+    /// Categories of the test split that no training pair has: their figures say how the
+    /// adapter generalises, not what it learned.
+    unseen_categories: Vec<String>,
 }
 
 impl TrainArgs {
@@ -230,6 +234,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         test: parts.test.pairs.len(),
         extra_safe: set.extra_safe.len(),
         images: images.is_some(),
+        unseen_categories: parts.unseen_categories(),
     };
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Error::io(format!("cannot create {}", args.out.display()), e))?;
@@ -305,9 +310,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let head = HyperbolicHead::new(clip.config().projection_dim, &clip.device());
             let region = block_on(safe_region(&clip, &head, parts.train.set()))?;
             let original = Hyperbolic { head, region };
+            let tuned_metrics = block_on(hysac_metrics(&tuned, &tuned_hyperbolic, fit, test))?;
+            // Thresholds fitted on the validation split travel with the adapter.
+            if fit.is_some() {
+                let thresholds = Thresholds {
+                    global: tuned_metrics.text.threshold,
+                    by_category: tuned_metrics
+                        .text_by_category
+                        .iter()
+                        .filter_map(|c| Some((c.category.clone(), c.own.as_ref()?.threshold)))
+                        .collect(),
+                };
+                write_atomic(
+                    &args.out.join(ADAPTER_FILE),
+                    &with_thresholds(&adapter, &thresholds)?,
+                )?;
+            }
             Some(HysacComparison {
                 original: block_on(hysac_metrics(&clip, &original, fit, test))?,
-                tuned: block_on(hysac_metrics(&tuned, &tuned_hyperbolic, fit, test))?,
+                tuned: tuned_metrics,
             })
         }
         None => None,
