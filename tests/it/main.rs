@@ -8,6 +8,7 @@ mod categories;
 mod convert;
 mod end_to_end;
 mod fuzz;
+mod hub;
 mod hysac;
 mod lora;
 mod losses;

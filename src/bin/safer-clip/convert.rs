@@ -12,13 +12,13 @@ use safer_clip::files::{Limit, read_bounded, write_atomic, write_folder};
 use safer_clip::pipeline::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use safer_clip::weights::{StorageDtype, convert};
 
+use crate::inputs::ModelSource;
 use crate::model_folder::{check_output, copy_unchanged};
 
 #[derive(Args)]
 pub struct ConvertArgs {
-    /// Model folder with config.json, model.safetensors and tokenizer.json.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelSource,
     /// f16 or q8.
     #[arg(long)]
     dtype: StorageDtype,
@@ -35,15 +35,16 @@ fn megabytes(bytes: usize) -> String {
 }
 
 pub fn run(args: ConvertArgs) -> Result<()> {
-    check_output(&args.model, &args.out, args.force)?;
+    let model = args.model.folder()?;
+    check_output(&model, &args.out, args.force)?;
     // The model is loaded whole first: whatever `encode` refuses, `convert` refuses.
     let cpu = device(Backend::Flex)?;
-    Clip::from_dir(&args.model, &cpu)?;
-    let weights_path = args.model.join(WEIGHTS_FILE);
+    Clip::from_dir(&model, &cpu)?;
+    let weights_path = model.join(WEIGHTS_FILE);
     let weights = read_bounded(&weights_path, Limit::Weights)?;
     let converted = convert(&weights, args.dtype).map_err(|e| e.context(weights_path.display()))?;
     // And the result is read back the way every front end reads it.
-    let read = |name: &str, limit| read_bounded(&args.model.join(name), limit);
+    let read = |name: &str, limit| read_bounded(&model.join(name), limit);
     Clip::from_bytes(
         &read(CONFIG_FILE, Limit::Config)?,
         &converted,
@@ -52,7 +53,7 @@ pub fn run(args: ConvertArgs) -> Result<()> {
     )?;
     write_folder(&args.out, args.force, |folder| {
         write_atomic(&folder.join(WEIGHTS_FILE), &converted)?;
-        copy_unchanged(&args.model, folder)
+        copy_unchanged(&model, folder)
     })?;
     println!(
         "wrote {} ({} → {})",

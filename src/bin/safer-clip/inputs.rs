@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 use clap::Args;
 use safer_clip::Clip;
+
+use crate::hub::model_folder;
 use safer_clip::data::{
     Duplicates, Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs,
 };
@@ -185,12 +187,30 @@ pub fn with_adapter(clip: &Clip, path: &Path, strength: f64) -> Result<(Clip, Op
     ))
 }
 
-/// A model folder, optionally with an adapter at a strength, and where it runs.
+/// Where a model comes from: a folder, or a Hugging Face repo id.
 #[derive(Args)]
-pub struct ModelArgs {
-    /// Model folder with config.json, model.safetensors and tokenizer.json.
+pub struct ModelSource {
+    /// A model folder (config.json, model.safetensors, tokenizer.json), or a Hugging Face repo
+    /// id such as openai/clip-vit-base-patch32 (downloaded once into the Hugging Face cache).
     #[arg(long)]
     pub model: PathBuf,
+    /// The repo's branch, tag or commit, with a repo id (default: main).
+    #[arg(long)]
+    pub revision: Option<String>,
+}
+
+impl ModelSource {
+    /// The local folder: the one given, or the hub repo's snapshot in the cache.
+    pub fn folder(&self) -> Result<PathBuf> {
+        model_folder(&self.model, self.revision.as_deref())
+    }
+}
+
+/// A model, optionally with an adapter at a strength, and where it runs.
+#[derive(Args)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub source: ModelSource,
     /// An adapter file (safer-clip train's, or PEFT's LoRA layout) to apply to the model.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
@@ -204,7 +224,7 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn load(&self) -> Result<Clip> {
-        let clip = Clip::from_dir(&self.model, &self.device.device()?)?;
+        let clip = Clip::from_dir(&self.source.folder()?, &self.device.device()?)?;
         match &self.adapter {
             Some(path) => Ok(with_adapter(&clip, path, self.strength.unwrap_or(1.0))?.0),
             None => Ok(clip),

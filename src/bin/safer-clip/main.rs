@@ -3,6 +3,7 @@
 mod convert;
 mod encode;
 mod eval;
+mod hub;
 mod inputs;
 mod merge;
 mod model_folder;

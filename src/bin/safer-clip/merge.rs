@@ -11,14 +11,13 @@ use safer_clip::files::{Limit, read_bounded, write_atomic, write_folder};
 use safer_clip::pipeline::WEIGHTS_FILE;
 use safer_clip::weights::{load_adapters, save_clip};
 
-use crate::inputs::DeviceArgs;
+use crate::inputs::{DeviceArgs, ModelSource};
 use crate::model_folder::{check_output, copy_unchanged};
 
 #[derive(Args)]
 pub struct MergeArgs {
-    /// Model folder the adapter was trained on.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelSource,
     /// Adapter file written by `safer-clip train`.
     #[arg(long)]
     adapter: PathBuf,
@@ -40,9 +39,10 @@ pub struct MergeArgs {
 const HYSAC_FILE: &str = "hysac.json";
 
 pub fn run(args: MergeArgs) -> Result<()> {
-    check_output(&args.model, &args.out, args.force)?;
+    let model = args.model.folder()?;
+    check_output(&model, &args.out, args.force)?;
     let device = args.device.device()?;
-    let clip = Clip::from_dir(&args.model, &device)?;
+    let clip = Clip::from_dir(&args.model.folder()?, &device)?;
     let adapter = load_adapters(clip.model, &read_bounded(&args.adapter, Limit::Weights)?)
         .map_err(|e| e.context(args.adapter.display()))?;
     let weights = block_on(save_clip(
@@ -59,7 +59,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
     };
     write_folder(&args.out, args.force, |folder| {
         write_atomic(&folder.join(WEIGHTS_FILE), &weights)?;
-        copy_unchanged(&args.model, folder)?;
+        copy_unchanged(&model, folder)?;
         if let Some(json) = &hysac {
             write_atomic(&folder.join(HYSAC_FILE), json.as_bytes())?;
         }

@@ -19,7 +19,7 @@ use safer_clip::weights::with_thresholds;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::inputs::{DeviceArgs, SplitArgs, read_pair_images, read_pairs, read_pool};
+use crate::inputs::{DeviceArgs, ModelSource, SplitArgs, read_pair_images, read_pairs, read_pool};
 
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -27,9 +27,8 @@ pub const REPORT_FILE: &str = "report.json";
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Model folder with config.json, model.safetensors and tokenizer.json.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelSource,
     /// Safe/unsafe pairs, JSONL (see data/README.md).
     #[arg(long)]
     pairs: PathBuf,
@@ -214,7 +213,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         Some(options.config()?)
     };
     let device = args.device.device()?;
-    let clip = Clip::from_dir(&args.model, &device)?;
+    let clip = Clip::from_dir(&args.model.folder()?, &device)?;
     let pairs = read_pairs(&args.pairs, args.drop_duplicates)?;
     let images = read_pair_images(&pairs, &args.pairs, clip.image_size())?;
     let parts = args.split.parts(&pairs, images.as_deref())?;
