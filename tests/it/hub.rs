@@ -14,11 +14,14 @@ use crate::reliability::word_model;
 const COMMIT: &str = "1f2e3d4c5b6a79880123456789abcdef01234567";
 const TOKEN: &str = "hf_secret";
 
+/// `(path, Range header)` of every request the imitation hub answered.
+type Requests = Mutex<Vec<(String, Option<String>)>>;
+
 /// What the imitation hub serves and what it was asked.
 struct Hub {
     port: u16,
     /// `(path, range)` of every request.
-    requests: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    requests: Arc<Requests>,
 }
 
 fn etag(bytes: &[u8]) -> String {
@@ -35,7 +38,7 @@ fn etag(bytes: &[u8]) -> String {
 fn respond(
     mut stream: TcpStream,
     files: &HashMap<String, Vec<u8>>,
-    requests: &Mutex<Vec<(String, Option<String>)>>,
+    requests: &Requests,
     dropped: &Mutex<bool>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
