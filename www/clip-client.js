@@ -1,5 +1,5 @@
-// A promise-based client for the CLIP worker (worker.js). The page calls these methods and
-// never touches the WebAssembly core itself.
+// A promise-based client for the CLIP worker (worker.js; the messages between them are described
+// in protocol.js). The page calls these methods and never touches the WebAssembly core itself.
 
 import { ClipError } from './errors.js';
 

@@ -1,44 +1,35 @@
 // The module worker that owns the WebAssembly core and the loaded model, so the page never
-// freezes. Protocol (see clip-client.js): requests `{id, type, args}`; replies
-// `{id, ok: true, result}` or `{id, ok: false, error: {name, message}}`, and while a model loads,
-// `{id, progress}`. Requests run one at a time, in order. A training run goes one step per turn
-// of the same queue, so requests (pause, search) are answered between steps; its steps and its
-// end are posted as events: `{event: 'trainstep', report}`, `{event: 'trainend', reason, error?,
-// saved?}`. When the module traps or the GPU fails (lost device, out of memory), the worker says
-// so once, `{event: 'crashed', error}`, and answers nothing else: the page starts a fresh one.
+// freezes: its lifecycle (starting the core, ending all model work after a trap or a GPU
+// failure), its operations, and the one dispatch from the page's requests to them. The messages
+// are described in protocol.js; the models and pools live in session.js, a training run in
+// training-run.js, its checkpoints in checkpoint-cache.js.
 
+import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
 import { ClipError } from './errors.js';
 import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
-import { safetensorsMetadata } from './safetensors.js';
+import { Session } from './session.js';
+import { Training } from './training-run.js';
+
+/** @typedef {import('./errors.js').ClipErrorName} ClipErrorName */
+/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
 
 /** @type {typeof import('../pkg/safer_clip.js') | null} */
 let wasm = null;
-/** @type {import('../pkg/safer_clip.js').WebClip | null} */
-let clip = null;
 /**
  * Set once the WebAssembly module has trapped or its GPU device failed: neither its memory nor
  * its device can be trusted any more.
+ * @type {ClipError | null}
  */
 let crash = null;
-/** The model with safety adapters: from the current training run, or an uploaded adapter. */
-let tuned = null;
-/**
- * The caption pool embedded by the original model and, when there is one, the tuned model (and
- * lifted onto its hyperboloid, for a HySAC model).
- */
-let pool = { captions: [], original: null, tuned: null, hyperbolic: null };
-/** The current training run. */
-let run = null;
-
-const CHECKPOINT_CACHE = 'safer-clip-checkpoints';
-const CHECKPOINT_URL = '/checkpoint/latest';
+const session = new Session();
+const training = new Training({ session, schedule: enqueue, post, core, crashed: () => crash !== null });
 
 watchGpu((error) => fail(error));
 // Test hook: the browser tests simulate GPU failures through this channel (gpu-watch.js).
 new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', ({ data }) => simulateGpuFailure(data));
 
-const handlers = {
+const operations = {
   /** Initialises the core and checks for a WebGPU adapter. */
   async start() {
     await loadCore();
@@ -47,75 +38,77 @@ const handlers = {
 
   /** @param {{ source: import('./clip-client.js').ModelSource }} args */
   async loadModel({ source }, onProgress) {
-    await loadCore();
+    const module = await loadCore();
     await adapterInfo();
     const files = await fetchModelFiles(source, onProgress);
     onProgress({ stage: 'init' });
     // Free the previous model first: two large models may not fit in GPU memory together.
-    stopRun('cancelled');
-    setTuned(null);
-    freePools();
-    clip?.free();
-    clip = null;
+    training.stop('cancelled');
+    session.release();
     const started = performance.now();
     try {
-      clip = await wasm.WebClip.load(files.config, files.weights, files.tokenizer);
+      session.clip = await module.WebClip.load(files.config, files.weights, files.tokenizer);
     } catch (error) {
       throw await coreError(error, 'InvalidModel');
     }
-    return { config: clip.config(), loadMs: performance.now() - started };
+    return { config: session.clip.config(), loadMs: performance.now() - started };
   },
 
   /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */
-  async encodeText({ texts, tuned: withTuned = false }) {
-    const model = withTuned ? tunedModel() : loadedModel();
+  async encodeText({ texts, tuned = false }) {
+    const model = tuned ? session.tunedModel() : session.loadedModel();
     return embeddings(() => model.embedTexts(texts));
   },
 
   /** @param {{ images: Blob[] }} args */
   async encodeImage({ images }) {
-    const bytes = await Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
-    return embeddings(() => loadedModel().embedImages(bytes));
+    const bytes = await imageBytes(images);
+    return embeddings(() => session.loadedModel().embedImages(bytes));
   },
 
   /** @param {{ captions: string[] }} args */
   async setPool({ captions }) {
-    freePools();
-    pool.captions = captions;
-    pool.original = await core(() => loadedModel().embedPool(captions));
+    session.freePool();
+    session.pool.captions = captions;
+    session.pool.original = await core(() => session.loadedModel().embedPool(captions));
     return { size: captions.length };
   },
 
   /**
    * The pool captions nearest to each query, for the original model and, when there is one
-   * (and `withTuned`), the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
+   * (and `tuned`), the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
    * @param {{ queries: string[], k: number, tuned?: boolean }} args
    */
   async nearestSafe({ queries, k, tuned: withTuned = true }) {
-    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    const original = await core(() => loadedModel().nearest(pool.original, queries, k));
+    const { pool } = session;
+    const original = pool.original;
+    if (!original) throw new ClipError('NoPool', 'Set a caption pool first.');
+    const result = await core(() => session.loadedModel().nearest(original, queries, k));
+    const tuned = session.tuned;
     let tunedResult = null;
     if (tuned && withTuned) {
-      pool.tuned ??= await core(() => tuned.embedPool(pool.captions));
-      tunedResult = await core(() => tuned.nearest(pool.tuned, queries, k));
+      const tunedPool = pool.tuned ??= await core(() => tuned.embedPool(pool.captions));
+      tunedResult = await core(() => tuned.nearest(tunedPool, queries, k));
     }
-    return { original, tuned: tunedResult };
+    return { original: result, tuned: tunedResult };
   },
 
   /**
    * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
-   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe region first with
-   * `redirect`), and its traversal to the root in `steps` steps with the caption retrieved at each.
+   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe
+   * region first with `redirect`), and its traversal to the root in `steps` steps with the
+   * caption retrieved at each.
    * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
    */
   async hysacView({ query, k, steps, redirect }) {
+    const { pool, tuned } = session;
     if (!tuned?.isHyperbolic) return null;
     if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    pool.hyperbolic ??= await core(() => tuned.liftTexts(pool.captions));
+    const lifted = pool.hyperbolic ??= await core(() => tuned.liftTexts(pool.captions));
     const point = await core(() => tuned.liftTexts([query]));
     try {
-      const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, point, k, redirect));
-      const traversal = await core(() => tuned.traverse(pool.hyperbolic, point, steps));
+      const retrieval = await core(() => tuned.retrieveHyperbolic(lifted, point, k, redirect));
+      const traversal = await core(() => tuned.traverse(lifted, point, steps));
       return { retrieval, traversal };
     } finally {
       point.free();
@@ -129,8 +122,8 @@ const handlers = {
    * @param {{ texts?: string[], images?: Blob[] }} args one of the two
    */
   async encodeTuned({ texts, images }) {
-    const model = tunedModel();
-    const input = texts ?? await Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
+    const model = session.tunedModel();
+    const input = texts ?? await imageBytes(images ?? []);
     if (!model.isHyperbolic) {
       const embedded = await embeddings(() => (texts ? model.embedTexts(input) : model.embedImages(input)));
       return { ...embedded, hyperbolic: false };
@@ -151,12 +144,12 @@ const handlers = {
    * @param {{ query: Float32Array, gallery: Float32Array, cols: number, images: boolean, k: number, redirect: boolean }} args
    */
   async rankHyperbolic({ query, gallery, cols, images, k, redirect }) {
-    const model = tunedModel();
+    const model = session.tunedModel();
     const point = await core(() => model.hyperbolicPointsFromRows(query, cols, false));
     let points = null;
     try {
-      points = await core(() => model.hyperbolicPointsFromRows(gallery, cols, images));
-      return await core(() => model.retrieveHyperbolic(points, point, k, redirect));
+      const galleryPoints = points = await core(() => model.hyperbolicPointsFromRows(gallery, cols, images));
+      return await core(() => model.retrieveHyperbolic(galleryPoints, point, k, redirect));
     } finally {
       point.free();
       points?.free();
@@ -166,49 +159,38 @@ const handlers = {
   /**
    * Starts a LoRA training run (or resumes the checkpoint kept in this browser) and returns at
    * once, with the run's options (a resumed run's come from its checkpoint); steps follow as
-   * `trainstep` events.
-   * The caption pool (setPool) doubles as extra safe targets.
-   * @param {{ pairs: string, options: object, checkpointEvery?: number, resume?: boolean }} args
+   * `trainstep` events. The caption pool (setPool) doubles as extra safe targets.
+   * @param {{ pairs: string, options: import('./clip-client.js').TrainOptions, checkpointEvery?: number, resume?: boolean }} args
    */
   async train({ pairs, options, checkpointEvery = 10, resume = false }) {
-    const model = loadedModel();
-    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first: it holds the safe targets.');
-    stopRun('cancelled');
+    const model = session.loadedModel();
+    const pool = session.pool.original;
+    if (!pool) throw new ClipError('NoPool', 'Set a caption pool first: it holds the safe targets.');
+    const module = await loadCore();
+    training.stop('cancelled');
     let trainer;
     if (resume) {
       const checkpoint = await storedCheckpoint();
-      trainer = await core(() => wasm.WebTrainer.resume(model, pairs, pool.original, checkpoint), 'InvalidCheckpoint');
-      options = runOptions(checkpoint);
+      trainer = await core(() => module.WebTrainer.resume(model, pairs, pool, checkpoint), 'InvalidCheckpoint');
+      options = checkpointOptions(checkpoint);
     } else {
-      trainer = await core(() => wasm.WebTrainer.create(model, pairs, pool.original, options), 'InvalidTraining');
+      trainer = await core(() => module.WebTrainer.create(model, pairs, pool, options), 'InvalidTraining');
     }
-    // A HySAC run's tuned model classifies and traverses once its safe region is measured: at
-    // pauses and at the end (measuring it embeds every training pair).
-    run = { trainer, paused: false, checkpointEvery, hyperbolic: options.method === 'hysac' };
-    scheduleStep(run);
+    training.start(trainer, { checkpointEvery, hyperbolic: options.method === 'hysac' });
     return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone, options };
   },
 
   /** Stops after the current step and keeps a checkpoint of it in this browser. */
   async pauseTraining() {
-    if (!run) return { stepsDone: 0 };
-    run.paused = true;
-    await saveCheckpoint(run.trainer);
-    if (run.hyperbolic) setTuned(await core(() => run.trainer.tunedHyperbolic()));
-    return { stepsDone: run.trainer.stepsDone };
+    return training.pause();
   },
 
   async resumeTraining() {
-    if (!run) throw new ClipError('NoTraining', 'There is no training run to resume.');
-    if (run.paused) {
-      run.paused = false;
-      scheduleStep(run);
-    }
-    return { stepsDone: run.trainer.stepsDone };
+    return training.resume();
   },
 
   async cancelTraining() {
-    stopRun('cancelled');
+    training.stop('cancelled');
     return {};
   },
 
@@ -219,110 +201,34 @@ const handlers = {
 
   /** The adapters of the tuned model, as a safetensors file. */
   async exportAdapter() {
-    if (run) return { bytes: await core(() => run.trainer.adapter()) };
-    if (tuned && uploadedAdapter) return { bytes: uploadedAdapter };
+    const trained = await training.adapter();
+    if (trained) return { bytes: trained };
+    if (session.tuned && session.uploadedAdapter) return { bytes: session.uploadedAdapter };
     throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
   },
 
   /** @param {{ bytes: Uint8Array }} args an adapter file */
   async importAdapter({ bytes }) {
-    const model = loadedModel();
+    const model = session.loadedModel();
     const adapted = await core(() => model.withAdapter(bytes), 'InvalidAdapter');
-    stopRun('cancelled');
-    setTuned(adapted);
-    uploadedAdapter = bytes;
+    training.stop('cancelled');
+    session.setTuned(adapted, bytes);
     return {};
   },
 };
 
-let uploadedAdapter = null;
-
-function setTuned(model) {
-  tuned?.free();
-  tuned = model;
-  pool.tuned?.free();
-  pool.hyperbolic?.free();
-  pool.tuned = null;
-  pool.hyperbolic = null;
+/** @param {Blob[]} images */
+function imageBytes(images) {
+  return Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
 }
 
-function freePools() {
-  pool.original?.free();
-  pool.tuned?.free();
-  pool.hyperbolic?.free();
-  pool = { captions: [], original: null, tuned: null, hyperbolic: null };
-}
-
-function stopRun(reason, error) {
-  if (!run) return;
-  run.trainer.free();
-  run = null;
-  self.postMessage({ event: 'trainend', reason, error });
-}
-
-/** Queues the next step of `current` behind whatever requests are waiting. */
-function scheduleStep(current) {
-  queue = queue.then(() => trainStep(current));
-}
-
-async function trainStep(current) {
-  if (run !== current || current.paused || crash) return;
-  let report;
-  try {
-    report = await core(() => current.trainer.step(), 'TrainingStopped');
-    if (report && report.step % current.checkpointEvery === 0) await saveCheckpoint(current.trainer);
-  } catch (error) {
-    // A GPU failure or a trap has ended the run already (fail), and the module is not to be used.
-    if (crash) return;
-    // The adapters stay the last good ones; keep them so they can still be downloaded.
-    await saveCheckpoint(current.trainer).catch(() => {});
-    const { name, message } = error instanceof ClipError ? error : new ClipError('TrainingStopped', String(error));
-    current.paused = true;
-    self.postMessage({ event: 'trainend', reason: 'error', error: { name, message } });
-    return;
-  }
-  if (!report) {
-    await saveCheckpoint(current.trainer);
-    setTuned(current.hyperbolic ? await core(() => current.trainer.tunedHyperbolic()) : current.trainer.tuned());
-    self.postMessage({ event: 'trainend', reason: 'done' });
-    return;
-  }
-  // The tuned model is refreshed from the adapters after every step, for before/after views.
-  setTuned(current.trainer.tuned());
-  self.postMessage({ event: 'trainstep', report });
-  scheduleStep(current);
-}
-
-async function saveCheckpoint(trainer) {
-  const bytes = await trainer.checkpoint();
-  const cache = await caches.open(CHECKPOINT_CACHE);
-  await cache.put(CHECKPOINT_URL, new Response(bytes, {
-    headers: { 'x-steps': String(trainer.stepsDone), 'x-saved-at': new Date().toISOString() },
-  }));
-}
-
-async function savedCheckpoint() {
-  const cache = await caches.open(CHECKPOINT_CACHE);
-  const response = await cache.match(CHECKPOINT_URL);
-  if (!response) return null;
-  return { steps: Number(response.headers.get('x-steps')), savedAt: response.headers.get('x-saved-at') };
-}
-
-/** What the form asks of a run, as the checkpoint's training state holds it. */
-function runOptions(checkpoint) {
-  const { method, lora, optimizer, batch_size: batchSize, max_steps: maxSteps } =
-    JSON.parse(safetensorsMetadata(checkpoint).training_state).config;
-  return { method, rank: lora.rank, learningRate: optimizer.learning_rate, batchSize, maxSteps };
-}
-
-async function storedCheckpoint() {
-  const cache = await caches.open(CHECKPOINT_CACHE);
-  const response = await cache.match(CHECKPOINT_URL);
-  if (!response) throw new ClipError('NoCheckpoint', 'This browser keeps no training checkpoint.');
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** Runs a core call, turning its failures into ClipErrors named `name`. */
+/**
+ * Runs a core call, turning its failures into ClipErrors named `name`.
+ * @template T
+ * @param {() => T | Promise<T>} call
+ * @param {ClipErrorName} [name]
+ * @returns {Promise<T>}
+ */
 async function core(call, name = 'InvalidInput') {
   try {
     return await call();
@@ -331,12 +237,14 @@ async function core(call, name = 'InvalidInput') {
   }
 }
 
+/** @returns {Promise<typeof import('../pkg/safer_clip.js')>} */
 async function loadCore() {
-  if (wasm) return;
+  if (wasm) return wasm;
   try {
     const module = await import('../pkg/safer_clip.js');
     await module.default();
     wasm = module;
+    return module;
   } catch (error) {
     throw new ClipError('AppNotBuilt', `The WebAssembly core could not be loaded (${error.message}). Build it with ./build.sh, then reload.`);
   }
@@ -354,25 +262,9 @@ async function adapterInfo() {
   return { vendor, architecture, description, isFallbackAdapter };
 }
 
-function loadedModel() {
-  if (!clip) throw new ClipError('NoModel', 'Load a model first.');
-  return clip;
-}
-
-function tunedModel() {
-  loadedModel();
-  if (!tuned) throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
-  return tuned;
-}
-
 /** Runs an embedding call and hands its matrix over as plain data. */
 async function embeddings(embed) {
-  let matrix;
-  try {
-    matrix = await embed();
-  } catch (error) {
-    throw await coreError(error, 'InvalidInput');
-  }
+  const matrix = await core(embed);
   try {
     return { rows: matrix.rows, cols: matrix.cols, data: matrix.data };
   } finally {
@@ -403,20 +295,25 @@ function trapped(error) {
  * Ends all model work after a GPU failure or a trap, once: a run in progress ends with the
  * error and the checkpoint this browser keeps, then the page hears that this worker is done.
  * Nothing of the module is touched again, not even to free it.
+ * @param {ClipError} error
  * @returns {ClipError} the error every later request fails with
  */
 function fail(error) {
   if (crash) return crash;
   crash = error;
-  clip = null;
-  const stopped = run !== null;
-  run = null;
+  session.abandon();
+  const stopped = training.abandon();
   const { name, message } = error;
   savedCheckpoint().catch(() => null).then((saved) => {
-    if (stopped) self.postMessage({ event: 'trainend', reason: 'error', error: { name, message }, saved });
-    self.postMessage({ event: 'crashed', error: { name, message } });
+    if (stopped) post({ event: 'trainend', reason: 'error', error: { name, message }, saved });
+    post({ event: 'crashed', error: { name, message } });
   });
   return crash;
+}
+
+/** @param {WorkerEvent} event */
+function post(event) {
+  self.postMessage(event);
 }
 
 // A trap in a callback from the browser (wgpu panics on an uncaptured GPU error) answers no
@@ -429,16 +326,19 @@ self.addEventListener('error', (event) => {
 
 let queue = Promise.resolve();
 
-self.addEventListener('message', ({ data: { id, type, args } }) => {
-  queue = queue.then(() => handle(id, type, args));
-});
+/** Queues `task` behind every request and step waiting. */
+function enqueue(task) {
+  queue = queue.then(task);
+}
+
+self.addEventListener('message', ({ data: { id, type, args } }) => enqueue(() => handle(id, type, args)));
 
 async function handle(id, type, args) {
   try {
     if (crash) throw crash;
-    const handler = handlers[type];
-    if (!handler) throw new ClipError('WorkerError', `unknown request “${type}”`);
-    const result = await handler(args ?? {}, (progress) => self.postMessage({ id, progress }));
+    const operation = operations[type];
+    if (!operation) throw new ClipError('WorkerError', `unknown request “${type}”`);
+    const result = await operation(args ?? {}, (progress) => self.postMessage({ id, progress }));
     self.postMessage({ id, ok: true, result }, result?.data ? [result.data.buffer] : []);
   } catch (error) {
     const { name, message } = error instanceof ClipError ? error : new ClipError('WorkerError', String(error?.message ?? error));
