@@ -25,7 +25,7 @@ export class Training {
   /**
    * @param {{ session: Session, schedule: (task: () => Promise<void>) => void,
    *   post: (event: WorkerEvent) => void,
-   *   core: <T>(call: () => T | Promise<T>, name?: import('./errors.js').ClipErrorName) => Promise<T>,
+   *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
    *   crashed: () => boolean }} worker `schedule` queues a task behind the requests waiting;
    *   `core` runs a call of the core, turning its failures into ClipErrors; `crashed` tells when
    *   the module may no longer be used
@@ -112,7 +112,7 @@ export class Training {
     if (this.#run !== run || run.paused || this.#crashed()) return;
     let report;
     try {
-      report = await this.#core(() => run.trainer.step(), 'TrainingStopped');
+      report = await this.#core(() => run.trainer.step());
       if (report && report.step % run.checkpointEvery === 0) await saveCheckpoint(run.trainer);
     } catch (error) {
       // A GPU failure or a trap has ended the run already, and the module is not to be used.

@@ -5,6 +5,7 @@
 // training-run.js, its checkpoints in checkpoint-cache.js.
 
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
+import { isDeviceFailure, namedError } from './core-errors.js';
 import { ClipError } from './errors.js';
 import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
@@ -46,11 +47,7 @@ const operations = {
     training.stop('cancelled');
     session.release();
     const started = performance.now();
-    try {
-      session.clip = await module.WebClip.load(files.config, files.weights, files.tokenizer);
-    } catch (error) {
-      throw await coreError(error, 'InvalidModel');
-    }
+    session.clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer));
     return { config: session.clip.config(), loadMs: performance.now() - started };
   },
 
@@ -171,10 +168,12 @@ const operations = {
     let trainer;
     if (resume) {
       const checkpoint = await storedCheckpoint();
-      trainer = await core(() => module.WebTrainer.resume(model, pairs, pool, checkpoint), 'InvalidCheckpoint');
+      trainer = await core(() => module.WebTrainer.resume(model, pairs, pool, checkpoint), {
+        InvalidModel: 'InvalidCheckpoint', InvalidInput: 'InvalidTraining',
+      });
       options = checkpointOptions(checkpoint);
     } else {
-      trainer = await core(() => module.WebTrainer.create(model, pairs, pool, options), 'InvalidTraining');
+      trainer = await core(() => module.WebTrainer.create(model, pairs, pool, options), { InvalidInput: 'InvalidTraining' });
     }
     training.start(trainer, { checkpointEvery, hyperbolic: options.method === 'hysac' });
     return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone, options };
@@ -210,7 +209,7 @@ const operations = {
   /** @param {{ bytes: Uint8Array }} args an adapter file */
   async importAdapter({ bytes }) {
     const model = session.loadedModel();
-    const adapted = await core(() => model.withAdapter(bytes), 'InvalidAdapter');
+    const adapted = await core(() => model.withAdapter(bytes), { InvalidModel: 'InvalidAdapter' });
     training.stop('cancelled');
     session.setTuned(adapted, bytes);
     return {};
@@ -223,17 +222,18 @@ function imageBytes(images) {
 }
 
 /**
- * Runs a core call, turning its failures into ClipErrors named `name`.
+ * Runs a core call, turning its failures into ClipErrors named as the core names them, renamed
+ * by `renames` for this call.
  * @template T
  * @param {() => T | Promise<T>} call
- * @param {ClipErrorName} [name]
+ * @param {import('./core-errors.js').Renames} [renames]
  * @returns {Promise<T>}
  */
-async function core(call, name = 'InvalidInput') {
+async function core(call, renames) {
   try {
     return await call();
   } catch (error) {
-    throw await coreError(error, name);
+    throw await coreError(error, renames);
   }
 }
 
@@ -273,18 +273,18 @@ async function embeddings(embed) {
 }
 
 /**
- * A ClipError for an error thrown by the core: `name` for its readable errors; the GPU failure
- * when the device was lost or ran out of memory (wgpu reports those as read-back failures or
- * panics); Crashed when the module trapped otherwise (a panic aborts).
+ * A ClipError for an error thrown by the core: the GPU failure behind it when the device was
+ * lost or ran out of memory (wgpu reports those as failed read-backs or panics); Crashed when the
+ * module trapped otherwise (a panic aborts); else the core's own error, by its name.
+ * @param {unknown} error
+ * @param {import('./core-errors.js').Renames} [renames]
  */
-async function coreError(error, name) {
+async function coreError(error, renames) {
   if (error instanceof ClipError) return error;
-  const device = error instanceof WebAssembly.RuntimeError || /^device:/.test(error.message);
-  const failure = device ? await gpuFailureBehind() : gpuFailure();
+  const failure = isDeviceFailure(error) ? await gpuFailureBehind() : gpuFailure();
   if (failure) return fail(failure);
   if (error instanceof WebAssembly.RuntimeError) return fail(trapped(error));
-  if (/^device:/.test(error.message)) return new ClipError('NoWebGPU', error.message);
-  return new ClipError(name, error.message);
+  return namedError(error, renames);
 }
 
 function trapped(error) {
