@@ -16,12 +16,18 @@ export { ClipError };
 
 /**
  * @typedef {{ stage: 'fetch', file: string, loaded: number, total: number | null, cached: boolean }
- *   | { stage: 'init' }                          // moving the weights onto the GPU
+ *   | { stage: 'init', backend: Backend }        // reading the weights into the backend
  * } LoadProgress
  */
 
-/** @typedef {{ vendor: string, architecture: string, description: string, isFallbackAdapter: boolean }} AdapterInfo */
-/** @typedef {{ config: Record<string, any>, loadMs: number }} LoadedModel */
+/** @typedef {import('./capabilities.js').AdapterInfo} AdapterInfo */
+/** @typedef {import('./capabilities.js').Backend} Backend */
+/** @typedef {import('./capabilities.js').BackendChoice} BackendChoice */
+/**
+ * What the browser offers: its WebGPU adapter (null without one), and the path 'auto' takes.
+ * @typedef {{ gpu: AdapterInfo | null, simd: boolean, backend: Backend }} Capabilities
+ */
+/** @typedef {{ config: Record<string, any>, backend: Backend, loadMs: number }} LoadedModel */
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
@@ -48,8 +54,8 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * Loads the WebAssembly core and finds a WebGPU adapter.
-   * @returns {Promise<AdapterInfo>} rejects with a ClipError named NoWebGPU or AppNotBuilt
+   * Loads the WebAssembly core and says what the browser offers it.
+   * @returns {Promise<Capabilities>} rejects with a ClipError named NoSimd or AppNotBuilt
    */
   start() {
     return this.#request('start');
@@ -58,10 +64,14 @@ export class ClipClient extends EventTarget {
   /**
    * @param {ModelSource} source
    * @param {(progress: LoadProgress) => void} [onProgress]
-   * @returns {Promise<LoadedModel>}
+   * @param {{ backend?: BackendChoice, again?: boolean }} [options] `backend`: the CPU or GPU
+   *   path ('auto', the default: the GPU where there is a hardware adapter); `again`: the model
+   *   was loaded before in this browser, so read the copy kept then rather than the network
+   * @returns {Promise<LoadedModel>} rejects with NoWebGPU when the GPU path is asked for
+   *   without an adapter
    */
-  loadModel(source, onProgress) {
-    return this.#request('loadModel', { source }, onProgress);
+  loadModel(source, onProgress, { backend = 'auto', again = false } = {}) {
+    return this.#request('loadModel', { source, backend, again }, onProgress);
   }
 
   /**

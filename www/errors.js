@@ -3,6 +3,7 @@
 
 /**
  * @typedef {'NoWebGPU'        // the GPU path was asked for where WebGPU grants no adapter
+ *   | 'NoSimd'                // WebAssembly lacks SIMD, which the core needs on either path
  *   | 'AppNotBuilt'           // pkg/ is missing: run ./build.sh
  *   | 'ModelFileMissing'      // a model file was not found or not picked
  *   | 'NetworkError'          // a download failed

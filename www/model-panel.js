@@ -1,5 +1,7 @@
 // The model panel: choose a checkpoint from this server, the Hugging Face hub or local files,
-// and follow its download and load.
+// follow its download and load, and choose the path it runs on (the CPU or WebGPU). Switching
+// paths, or going on on the CPU after a GPU failure, loads the same model again from the copy
+// this browser kept, not from the network.
 
 import { clearBanner, showBanner } from './banners.js';
 import { acceptDrops } from './drop-zone.js';
@@ -7,7 +9,12 @@ import { acceptDrops } from './drop-zone.js';
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {import('./clip-client.js').ModelSource} ModelSource */
 /** @typedef {import('./clip-client.js').LoadProgress} LoadProgress */
-/** @typedef {{ name: string, config: Record<string, any>, loadMs: number }} Model */
+/** @typedef {import('./clip-client.js').BackendChoice} BackendChoice */
+/** @typedef {import('./clip-client.js').Capabilities} Capabilities */
+/** @typedef {import('./clip-client.js').LoadedModel & { name: string }} Model */
+
+/** The errors after which the GPU path cannot be trusted in this visit, but the CPU path can. */
+const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory', 'Crashed']);
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +35,8 @@ export function setupModelPanel(client, { onModel }) {
   const statusLabel = $('load-label');
   const progressBar = $('load-progress');
   const summary = $('model-summary');
+  const backendSelect = /** @type {HTMLSelectElement} */ ($('backend'));
+  const backendHint = $('backend-hint');
 
   /** The files picked or dropped so far, by name; a later pick replaces a same-named file. */
   const picked = new Map();
@@ -36,6 +45,8 @@ export function setupModelPanel(client, { onModel }) {
   let serverModels = [];
   /** @type {Model | null} */
   let current = null;
+  /** @type {{ source: ModelSource, name: string } | null} the model loaded last, to load again */
+  let last = null;
 
   function setModel(model) {
     current = model;
@@ -49,6 +60,7 @@ export function setupModelPanel(client, { onModel }) {
     serverSelect.disabled = serverModels.length === 0;
     hubForm.querySelector('button').disabled = !usable;
     filesForm.querySelector('button').disabled = !usable || picked.size === 0;
+    backendSelect.disabled = !usable;
   }
 
   async function listServerModels() {
@@ -82,8 +94,10 @@ export function setupModelPanel(client, { onModel }) {
   /**
    * @param {ModelSource} source
    * @param {string} name
+   * @param {{ again?: boolean }} [options] `again`: the model loaded last, on another path
    */
-  async function load(source, name) {
+  async function load(source, name, { again = false } = {}) {
+    last = { source, name };
     loading = true;
     updateButtons();
     panel.setAttribute('aria-busy', 'true');
@@ -97,7 +111,7 @@ export function setupModelPanel(client, { onModel }) {
           setModel(null);
         }
         showProgress(progress, source);
-      });
+      }, { backend: /** @type {BackendChoice} */ (backendSelect.value), again });
       setModel({ name, ...loaded });
     } catch (error) {
       if (released) setModel(null);
@@ -114,7 +128,7 @@ export function setupModelPanel(client, { onModel }) {
   function showProgress(progress, source) {
     status.hidden = false;
     if (progress.stage === 'init') {
-      statusLabel.textContent = 'Moving the weights to the GPU…';
+      statusLabel.textContent = progress.backend === 'gpu' ? 'Moving the weights to the GPU…' : 'Reading the weights for the CPU…';
       progressBar.removeAttribute('value');
       return;
     }
@@ -150,26 +164,57 @@ export function setupModelPanel(client, { onModel }) {
 
   listServerModels();
 
-  client.addEventListener('workerlost', ({ detail: error }) => {
-    if (!current) return;
-    setModel(null);
-    showBanner({ key: 'model', title: 'The model stopped working', message: error.message });
+  backendSelect.addEventListener('change', () => {
+    if (current && last) load(last.source, last.name, { again: true });
   });
 
+  client.addEventListener('workerlost', (event) => {
+    const error = /** @type {CustomEvent<import('./errors.js').ClipError>} */ (event).detail;
+    if (!current) return;
+    const lost = current;
+    setModel(null);
+    const banner = showBanner({ key: 'model', title: 'The model stopped working', message: error.message });
+    if (lost.backend === 'gpu' && GPU_FAILURES.has(error.name) && last) banner.append(continueOnCpu(last));
+  });
+
+  /** A button that loads the lost model again on the CPU, from the copy this browser kept. */
+  function continueOnCpu({ source, name }) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Continue on the CPU';
+    button.addEventListener('click', () => {
+      clearBanner('model');
+      backendSelect.value = 'cpu';
+      load(source, name, { again: true });
+    });
+    return button;
+  }
+
   return {
-    /** Lets the user load models, once WebGPU is known to work. */
-    enable() {
+    /**
+     * Lets the user load models, on the paths this browser offers.
+     * @param {Capabilities} capabilities
+     */
+    enable({ gpu, backend }) {
       enabled = true;
+      const gpuOption = /** @type {HTMLOptionElement} */ (backendSelect.querySelector('option[value="gpu"]'));
+      gpuOption.disabled = !gpu;
+      /** @type {HTMLOptionElement} */ (backendSelect.querySelector('option[value="auto"]')).textContent =
+        `Automatic (here: the ${backend === 'gpu' ? 'GPU' : 'CPU'})`;
+      backendHint.textContent = gpu
+        ? 'The CPU path needs no GPU; it is slower than a hardware GPU and faster than a software one.'
+        : 'This browser grants no WebGPU adapter. For the GPU path, use a recent Chrome or Edge; on Linux, enable chrome://flags/#enable-unsafe-webgpu.';
       updateButtons();
     },
   };
 }
 
 /** @param {Model} model */
-function describe({ name, config, loadMs }) {
+function describe({ name, config, backend, loadMs }) {
   const vision = config.vision_config;
   return `${name}: ${config.projection_dim}-d embeddings, ${vision.image_size} px images `
-    + `in ${vision.patch_size} px patches; loaded in ${(loadMs / 1000).toFixed(1)} s.`;
+    + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? 'GPU (WebGPU)' : 'CPU (WebAssembly)'},`
+    + ` loaded in ${(loadMs / 1000).toFixed(1)} s.`;
 }
 
 /** @param {number} bytes */

@@ -1,5 +1,5 @@
-// <safer-clip-demo>: a prompt and its nearest safe captions, by CLIP on the visitor's own GPU,
-// for any web page: one script tag and one element. It runs its own model worker and keeps its
+// <safer-clip-demo>: a prompt and its nearest safe captions, by CLIP on the visitor's own device
+// (the GPU through WebGPU, or the CPU), for any web page: one script tag and one element. It runs its own model worker and keeps its
 // markup and styles in a shadow root.
 //
 //   <script type="module" src="https://HOST/safer-clip-demo.js"></script>
@@ -14,6 +14,8 @@
 //            model's nearest captions appear beside the original model's
 //   pool     the URL of the safe captions to search, one per line (default: the bundled 2,400)
 //   compact  fewer captions and less text, for narrow spaces
+//   backend  auto (default: the GPU where there is a hardware WebGPU adapter, else the CPU),
+//            cpu or gpu
 //
 // Served from another origin than the page's, the files need CORS (`node www/serve.mjs --cors`).
 
@@ -25,6 +27,8 @@ const DEFAULT_MODEL = 'openai/clip-vit-base-patch32';
 const DEFAULT_POOL = new URL('data/safe_pool.txt', import.meta.url);
 const PROMPT_DELAY_MS = 250;
 const SHOWN = { full: 5, compact: 3 };
+/** What this browser lacks when the model cannot run in it at all (or on the path asked for). */
+const CANNOT_RUN = new Set(['NoSimd', 'NoWebGPU']);
 
 const STYLE = `
 :host {
@@ -133,11 +137,11 @@ const TEMPLATE = `
       <ol class="tuned" aria-label="Nearest safe captions, safety-tuned model"></ol>
     </section>
   </div>
-  <p class="footer">CLIP runs on your GPU through WebGPU; nothing you type leaves this page.</p>
+  <p class="footer">CLIP runs in this page, on your GPU or CPU; nothing you type leaves it.</p>
 </div>`;
 
 export class SaferClipDemo extends HTMLElement {
-  static observedAttributes = ['model', 'prompt', 'adapter', 'pool'];
+  static observedAttributes = ['model', 'prompt', 'adapter', 'pool', 'backend'];
 
   /** @type {ClipClient | null} */
   #client = null;
@@ -201,10 +205,10 @@ export class SaferClipDemo extends HTMLElement {
     const adapter = this.getAttribute('adapter');
     tunedColumn.hidden = !adapter;
     try {
-      this.#say('Looking for WebGPU…');
+      this.#say('Starting…');
       await client.start();
       const source = modelSource(this.getAttribute('model') || DEFAULT_MODEL);
-      await client.loadModel(source, (update) => current() && this.#showProgress(update));
+      await client.loadModel(source, (update) => current() && this.#showProgress(update), { backend: backendChoice(this.getAttribute('backend')) });
       if (!current()) return;
       progress.removeAttribute('value');
       this.#say('Embedding the safe captions…');
@@ -223,7 +227,7 @@ export class SaferClipDemo extends HTMLElement {
       this.#say(`Nearest of ${captions.length.toLocaleString()} safe captions.`);
       this.#search();
     } catch (error) {
-      if (current()) this.#fail(error.name === 'NoWebGPU' ? `This browser cannot run the model: ${error.message}` : error.message);
+      if (current()) this.#fail(CANNOT_RUN.has(error.name) ? `This browser cannot run the model: ${error.message}` : error.message);
     }
   }
 
@@ -279,7 +283,7 @@ export class SaferClipDemo extends HTMLElement {
       progress.max = update.total;
       progress.value = update.loaded;
     }
-    if (update.stage === 'init') this.#say('Moving the model to the GPU…');
+    if (update.stage === 'init') this.#say(update.backend === 'gpu' ? 'Moving the model to the GPU…' : 'Reading the model for the CPU…');
     else this.#say(`${update.cached ? 'Reading' : 'Downloading'} ${update.file}: ${megabytes(update.loaded)}${update.total ? ` of ${megabytes(update.total)}` : ''}`);
   }
 
@@ -304,6 +308,15 @@ function workerUrl() {
   const url = new URL('./worker.js', import.meta.url);
   if (url.origin === location.origin) return url;
   return URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
+}
+
+/**
+ * A `backend` attribute as a choice of path; anything else than cpu or gpu is 'auto'.
+ * @param {string | null} value
+ * @returns {import('./clip-client.js').BackendChoice}
+ */
+function backendChoice(value) {
+  return value === 'cpu' || value === 'gpu' ? value : 'auto';
 }
 
 /** A `model` attribute as a model source: a folder URL, or a Hugging Face repo id. */

@@ -1,4 +1,4 @@
-// The safety panel: LoRA training on the GPU with live loss curves, pause/resume, a checkpoint
+// The safety panel: LoRA training (on the GPU or the CPU) with live loss curves and its speed, pause/resume, a checkpoint
 // kept in this browser, adapter download/upload, and the nearest safe captions of a prompt for
 // the original and the tuned model side by side. A GPU that is lost or runs out of memory during
 // a run gets its own explanation: what happened, what was kept, what to do. A HySAC model also
@@ -52,6 +52,8 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   const traversal = $('traversal');
 
   let hasModel = false;
+  /** The path the model runs on, for the speed of each step: 'the CPU' or 'the GPU'. */
+  let backendName = '';
   let training = false;
   let paused = false;
   let hasTuned = false;
@@ -146,7 +148,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     progress.max = report.total_steps;
     progress.value = report.step;
     label.textContent = `Step ${report.step} of ${report.total_steps} · epoch ${report.epoch + 1}` +
-      ` · loss ${report.loss.toFixed(4)} · ${report.examples_per_s.toFixed(1)} pairs/s`;
+      ` · loss ${report.loss.toFixed(4)} · ${report.examples_per_s.toFixed(1)} pairs/s on ${backendName}`;
     hasTuned = true;
     drawCurve();
     setButtons();
@@ -198,7 +200,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
       ? `Load the model again, then train with a smaller batch size${smaller} or a lower LoRA rank.`
         + (saved ? ' Or, to continue the saved run (it keeps its batch size), close other tabs and programs'
           + ' that use the GPU, load the model again and press “Resume saved run”.' : '')
-      : 'Load the model again (if no GPU is found, reload the page), then '
+      : 'Load the model again (on the CPU, or reload the page for a fresh GPU device), then '
         + (saved ? 'press “Resume saved run” to continue from the checkpoint.' : 'train again.') + reset;
     failure.hidden = false;
   }
@@ -363,6 +365,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     /** Switches to a new model (or to none); a run and adapters of the old model are gone. */
     async setModel(model) {
       hasModel = model !== null;
+      backendName = model?.backend === 'gpu' ? 'the GPU' : 'the CPU';
       training = false;
       paused = false;
       hasTuned = false;

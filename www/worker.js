@@ -5,6 +5,7 @@
 // training-run.js, its checkpoints in checkpoint-cache.js.
 
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
+import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
 import { isDeviceFailure, namedError } from './core-errors.js';
 import { ClipError } from './errors.js';
 import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
@@ -31,24 +32,35 @@ watchGpu((error) => fail(error));
 new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', ({ data }) => simulateGpuFailure(data));
 
 const operations = {
-  /** Initialises the core and checks for a WebGPU adapter. */
+  /**
+   * Initialises the core and says what this browser offers it: the WebGPU adapter (null
+   * without one) and the path 'auto' takes.
+   */
   async start() {
     await loadCore();
-    return adapterInfo();
+    const gpu = await gpuAdapter(navigator.gpu);
+    return { gpu, simd: true, backend: resolveBackend('auto', gpu) };
   },
 
-  /** @param {{ source: import('./clip-client.js').ModelSource }} args */
-  async loadModel({ source }, onProgress) {
+  /**
+   * Loads a model on the CPU or GPU path ('auto': the GPU when there is a hardware adapter).
+   * `again`: the model was loaded before in this browser, so its files may come from the copy
+   * kept then (switching backends, or after a GPU failure) instead of the network.
+   * @param {{ source: import('./clip-client.js').ModelSource, backend?: import('./capabilities.js').BackendChoice, again?: boolean }} args
+   */
+  async loadModel({ source, backend: choice = 'auto', again = false }, onProgress) {
     const module = await loadCore();
-    await adapterInfo();
-    const files = await fetchModelFiles(source, onProgress);
-    onProgress({ stage: 'init' });
-    // Free the previous model first: two large models may not fit in GPU memory together.
+    const gpu = await gpuAdapter(navigator.gpu);
+    const backend = resolveBackend(choice, gpu);
+    if (backend === 'gpu' && !gpu) throw noWebGpu();
+    const files = await fetchModelFiles(source, onProgress, { again });
+    onProgress({ stage: 'init', backend });
+    // Free the previous model first: two large models may not fit in memory together.
     training.stop('cancelled');
     session.release();
     const started = performance.now();
-    session.clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer));
-    return { config: session.clip.config(), loadMs: performance.now() - started };
+    session.clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend), { DeviceError: 'NoWebGPU' });
+    return { config: session.clip.config(), backend, loadMs: performance.now() - started };
   },
 
   /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */
@@ -237,9 +249,15 @@ async function core(call, renames) {
   }
 }
 
-/** @returns {Promise<typeof import('../pkg/safer_clip.js')>} */
+/**
+ * The core, initialised once; NoSimd where WebAssembly lacks SIMD, which the core is built with.
+ * @returns {Promise<typeof import('../pkg/safer_clip.js')>}
+ */
 async function loadCore() {
   if (wasm) return wasm;
+  if (!hasWasmSimd()) {
+    throw new ClipError('NoSimd', 'This browser runs WebAssembly without SIMD, which the model needs. Use a browser from 2021 or later (Chrome or Edge 91, Firefox 89, Safari 16.4), and check that WebAssembly SIMD is not turned off.');
+  }
   try {
     const module = await import('../pkg/safer_clip.js');
     await module.default();
@@ -250,16 +268,8 @@ async function loadCore() {
   }
 }
 
-async function adapterInfo() {
-  if (!navigator.gpu) {
-    throw new ClipError('NoWebGPU', 'This browser does not offer WebGPU.');
-  }
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) {
-    throw new ClipError('NoWebGPU', 'This browser has WebGPU but granted no GPU adapter: WebGPU may be turned off, or the GPU is not supported.');
-  }
-  const { vendor, architecture, description, isFallbackAdapter = false } = adapter.info;
-  return { vendor, architecture, description, isFallbackAdapter };
+function noWebGpu() {
+  return new ClipError('NoWebGPU', 'This browser grants no WebGPU adapter, so the model cannot run on the GPU: WebGPU may be missing or turned off, or the GPU is not supported. The CPU path works without it.');
 }
 
 /** Runs an embedding call and hands its matrix over as plain data. */
@@ -287,8 +297,10 @@ async function coreError(error, renames) {
   return namedError(error, renames);
 }
 
+/** @param {WebAssembly.RuntimeError} error */
 function trapped(error) {
-  return new ClipError('Crashed', `The model stopped working (${error.message}): the GPU device may have been lost. Load the model again.`);
+  const gpu = session.clip?.backend === 'gpu' ? ': the GPU device may have been lost' : '';
+  return new ClipError('Crashed', `The model stopped working (${error.message})${gpu}. Load the model again.`);
 }
 
 /**
