@@ -27,7 +27,9 @@ export { ClipError };
  * What the browser offers: its WebGPU adapter (null without one), and the path 'auto' takes.
  * @typedef {{ gpu: AdapterInfo | null, simd: boolean, backend: Backend }} Capabilities
  */
-/** @typedef {{ config: Record<string, any>, backend: Backend, loadMs: number }} LoadedModel */
+/** @typedef {import('./protocol.js').LoadTimings} LoadTimings */
+/** @typedef {import('./protocol.js').FirstTextTimings} FirstTextTimings */
+/** @typedef {{ config: Record<string, any>, backend: Backend, timings: LoadTimings }} LoadedModel */
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
@@ -37,9 +39,11 @@ export { ClipError };
  */
 
 /**
- * Fires `workerlost` (a CustomEvent whose `detail` is the ClipError: Crashed, DeviceLost,
- * OutOfMemory or WorkerError) when the worker stops and takes the loaded model with it; the next
- * request starts a fresh worker.
+ * Fires the worker's events (protocol.js) as CustomEvents: `trainstep` (`detail`: the step's
+ * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `timings` (`detail`:
+ * `{timings}`, FirstTextTimings); and `workerlost` (`detail`: the ClipError: Crashed,
+ * DeviceLost, OutOfMemory or WorkerError) when the worker stops and takes the loaded model with
+ * it; the next request starts a fresh worker.
  */
 export class ClipClient extends EventTarget {
   /** @type {Worker | null} started on the first request, and again after a crash */
@@ -76,12 +80,14 @@ export class ClipClient extends EventTarget {
 
   /**
    * @param {string[]} texts
-   * @param {{ tuned?: boolean }} [options] `tuned`: embed with the safety-tuned model (from the
-   *   current training run or an uploaded adapter); rejects with NoAdapter when there is none
+   * @param {{ tuned?: boolean, background?: boolean }} [options] `tuned`: embed with the
+   *   safety-tuned model (from the current training run or an uploaded adapter); rejects with
+   *   NoAdapter when there is none. `background`: the visitor is not waiting for these; they
+   *   wait behind the visitor's requests
    * @returns {Promise<Embeddings>}
    */
-  encodeText(texts, { tuned = false } = {}) {
-    return this.#request('encodeText', { texts, tuned });
+  encodeText(texts, { tuned = false, background = false } = {}) {
+    return this.#request('encodeText', { texts, tuned }, undefined, background);
   }
 
   /**
@@ -93,9 +99,11 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * Embeds a caption pool (the safe captions nearest-safe lookups search) with the original and,
-   * later, the tuned model.
+   * Sets the caption pool (the safe captions nearest-safe lookups search): restored from this
+   * browser when it kept the model's embeddings of it (`restored`), else embedded in the
+   * background with the original and, later, the tuned model (`pool` events tell how far).
    * @param {string[]} captions
+   * @returns {Promise<{ size: number, embedded: number, restored: boolean }>}
    */
   setPool(captions) {
     return this.#request('setPool', { captions });
@@ -103,11 +111,13 @@ export class ClipClient extends EventTarget {
 
   /**
    * The pool captions nearest to each query, by the original and (when there is one, unless
-   * `tuned` is false) the tuned model.
+   * `tuned` is false) the tuned model. While the pool is being embedded, the search covers the
+   * captions embedded so far: `poolEmbedded` of `poolSize` (`tunedEmbedded` for the tuned model).
    * @param {string[]} queries
    * @param {number} k
    * @param {{ tuned?: boolean }} [options]
-   * @returns {Promise<{ original: Neighbour[][], tuned: Neighbour[][] | null }>}
+   * @returns {Promise<{ original: Neighbour[][], tuned: Neighbour[][] | null, poolEmbedded: number,
+   *   poolSize: number, tunedEmbedded: number }>}
    */
   nearestSafe(queries, k, { tuned = true } = {}) {
     return this.#request('nearestSafe', { queries, k, tuned });
@@ -118,12 +128,14 @@ export class ClipClient extends EventTarget {
    * not a HySAC one: `retrieval` (the query's reading, `query`: root distance, unsafe beyond the
    * safe region; the `k` nearest captions by Lorentzian distance, after moving an unsafe query to
    * the safe region when `redirect`), `traversal` (the caption retrieved at each of `steps` points from the query to
-   * the root, `caption` null where only the root entails the point).
+   * the root, `caption` null where only the root entails the point); over the captions lifted
+   * so far (`poolEmbedded` of `poolSize`).
    * @param {string} query
    * @param {{ k: number, steps: number, redirect: boolean }} options
    * @returns {Promise<{
    *   retrieval: { query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] },
    *   traversal: { bound: number, boundary: number, steps: { caption: number | null, distance: number }[] },
+   *   poolEmbedded: number, poolSize: number,
    * } | null>}
    */
   hysacView(query, { k, steps, redirect }) {
@@ -202,12 +214,21 @@ export class ClipClient extends EventTarget {
     this.#pending.clear();
   }
 
-  #request(type, args, onProgress) {
+  /**
+   * @param {string} type
+   * @param {object} [args]
+   * @param {(progress: any) => void} [onProgress]
+   * @param {boolean} [background] run behind the visitor's requests
+   * @returns {Promise<any>}
+   */
+  #request(type, args, onProgress, background = false) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, onProgress });
       this.#worker ??= this.#spawn();
-      this.#worker.postMessage({ id, type, args });
+      /** @type {import('./protocol.js').Request} */
+      const request = background ? { id, type, args, background } : { id, type, args };
+      this.#worker.postMessage(request);
     });
   }
 

@@ -1,7 +1,8 @@
 // The explore view: a sample of the bundled pairs in the first two principal components of the
 // original model's text embeddings, with an arrow from each unsafe caption to its nearest safe
 // caption, for the original model and, once there is one, the safety-tuned model in the same
-// projection, so that the two pictures compare.
+// projection, so that the two pictures compare. Its captions are embedded as background work,
+// behind the visitor's own requests.
 
 import { latestOnly } from './latest-only.js';
 import { explainedVariance, fitPca, project } from './pca.js';
@@ -54,14 +55,14 @@ export function setupExplorePanel(client) {
       const texts = points.map((point) => point.text);
       if (!original) {
         status.textContent = `Embedding ${texts.length} captions with the original model…`;
-        const embeddings = await client.encodeText(texts);
+        const embeddings = await client.encodeText(texts, { background: true });
         if (stale()) return;
         const rows = texts.map((_, i) => row(embeddings, i));
         const pca = fitPca(rows);
         original = { rows, pca, coordinates: rows.map((r) => project(pca, r)) };
       }
       status.textContent = 'Embedding the captions with the tuned model…';
-      const tunedRows = await client.encodeText(texts, { tuned: true }).then(
+      const tunedRows = await client.encodeText(texts, { tuned: true, background: true }).then(
         (embeddings) => texts.map((_, i) => row(embeddings, i)),
         (error) => {
           if (error.name === 'NoAdapter') return null;

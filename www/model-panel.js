@@ -35,6 +35,7 @@ export function setupModelPanel(client, { onModel }) {
   const statusLabel = $('load-label');
   const progressBar = $('load-progress');
   const summary = $('model-summary');
+  const firstText = $('model-timings');
   const backendSelect = /** @type {HTMLSelectElement} */ ($('backend'));
   const backendHint = $('backend-hint');
 
@@ -51,6 +52,7 @@ export function setupModelPanel(client, { onModel }) {
   function setModel(model) {
     current = model;
     summary.textContent = model ? describe(model) : 'No model loaded.';
+    firstText.textContent = '';
     onModel(model);
   }
 
@@ -164,6 +166,11 @@ export function setupModelPanel(client, { onModel }) {
 
   listServerModels();
 
+  client.addEventListener('timings', (event) => {
+    const { timings } = /** @type {CustomEvent<{ timings: import('./clip-client.js').FirstTextTimings }>} */ (event).detail;
+    if (current) firstText.textContent = describeFirstText(timings);
+  });
+
   backendSelect.addEventListener('change', () => {
     if (current && last) load(last.source, last.name, { again: true });
   });
@@ -210,11 +217,25 @@ export function setupModelPanel(client, { onModel }) {
 }
 
 /** @param {Model} model */
-function describe({ name, config, backend, loadMs }) {
+function describe({ name, config, backend, timings }) {
   const vision = config.vision_config;
   return `${name}: ${config.projection_dim}-d embeddings, ${vision.image_size} px images `
     + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? 'GPU (WebGPU)' : 'CPU (WebAssembly)'},`
-    + ` loaded in ${(loadMs / 1000).toFixed(1)} s.`;
+    + ` loaded in ${seconds(timings.loadMs)} (warm-up ${seconds(timings.warmUpMs)}).`;
+}
+
+/**
+ * Where the first text result after the load spent its time.
+ * @param {import('./clip-client.js').FirstTextTimings} timings
+ */
+function describeFirstText({ fetchMs, loadMs, warmUpMs, waitMs, computeMs }) {
+  return `First text result: fetching ${seconds(fetchMs)}, loading ${seconds(loadMs)}, warm-up ${seconds(warmUpMs)},`
+    + ` waiting behind other work ${seconds(waitMs)}, computing ${seconds(computeMs)}.`;
+}
+
+/** @param {number} ms */
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
 }
 
 /** @param {number} bytes */

@@ -151,6 +151,8 @@ export class SaferClipDemo extends HTMLElement {
   #pool = [];
   #ready = false;
   #hasAdapter = false;
+  /** Whether the captions shown come from part of a pool still being embedded. */
+  #partial = false;
   #parts;
 
   constructor() {
@@ -200,6 +202,10 @@ export class SaferClipDemo extends HTMLElement {
     client.addEventListener('workerlost', ({ detail: error }) => {
       if (current()) this.#fail(`The model stopped working: ${error.message} Reload the page to start again.`);
     });
+    // A search over part of the pool is run again once the pool is embedded.
+    client.addEventListener('pool', ({ detail: { embedded, size } }) => {
+      if (current() && this.#partial && embedded === size) this.#search();
+    });
     input.value = this.getAttribute('prompt') ?? '';
     this.#parts.error.hidden = true;
     const adapter = this.getAttribute('adapter');
@@ -211,7 +217,7 @@ export class SaferClipDemo extends HTMLElement {
       await client.loadModel(source, (update) => current() && this.#showProgress(update), { backend: backendChoice(this.getAttribute('backend')) });
       if (!current()) return;
       progress.removeAttribute('value');
-      this.#say('Embedding the safe captions…');
+      this.#say('Setting the safe captions…');
       const captions = (await text(this.getAttribute('pool') || DEFAULT_POOL)).split('\n').filter((line) => line.trim());
       await client.setPool(captions);
       if (adapter) {
@@ -224,7 +230,7 @@ export class SaferClipDemo extends HTMLElement {
       this.#ready = true;
       progress.hidden = true;
       input.disabled = false;
-      this.#say(`Nearest of ${captions.length.toLocaleString()} safe captions.`);
+      this.#say(`${captions.length.toLocaleString()} safe captions.`);
       this.#search();
     } catch (error) {
       if (current()) this.#fail(CANNOT_RUN.has(error.name) ? `This browser cannot run the model: ${error.message}` : error.message);
@@ -256,6 +262,11 @@ export class SaferClipDemo extends HTMLElement {
       if (input.value.trim() !== query) return;
       original.replaceChildren(...this.#captions(found.original[0]));
       if (this.#hasAdapter) tuned.replaceChildren(...this.#captions(found.tuned[0]));
+      const searched = this.#hasAdapter ? Math.min(found.poolEmbedded, found.tunedEmbedded) : found.poolEmbedded;
+      this.#partial = searched < found.poolSize;
+      this.#say(this.#partial
+        ? `Nearest of the ${searched.toLocaleString()} of ${found.poolSize.toLocaleString()} safe captions embedded so far…`
+        : `Nearest of ${found.poolSize.toLocaleString()} safe captions.`);
       this.#parts.error.hidden = true;
       this.dispatchEvent(new CustomEvent('results', { detail: { prompt: query, ...found } }));
     } catch (error) {

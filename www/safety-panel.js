@@ -7,6 +7,7 @@
 
 import { clearBanner, showBanner } from './banners.js';
 import { debounce } from './debounce.js';
+import { latestOnly } from './latest-only.js';
 import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
@@ -67,6 +68,8 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   let runOptions = null;
   /** The checkpoint this browser keeps, as checkpointInfo gives it. */
   let savedRun = null;
+  /** Whether the results shown cover only part of a pool still being embedded. */
+  let partial = false;
 
   function setButtons() {
     startButton.disabled = !hasModel || training;
@@ -267,8 +270,9 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
   redirectToggle.addEventListener('change', compare);
 
-  async function compare() {
+  const compare = latestOnly(async () => {
     const query = comparePrompt.value.trim();
+    partial = false;
     if (!hasModel || pool.length === 0 || !query) {
       originalList.replaceChildren(note('Type a prompt to see its nearest safe captions.'));
       tunedList.replaceChildren(note(hasTuned ? 'Type a prompt.' : 'Train or upload an adapter.'));
@@ -288,12 +292,23 @@ export function setupSafetyPanel(client, { onTunedChange }) {
         tunedList.replaceChildren(...(found.tuned ? neighbours(found.tuned[0]) : [note('Train or upload an adapter.')]));
       }
       showHysac(hysac);
-      compareStatus.textContent = `Nearest of ${pool.length.toLocaleString()} safe captions.`
+      const searched = Math.min(found.poolEmbedded, found.tuned ? found.tunedEmbedded : Infinity, hysac ? hysac.poolEmbedded : Infinity);
+      partial = searched < found.poolSize;
+      compareStatus.textContent = (partial
+        ? `Nearest of the ${searched.toLocaleString()} of ${found.poolSize.toLocaleString()} safe captions embedded so far;`
+          + ' the lists update when all are.'
+        : `Nearest of ${found.poolSize.toLocaleString()} safe captions.`)
         + (hysac ? ' The tuned model (HySAC) ranks them by hyperbolic distance: smaller is nearer.' : '');
     } catch (error) {
       compareStatus.textContent = `The search failed: ${error.message}`;
     }
-  }
+  });
+
+  // Results over part of the pool are brought up to date once the pool is embedded.
+  client.addEventListener('pool', (event) => {
+    const { embedded, size } = /** @type {CustomEvent<{ embedded: number, size: number }>} */ (event).detail;
+    if (partial && embedded === size) compare();
+  });
 
   /** The HySAC views for a prompt, or none (`hysac` null: the tuned model is not a HySAC one). */
   function showHysac(hysac) {
@@ -380,7 +395,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
         pool = captions;
       } catch (error) {
         // Said in the panel, not in a page banner: the rest of the page works without the pool.
-        compareStatus.textContent = `The safe caption pool could not be embedded with this model: ${error.message}`;
+        compareStatus.textContent = `The safe caption pool could not be set for this model: ${error.message}`;
       }
       setButtons();
       compare();

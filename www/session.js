@@ -1,26 +1,31 @@
 // What the worker holds for the page: the loaded model, the safety-tuned model (from a training
-// run or an uploaded adapter) and the caption pool embedded by each. Every handle here owns
-// memory in the WebAssembly core (and on the GPU), so whatever is replaced is freed.
+// run or an uploaded adapter) and the caption pool, embedded by each model as far as the
+// background work has got. Every handle here owns memory in the WebAssembly core (and on the
+// GPU), so whatever is replaced is freed.
 
 import { ClipError } from './errors.js';
 
 /** @typedef {import('../pkg/safer_clip.js').WebClip} WebClip */
 /** @typedef {import('../pkg/safer_clip.js').CaptionPool} CaptionPool */
 /** @typedef {import('../pkg/safer_clip.js').HyperbolicPoints} HyperbolicPoints */
+/**
+ * The caption pool: embedded by the original model (`restored` when its embeddings came from
+ * this browser's cache, kept under `key`), by the tuned model, and lifted onto a HySAC tuned
+ * model's hyperboloid (its first `liftedCount` captions).
+ * @typedef {{ captions: string[], key: string | null, original: CaptionPool | null, restored: boolean,
+ *   tuned: CaptionPool | null, lifted: HyperbolicPoints | null, liftedCount: number }} Pool
+ */
 
 export class Session {
   /** @type {WebClip | null} */
   clip = null;
+  /** The SHA-256 of the loaded model's weights file: the model's name in this browser's caches. */
+  weights = '';
   /** @type {WebClip | null} the model with safety adapters */
   tuned = null;
   /** @type {Uint8Array | null} the adapter file `tuned` came from, when it was uploaded */
   uploadedAdapter = null;
-  /**
-   * The caption pool, embedded by the original model and, when there is one, the tuned model
-   * (and lifted onto its hyperboloid, for a HySAC model).
-   * @type {{ captions: string[], original: CaptionPool | null, tuned: CaptionPool | null,
-   *   hyperbolic: HyperbolicPoints | null }}
-   */
+  /** @type {Pool} */
   pool = emptyPool();
 
   loadedModel() {
@@ -34,12 +39,23 @@ export class Session {
     return this.tuned;
   }
 
+  /**
+   * @param {WebClip} clip
+   * @param {string} weights the SHA-256 of its weights file
+   */
+  setModel(clip, weights) {
+    this.release();
+    this.clip = clip;
+    this.weights = weights;
+  }
+
   /** Frees the model and everything derived from it. */
   release() {
     this.setTuned(null);
-    this.freePool();
+    this.setPool(emptyPool());
     this.clip?.free();
     this.clip = null;
+    this.weights = '';
   }
 
   /**
@@ -53,6 +69,7 @@ export class Session {
   }
 
   /**
+   * A new tuned model (or none): the pool's tuned embeddings and lifted points go with the old.
    * @param {WebClip | null} model
    * @param {Uint8Array | null} [uploadedAdapter] the adapter file it came from, if uploaded
    */
@@ -61,19 +78,23 @@ export class Session {
     this.tuned = model;
     this.uploadedAdapter = uploadedAdapter;
     this.pool.tuned?.free();
-    this.pool.hyperbolic?.free();
+    this.pool.lifted?.free();
     this.pool.tuned = null;
-    this.pool.hyperbolic = null;
+    this.pool.lifted = null;
+    this.pool.liftedCount = 0;
   }
 
-  freePool() {
-    this.pool.original?.free();
-    this.pool.tuned?.free();
-    this.pool.hyperbolic?.free();
-    this.pool = emptyPool();
+  /** @param {Pool} pool replaces the pool, which is freed */
+  setPool(pool) {
+    const old = this.pool;
+    old.original?.free();
+    old.tuned?.free();
+    old.lifted?.free();
+    this.pool = pool;
   }
 }
 
-function emptyPool() {
-  return { captions: [], original: null, tuned: null, hyperbolic: null };
+/** @returns {Pool} */
+export function emptyPool() {
+  return { captions: [], key: null, original: null, restored: false, tuned: null, lifted: null, liftedCount: 0 };
 }

@@ -1,45 +1,45 @@
-// A LoRA training run in the worker, one step per turn of the worker's queue, so that the page's
-// requests (pause, a search) are answered between steps. Steps and the end of the run are posted
-// to the page as events (protocol.js); a checkpoint is kept in this browser every
+// A LoRA training run in the worker: one step per turn of the worker's background lane, so that
+// the page's requests (pause, a search) are answered between steps. Steps and the end of the run
+// are posted to the page as events (protocol.js); a checkpoint is kept in this browser every
 // `checkpointEvery` steps, at pauses and at the end.
 
 import { saveCheckpoint } from './checkpoint-cache.js';
 import { ClipError } from './errors.js';
 
 /** @typedef {import('../pkg/safer_clip.js').WebTrainer} WebTrainer */
-/** @typedef {import('./session.js').Session} Session */
+/** @typedef {import('../pkg/safer_clip.js').WebClip} WebClip */
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
 /**
  * @typedef {{ trainer: WebTrainer, paused: boolean, checkpointEvery: number, hyperbolic: boolean }} Run
  */
 
+const JOB = 'training';
+
 export class Training {
   /** @type {Run | null} */
   #run = null;
-  #session;
-  #schedule;
+  #background;
+  #cancel;
   #post;
   #core;
-  #crashed;
+  #onTuned;
 
   /**
-   * @param {{ session: Session, schedule: (task: () => Promise<void>) => void,
+   * @param {{ background: (key: string, turn: () => Promise<boolean>) => void,
+   *   cancel: (key: string) => void,
    *   post: (event: WorkerEvent) => void,
    *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
-   *   crashed: () => boolean }} worker `schedule` queues a task behind the requests waiting;
-   *   `core` runs a call of the core, turning its failures into ClipErrors; `crashed` tells when
-   *   the module may no longer be used
+   *   onTuned: (model: WebClip, options: { final: boolean }) => void }} worker `background` adds
+   *   a job to the worker's background lane, `cancel` drops one; `core` runs a call of the core,
+   *   turning its failures into ClipErrors; `onTuned` takes the run's tuned model after each
+   *   step (`final` at pauses and at the end)
    */
-  constructor({ session, schedule, post, core, crashed }) {
-    this.#session = session;
-    this.#schedule = schedule;
+  constructor({ background, cancel, post, core, onTuned }) {
+    this.#background = background;
+    this.#cancel = cancel;
     this.#post = post;
     this.#core = core;
-    this.#crashed = crashed;
-  }
-
-  get running() {
-    return this.#run !== null;
+    this.#onTuned = onTuned;
   }
 
   /**
@@ -51,8 +51,9 @@ export class Training {
    */
   start(trainer, { checkpointEvery, hyperbolic }) {
     this.stop('cancelled');
-    this.#run = { trainer, paused: false, checkpointEvery, hyperbolic };
-    this.#scheduleStep(this.#run);
+    const run = { trainer, paused: false, checkpointEvery, hyperbolic };
+    this.#run = run;
+    this.#background(JOB, () => this.#step(run));
   }
 
   /** Stops after the current step and keeps a checkpoint of it in this browser. */
@@ -60,8 +61,10 @@ export class Training {
     const run = this.#run;
     if (!run) return { stepsDone: 0 };
     run.paused = true;
+    this.#cancel(JOB);
     await saveCheckpoint(run.trainer);
-    if (run.hyperbolic) this.#session.setTuned(await this.#core(() => run.trainer.tunedHyperbolic()));
+    const tuned = run.hyperbolic ? await this.#core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned();
+    this.#onTuned(tuned, { final: true });
     return { stepsDone: run.trainer.stepsDone };
   }
 
@@ -70,17 +73,18 @@ export class Training {
     if (!run) throw new ClipError('NoTraining', 'There is no training run to resume.');
     if (run.paused) {
       run.paused = false;
-      this.#scheduleStep(run);
+      this.#background(JOB, () => this.#step(run));
     }
     return { stepsDone: run.trainer.stepsDone };
   }
 
   /**
-   * Ends the run, if there is one, and tells the page why.
-   * @param {'cancelled' | 'error'} reason
+   * Ends the run, if there is one, and tells the page.
+   * @param {'cancelled'} reason
    */
   stop(reason) {
     if (!this.#run) return;
+    this.#cancel(JOB);
     this.#run.trainer.free();
     this.#run = null;
     this.#post({ event: 'trainend', reason });
@@ -91,6 +95,7 @@ export class Training {
    * @returns {boolean} whether there was one
    */
   abandon() {
+    this.#cancel(JOB);
     const had = this.#run !== null;
     this.#run = null;
     return had;
@@ -102,37 +107,36 @@ export class Training {
     return run ? this.#core(() => run.trainer.adapter()) : null;
   }
 
-  /** @param {Run} run */
-  #scheduleStep(run) {
-    this.#schedule(() => this.#step(run));
-  }
-
-  /** @param {Run} run */
+  /**
+   * One step of `run`; says whether another follows.
+   * @param {Run} run
+   */
   async #step(run) {
-    if (this.#run !== run || run.paused || this.#crashed()) return;
+    if (this.#run !== run || run.paused) return false;
     let report;
     try {
       report = await this.#core(() => run.trainer.step());
       if (report && report.step % run.checkpointEvery === 0) await saveCheckpoint(run.trainer);
     } catch (error) {
-      // A GPU failure or a trap has ended the run already, and the module is not to be used.
-      if (this.#crashed()) return;
+      // A GPU failure or a trap has ended the run already (abandon), and the module is not to
+      // be used.
+      if (this.#run !== run) return false;
       // The adapters stay the last good ones; keep them so they can still be downloaded.
       await saveCheckpoint(run.trainer).catch(() => {});
       const { name, message } = error instanceof ClipError ? error : new ClipError('TrainingStopped', String(error));
       run.paused = true;
       this.#post({ event: 'trainend', reason: 'error', error: { name, message } });
-      return;
+      return false;
     }
     if (!report) {
       await saveCheckpoint(run.trainer);
-      this.#session.setTuned(run.hyperbolic ? await this.#core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned());
+      this.#onTuned(run.hyperbolic ? await this.#core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned(), { final: true });
       this.#post({ event: 'trainend', reason: 'done' });
-      return;
+      return false;
     }
-    // The tuned model is refreshed from the adapters after every step, for before/after views.
-    this.#session.setTuned(run.trainer.tuned());
+    // The tuned model follows the adapters after every step, for before/after views.
+    this.#onTuned(run.trainer.tuned(), { final: false });
     this.#post({ event: 'trainstep', report });
-    this.#scheduleStep(run);
+    return true;
   }
 }

@@ -1,20 +1,25 @@
 // The module worker that owns the WebAssembly core and the loaded model, so the page never
 // freezes: its lifecycle (starting the core, ending all model work after a trap or a GPU
 // failure), its operations, and the one dispatch from the page's requests to them. The messages
-// are described in protocol.js; the models and pools live in session.js, a training run in
-// training-run.js, its checkpoints in checkpoint-cache.js.
+// are described in protocol.js. The visitor's requests run before background work (scheduler.js);
+// the models and pools live in session.js, the pool's background work in pool-work.js, a training
+// run in training-run.js, its checkpoints in checkpoint-cache.js.
 
-import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
 import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
+import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
 import { isDeviceFailure, namedError } from './core-errors.js';
 import { ClipError } from './errors.js';
 import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
+import { sha256 } from './pool-cache.js';
+import { PoolWork } from './pool-work.js';
+import { Scheduler } from './scheduler.js';
 import { Session } from './session.js';
 import { Training } from './training-run.js';
 
-/** @typedef {import('./errors.js').ClipErrorName} ClipErrorName */
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./protocol.js').Request} Request */
+/** @typedef {import('./protocol.js').LoadTimings} LoadTimings */
 
 /** @type {typeof import('../pkg/safer_clip.js') | null} */
 let wasm = null;
@@ -24,8 +29,29 @@ let wasm = null;
  * @type {ClipError | null}
  */
 let crash = null;
+/**
+ * The loaded model's load timings, until the first text result after the load completes them
+ * (and is reported as a `timings` event).
+ * @type {LoadTimings | null}
+ */
+let firstTextTimings = null;
+
+const scheduler = new Scheduler({
+  onError: (key, error) => console.warn(`background work “${key}” stopped: ${error instanceof Error ? error.message : error}`),
+});
 const session = new Session();
-const training = new Training({ session, schedule: enqueue, post, core, crashed: () => crash !== null });
+const lanes = { background, cancel: (/** @type {string} */ key) => scheduler.cancel(key), core, post };
+const pools = new PoolWork({ session, ...lanes });
+const training = new Training({
+  ...lanes,
+  onTuned: (model, { final }) => {
+    session.setTuned(model);
+    pools.tunedChanged({ final });
+  },
+});
+
+/** The visitor's requests whose first answer after a load is timed: they encode text. */
+const TEXT_REQUESTS = new Set(['encodeText', 'nearestSafe', 'hysacView']);
 
 watchGpu((error) => fail(error));
 // Test hook: the browser tests simulate GPU failures through this channel (gpu-watch.js).
@@ -43,24 +69,40 @@ const operations = {
   },
 
   /**
-   * Loads a model on the CPU or GPU path ('auto': the GPU when there is a hardware adapter).
-   * `again`: the model was loaded before in this browser, so its files may come from the copy
-   * kept then (switching backends, or after a GPU failure) instead of the network.
+   * Loads a model on the CPU or GPU path ('auto': the GPU when there is a hardware adapter) and
+   * warms it up, so that the first search pays no shader compilation. `again`: the model was
+   * loaded before in this browser, so its files may come from the copy kept then (switching
+   * backends, or after a GPU failure) instead of the network.
    * @param {{ source: import('./clip-client.js').ModelSource, backend?: import('./capabilities.js').BackendChoice, again?: boolean }} args
+   * @param {(progress: import('./clip-client.js').LoadProgress) => void} onProgress
    */
   async loadModel({ source, backend: choice = 'auto', again = false }, onProgress) {
     const module = await loadCore();
     const gpu = await gpuAdapter(navigator.gpu);
     const backend = resolveBackend(choice, gpu);
     if (backend === 'gpu' && !gpu) throw noWebGpu();
+    const fetchStarted = performance.now();
     const files = await fetchModelFiles(source, onProgress, { again });
+    const loadStarted = performance.now();
     onProgress({ stage: 'init', backend });
     // Free the previous model first: two large models may not fit in memory together.
     training.stop('cancelled');
+    pools.clear();
     session.release();
-    const started = performance.now();
-    session.clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend), { DeviceError: 'NoWebGPU' });
-    return { config: session.clip.config(), backend, loadMs: performance.now() - started };
+    firstTextTimings = null;
+    // The digest runs off this thread while the core reads the weights.
+    const weights = sha256(files.weights);
+    const clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend), { DeviceError: 'NoWebGPU' });
+    session.setModel(clip, await weights);
+    const warmUpStarted = performance.now();
+    await core(() => clip.warmUp());
+    const timings = {
+      fetchMs: loadStarted - fetchStarted,
+      loadMs: warmUpStarted - loadStarted,
+      warmUpMs: performance.now() - warmUpStarted,
+    };
+    firstTextTimings = timings;
+    return { config: clip.config(), backend, timings };
   },
 
   /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */
@@ -75,50 +117,50 @@ const operations = {
     return embeddings(() => session.loadedModel().embedImages(bytes));
   },
 
-  /** @param {{ captions: string[] }} args */
+  /**
+   * Sets the caption pool: restored from this browser, or embedded in the background from now
+   * on (`pool` events tell how far).
+   * @param {{ captions: string[] }} args
+   */
   async setPool({ captions }) {
-    session.freePool();
-    session.pool.captions = captions;
-    session.pool.original = await core(() => session.loadedModel().embedPool(captions));
-    return { size: captions.length };
+    return pools.set(captions);
   },
 
   /**
    * The pool captions nearest to each query, for the original model and, when there is one
-   * (and `tuned`), the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
+   * (and `tuned`), the tuned model; while the pool is still being embedded, over the part
+   * embedded so far (`poolEmbedded` of `poolSize`; `tunedEmbedded` for the tuned model's).
    * @param {{ queries: string[], k: number, tuned?: boolean }} args
    */
   async nearestSafe({ queries, k, tuned: withTuned = true }) {
-    const { pool } = session;
-    const original = pool.original;
-    if (!original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    const result = await core(() => session.loadedModel().nearest(original, queries, k));
+    const model = session.loadedModel();
+    const pool = await pools.ready('original');
+    const original = await core(() => model.nearest(pool, queries, k));
+    const result = { original, poolEmbedded: pool.embedded, poolSize: pool.size, tuned: null, tunedEmbedded: 0 };
     const tuned = session.tuned;
-    let tunedResult = null;
-    if (tuned && withTuned) {
-      const tunedPool = pool.tuned ??= await core(() => tuned.embedPool(pool.captions));
-      tunedResult = await core(() => tuned.nearest(tunedPool, queries, k));
-    }
-    return { original: result, tuned: tunedResult };
+    if (!tuned || !withTuned) return result;
+    const tunedPool = await pools.ready('tuned');
+    const found = await core(() => tuned.nearest(tunedPool, queries, k));
+    return { ...result, tuned: found, tunedEmbedded: tunedPool.embedded };
   },
 
   /**
    * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
    * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe
    * region first with `redirect`), and its traversal to the root in `steps` steps with the
-   * caption retrieved at each.
+   * caption retrieved at each; over the part of the pool lifted so far (`poolEmbedded` of
+   * `poolSize`).
    * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
    */
   async hysacView({ query, k, steps, redirect }) {
-    const { pool, tuned } = session;
+    const { tuned } = session;
     if (!tuned?.isHyperbolic) return null;
-    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    const lifted = pool.hyperbolic ??= await core(() => tuned.liftTexts(pool.captions));
+    const lifted = await pools.lifted();
     const point = await core(() => tuned.liftTexts([query]));
     try {
-      const retrieval = await core(() => tuned.retrieveHyperbolic(lifted, point, k, redirect));
-      const traversal = await core(() => tuned.traverse(lifted, point, steps));
-      return { retrieval, traversal };
+      const retrieval = await core(() => tuned.retrieveHyperbolic(lifted.points, point, k, redirect));
+      const traversal = await core(() => tuned.traverse(lifted.points, point, steps));
+      return { retrieval, traversal, poolEmbedded: lifted.count, poolSize: session.pool.captions.length };
     } finally {
       point.free();
     }
@@ -168,15 +210,15 @@ const operations = {
   /**
    * Starts a LoRA training run (or resumes the checkpoint kept in this browser) and returns at
    * once, with the run's options (a resumed run's come from its checkpoint); steps follow as
-   * `trainstep` events. The caption pool (setPool) doubles as extra safe targets.
+   * `trainstep` events. The caption pool (setPool), embedded in full first, doubles as extra
+   * safe targets.
    * @param {{ pairs: string, options: import('./clip-client.js').TrainOptions, checkpointEvery?: number, resume?: boolean }} args
    */
   async train({ pairs, options, checkpointEvery = 10, resume = false }) {
     const model = session.loadedModel();
-    const pool = session.pool.original;
-    if (!pool) throw new ClipError('NoPool', 'Set a caption pool first: it holds the safe targets.');
     const module = await loadCore();
     training.stop('cancelled');
+    const pool = await pools.complete();
     let trainer;
     if (resume) {
       const checkpoint = await storedCheckpoint();
@@ -224,6 +266,7 @@ const operations = {
     const adapted = await core(() => model.withAdapter(bytes), { InvalidModel: 'InvalidAdapter' });
     training.stop('cancelled');
     session.setTuned(adapted, bytes);
+    pools.tunedChanged({ final: true });
     return {};
   },
 };
@@ -242,6 +285,7 @@ function imageBytes(images) {
  * @returns {Promise<T>}
  */
 async function core(call, renames) {
+  if (crash) throw crash;
   try {
     return await call();
   } catch (error) {
@@ -272,7 +316,10 @@ function noWebGpu() {
   return new ClipError('NoWebGPU', 'This browser grants no WebGPU adapter, so the model cannot run on the GPU: WebGPU may be missing or turned off, or the GPU is not supported. The CPU path works without it.');
 }
 
-/** Runs an embedding call and hands its matrix over as plain data. */
+/**
+ * Runs an embedding call and hands its matrix over as plain data.
+ * @param {() => Promise<import('../pkg/safer_clip.js').Matrix>} embed
+ */
 async function embeddings(embed) {
   const matrix = await core(embed);
   try {
@@ -328,6 +375,15 @@ function post(event) {
   self.postMessage(event);
 }
 
+/**
+ * Adds a job to the background lane; after a crash its turns do nothing.
+ * @param {string} key
+ * @param {() => Promise<boolean>} turn
+ */
+function background(key, turn) {
+  scheduler.background(key, () => (crash ? Promise.resolve(false) : turn()));
+}
+
 // A trap in a callback from the browser (wgpu panics on an uncaptured GPU error) answers no
 // request; it ends the model work here, before it reaches the page as a bare worker error.
 self.addEventListener('error', (event) => {
@@ -336,21 +392,30 @@ self.addEventListener('error', (event) => {
   fail(gpuFailure() ?? trapped(event.error));
 });
 
-let queue = Promise.resolve();
+self.addEventListener('message', (/** @type {MessageEvent<Request>} */ { data: { id, type, args, background: later } }) => {
+  if (later) background(`request:${id}`, () => handle(id, type, args, null).then(() => false));
+  else scheduler.request((waitedMs) => handle(id, type, args, waitedMs));
+});
 
-/** Queues `task` behind every request and step waiting. */
-function enqueue(task) {
-  queue = queue.then(task);
-}
-
-self.addEventListener('message', ({ data: { id, type, args } }) => enqueue(() => handle(id, type, args)));
-
-async function handle(id, type, args) {
+/**
+ * Runs one request and posts its answer.
+ * @param {number} id
+ * @param {string} type
+ * @param {object | undefined} args
+ * @param {number | null} waitedMs how long the visitor's request waited behind other work;
+ *   null for background work
+ */
+async function handle(id, type, args, waitedMs) {
   try {
     if (crash) throw crash;
-    const operation = operations[type];
+    const operation = /** @type {Record<string, (args: any, onProgress: (progress: any) => void) => Promise<any>>} */ (operations)[type];
     if (!operation) throw new ClipError('WorkerError', `unknown request “${type}”`);
+    const started = performance.now();
     const result = await operation(args ?? {}, (progress) => self.postMessage({ id, progress }));
+    if (firstTextTimings && TEXT_REQUESTS.has(type) && waitedMs !== null) {
+      post({ event: 'timings', timings: { ...firstTextTimings, waitMs: waitedMs, computeMs: performance.now() - started } });
+      firstTextTimings = null;
+    }
     self.postMessage({ id, ok: true, result }, result?.data ? [result.data.buffer] : []);
   } catch (error) {
     const { name, message } = error instanceof ClipError ? error : new ClipError('WorkerError', String(error?.message ?? error));
