@@ -143,27 +143,43 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * The safety-tuned model's embeddings of texts or of images. For a HySAC model (`hyperbolic`)
-   * these are points on its hyperboloid, with each one's safe/unsafe reading (`unsafe` null for
-   * images when the adapter has no bound for images); rank them with rankHyperbolic.
-   * @param {{ texts: string[] } | { images: Blob[] }} input
-   * @returns {Promise<Embeddings & { hyperbolic: boolean, safety?: { distance: number, unsafe: boolean | null }[] }>}
+   * The safety-tuned model's view of texts or of images, for the search panel's galleries. A
+   * cosine model's embeddings come back (`hyperbolic` false), to rank on the page. A HySAC
+   * model's points stay in the worker, in the captions gallery (texts, which replace it) or the
+   * images gallery (images, which join it under the page's `ids`), to rank with rankTuned;
+   * each one's safe/unsafe reading comes back (`unsafe` null for images when the adapter has no
+   * bound for images).
+   * @param {{ texts: string[] } | { images: Blob[], ids?: number[] }} input
+   * @returns {Promise<(Embeddings & { hyperbolic: false })
+   *   | { hyperbolic: true, safety: { distance: number, unsafe: boolean | null }[] }>}
    */
   encodeTuned(input) {
     return this.#request('encodeTuned', input);
   }
 
   /**
-   * A HySAC model's `k` nearest of `gallery` to `query`, both from encodeTuned (the query: one
-   * text's point), by Lorentzian distance; with `redirect`, an unsafe query is first moved to
-   * the safe region.
-   * @param {Float32Array} query
-   * @param {{ data: Float32Array, cols: number, images: boolean }} gallery
-   * @param {{ k: number, redirect: boolean }} options
-   * @returns {Promise<{ query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] }>}
+   * Drops images from the HySAC tuned model's image gallery.
+   * @param {number[]} ids
    */
-  rankHyperbolic(query, { data, cols, images }, { k, redirect }) {
-    return this.#request('rankHyperbolic', { query, gallery: data, cols, images, k, redirect });
+  forgetTunedImages(ids) {
+    return this.#request('forgetTunedImages', { ids });
+  }
+
+  /**
+   * What the tuned model makes of `query` against the galleries. A cosine model: the query's
+   * embedding, to rank the page's own embeddings with. A HySAC model: its ranking of the
+   * galleries it keeps (encodeTuned) by Lorentzian distance: the query's reading, where
+   * redirection moved it (null: nowhere), the `k.captions` nearest captions by index and the
+   * `k.images` nearest images by id; with `redirect`, an unsafe query is first moved to the
+   * safe region.
+   * @param {string} query
+   * @param {{ k: { captions: number, images: number }, redirect: boolean }} options
+   * @returns {Promise<{ hyperbolic: false, embedding: Float32Array }
+   *   | { hyperbolic: true, query: { distance: number, unsafe: boolean }, redirected: number | null,
+   *     captions: { index: number, distance: number }[], images: { id: number, distance: number }[] }>}
+   */
+  rankTuned(query, { k, redirect }) {
+    return this.#request('rankTuned', { query, k, redirect });
   }
 
   /**

@@ -1,9 +1,10 @@
 // What the worker holds for the page: the loaded model, the safety-tuned model (from a training
-// run or an uploaded adapter) and the caption pool, embedded by each model as far as the
-// background work has got. Every handle here owns memory in the WebAssembly core (and on the
+// run or an uploaded adapter), the caption pool, embedded by each model as far as the background
+// work has got, and the search panel's galleries as a HySAC tuned model lifted them. Every handle here owns memory in the WebAssembly core (and on the
 // GPU), so whatever is replaced is freed.
 
 import { ClipError } from './errors.js';
+import { Gallery } from './gallery.js';
 
 /** @typedef {import('../pkg/safer_clip.js').WebClip} WebClip */
 /** @typedef {import('../pkg/safer_clip.js').CaptionPool} CaptionPool */
@@ -27,6 +28,8 @@ export class Session {
   uploadedAdapter = null;
   /** @type {Pool} */
   pool = emptyPool();
+  /** The search panel's galleries, lifted by a HySAC tuned model. */
+  galleries = { captions: new Gallery(false), images: new Gallery(true) };
 
   loadedModel() {
     if (!this.clip) throw new ClipError('NoModel', 'Load a model first.');
@@ -66,10 +69,12 @@ export class Session {
     this.clip = null;
     this.tuned = null;
     this.pool = emptyPool();
+    this.galleries = { captions: new Gallery(false), images: new Gallery(true) };
   }
 
   /**
-   * A new tuned model (or none): the pool's tuned embeddings and lifted points go with the old.
+   * A new tuned model (or none): the pool's tuned embeddings and lifted points, and the lifted
+   * galleries, go with the old.
    * @param {WebClip | null} model
    * @param {Uint8Array | null} [uploadedAdapter] the adapter file it came from, if uploaded
    */
@@ -82,6 +87,8 @@ export class Session {
     this.pool.tuned = null;
     this.pool.lifted = null;
     this.pool.liftedCount = 0;
+    this.galleries.captions.clear();
+    this.galleries.images.clear();
   }
 
   /** @param {Pool} pool replaces the pool, which is freed */

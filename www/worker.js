@@ -167,12 +167,14 @@ const operations = {
   },
 
   /**
-   * The safety-tuned model's embeddings of texts or of encoded images. A HySAC model's are its
-   * lifted points, with each one's safe/unsafe reading; they rank by Lorentzian distance
-   * (rankHyperbolic), not by cosine.
-   * @param {{ texts?: string[], images?: Blob[] }} args one of the two
+   * The safety-tuned model's view of texts or encoded images, for the search panel. A cosine
+   * model's embeddings come back, for the page to rank. A HySAC model's lifted points stay here,
+   * in `gallery` (captions replace the gallery; images join it under the page's `ids`), for
+   * rankTuned, and each one's safe/unsafe reading comes back.
+   * @param {{ texts?: string[], images?: Blob[], gallery?: 'captions' | 'images', ids?: number[] }} args
+   *   texts or images; `gallery` for a HySAC model
    */
-  async encodeTuned({ texts, images }) {
+  async encodeTuned({ texts, images, gallery = texts ? 'captions' : 'images', ids = [] }) {
     const model = session.tunedModel();
     const input = texts ?? await imageBytes(images ?? []);
     if (!model.isHyperbolic) {
@@ -180,30 +182,63 @@ const operations = {
       return { ...embedded, hyperbolic: false };
     }
     const lifted = await core(() => (texts ? model.liftTexts(input) : model.liftImages(input)));
+    let safety;
     try {
-      const safety = await core(() => model.poolSafety(lifted));
-      return { ...await embeddings(() => lifted.rows()), hyperbolic: true, safety };
-    } finally {
+      safety = await core(() => model.poolSafety(lifted));
+    } catch (error) {
       lifted.free();
+      throw error;
     }
+    const kept = session.galleries[gallery];
+    if (gallery === 'captions') kept.clear();
+    await core(() => kept.add(texts ? texts.map((_, i) => i) : ids, lifted));
+    return { hyperbolic: true, safety };
   },
 
   /**
-   * A HySAC model's retrieval over points from encodeTuned (`rows` of `cols` values): the lifted
-   * text `query`'s safe/unsafe reading and the `k` nearest `gallery` points, moved to the safe
-   * region first with `redirect` (see WebClip.retrieveHyperbolic).
-   * @param {{ query: Float32Array, gallery: Float32Array, cols: number, images: boolean, k: number, redirect: boolean }} args
+   * Drops images from the HySAC tuned model's image gallery (encodeTuned).
+   * @param {{ ids: number[] }} args
    */
-  async rankHyperbolic({ query, gallery, cols, images, k, redirect }) {
+  async forgetTunedImages({ ids }) {
+    const { tuned } = session;
+    if (tuned?.isHyperbolic) await core(() => session.galleries.images.remove(ids, tuned));
+    return {};
+  },
+
+  /**
+   * What the tuned model needs to rank the search panel's galleries for a prompt. A cosine
+   * model: the prompt's embedding (the page ranks its own). A HySAC model: its ranking of the
+   * galleries kept here (encodeTuned), with the prompt's safe/unsafe reading, its root distance
+   * after redirection (`redirected`, null when it was not moved), and the `k` nearest captions
+   * (by index) and images (by id), moved to the safe region first with `redirect`.
+   * @param {{ query: string, k: { captions: number, images: number }, redirect: boolean }} args
+   */
+  async rankTuned({ query, k, redirect }) {
     const model = session.tunedModel();
-    const point = await core(() => model.hyperbolicPointsFromRows(query, cols, false));
-    let points = null;
+    if (!model.isHyperbolic) {
+      const { data } = await embeddings(() => model.embedTexts([query]));
+      return { hyperbolic: false, embedding: data };
+    }
+    const point = await core(() => model.liftTexts([query]));
     try {
-      const galleryPoints = points = await core(() => model.hyperbolicPointsFromRows(gallery, cols, images));
-      return await core(() => model.retrieveHyperbolic(galleryPoints, point, k, redirect));
+      /** @param {import('./gallery.js').Gallery} gallery @param {number} count */
+      const rank = (gallery, count) => {
+        const points = gallery.points;
+        return points && count > 0 ? core(() => model.retrieveHyperbolic(points, point, Math.min(count, gallery.ids.length), redirect)) : null;
+      };
+      const { captions, images } = session.galleries;
+      const byCaption = await rank(captions, k.captions);
+      const byImage = await rank(images, k.images);
+      const reading = byCaption ?? byImage ?? { query: (await core(() => model.poolSafety(point)))[0], redirected: null };
+      return {
+        hyperbolic: true,
+        query: reading.query,
+        redirected: reading.redirected,
+        captions: byCaption?.results ?? [],
+        images: (byImage?.results ?? []).map((/** @type {{ index: number, distance: number }} */ { index, distance }) => ({ id: images.ids[index], distance })),
+      };
     } finally {
       point.free();
-      points?.free();
     }
   },
 
