@@ -3,6 +3,7 @@
 
 import { showBanner } from './banners.js';
 import { ClipClient } from './clip-client.js';
+import { $ } from './dom.js';
 import { setupExplorePanel } from './explore-panel.js';
 import { setupModelPanel } from './model-panel.js';
 import { setupSafetyPanel } from './safety-panel.js';
@@ -24,7 +25,7 @@ const modelPanel = setupModelPanel(client, {
     explore.setModel(model);
   },
 });
-const gpuStatus = /** @type {HTMLElement} */ (document.getElementById('gpu-status'));
+const gpuStatus = $('gpu-status');
 
 // A file dropped outside a drop zone would otherwise replace the page with itself.
 for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());

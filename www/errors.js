@@ -11,6 +11,7 @@
  *   | 'NoModel'               // encoding was asked for before a model was loaded
  *   | 'InvalidInput'          // a text, image, option or pool the model refuses
  *   | 'NoPool'                // a search or a run was asked for before a caption pool was set
+ *   | 'InvalidPool'           // a caption pool file with a blank line, or none
  *   | 'NoAdapter'             // the tuned model was asked for before training or an upload
  *   | 'InvalidAdapter'        // an uploaded adapter file does not fit the model
  *   | 'NoTraining'            // a run was to be resumed where none is going

@@ -4,6 +4,8 @@
 // projection, so that the two pictures compare. Its captions are embedded as background work,
 // behind the visitor's own requests.
 
+import { $ } from './dom.js';
+import { fetchText } from './fetch-file.js';
 import { latestOnly } from './latest-only.js';
 import { explainedVariance, fitPca, project } from './pca.js';
 import { frameFor, redirectionPlot } from './explore-plot.js';
@@ -16,8 +18,6 @@ import { cosine, row } from './ranking.js';
 
 const BUNDLED_PAIRS = '/data/pairs.jsonl';
 const SAMPLED_PAIRS = 40;
-
-const $ = (id) => document.getElementById(id);
 
 /** @param {ClipClient} client */
 export function setupExplorePanel(client) {
@@ -161,9 +161,7 @@ export function setupExplorePanel(client) {
 }
 
 async function fetchPairs() {
-  const response = await fetch(BUNDLED_PAIRS);
-  if (!response.ok) throw new Error(`${BUNDLED_PAIRS}: HTTP ${response.status}`);
-  return (await response.text()).split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
+  return (await fetchText(BUNDLED_PAIRS)).split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
 }
 
 /** Pairs spread evenly over the file, so that every category is in the sample. */

@@ -4,7 +4,9 @@
 // this browser kept, not from the network.
 
 import { clearBanner, showBanner } from './banners.js';
+import { $ } from './dom.js';
 import { acceptDrops } from './drop-zone.js';
+import { fetchOk } from './fetch-file.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {import('./clip-client.js').ModelSource} ModelSource */
@@ -15,8 +17,6 @@ import { acceptDrops } from './drop-zone.js';
 
 /** The errors after which the GPU path cannot be trusted in this visit, but the CPU path can. */
 const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory', 'Crashed']);
-
-const $ = (id) => document.getElementById(id);
 
 /**
  * @param {ClipClient} client
@@ -68,8 +68,7 @@ export function setupModelPanel(client, { onModel }) {
   async function listServerModels() {
     const hint = $('server-hint');
     try {
-      const response = await fetch('../models/');
-      serverModels = response.ok ? await response.json() : [];
+      serverModels = await (await fetchOk('../models/')).json();
       if (!Array.isArray(serverModels)) throw new Error('not a list');
     } catch {
       serverModels = [];

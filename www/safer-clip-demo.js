@@ -19,8 +19,10 @@
 //
 // Served from another origin than the page's, the files need CORS (`node www/serve.mjs --cors`).
 
+import { parseCaptionPool } from './caption-pool.js';
 import { ClipClient } from './clip-client.js';
 import { debounce } from './debounce.js';
+import { fetchBytes, fetchText } from './fetch-file.js';
 import { note, scoreBar } from './result-items.js';
 
 const DEFAULT_MODEL = 'openai/clip-vit-base-patch32';
@@ -218,11 +220,11 @@ export class SaferClipDemo extends HTMLElement {
       if (!current()) return;
       progress.removeAttribute('value');
       this.#say('Setting the safe captions…');
-      const captions = (await text(this.getAttribute('pool') || DEFAULT_POOL)).split('\n').filter((line) => line.trim());
+      const captions = parseCaptionPool(await fetchText(this.getAttribute('pool') || DEFAULT_POOL));
       await client.setPool(captions);
       if (adapter) {
         this.#say('Loading the adapter…');
-        await client.importAdapter(new Uint8Array(await bytes(adapter)));
+        await client.importAdapter(await fetchBytes(adapter));
       }
       if (!current()) return;
       this.#pool = captions;
@@ -335,20 +337,6 @@ function modelSource(model) {
   return /^(https?:\/\/|\/|\.\.?\/)/.test(model)
     ? { kind: 'url', url: new URL(model, document.baseURI).href }
     : { kind: 'hub', repo: model };
-}
-
-async function text(url) {
-  return (await fetchOk(url)).text();
-}
-
-async function bytes(url) {
-  return (await fetchOk(url)).arrayBuffer();
-}
-
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url} answered ${response.status} ${response.statusText}.`);
-  return response;
 }
 
 function megabytes(count) {

@@ -6,7 +6,10 @@
 // shows its traversal toward the root.
 
 import { clearBanner, showBanner } from './banners.js';
+import { $ } from './dom.js';
+import { parseCaptionPool } from './caption-pool.js';
 import { debounce } from './debounce.js';
+import { fetchText } from './fetch-file.js';
 import { latestOnly } from './latest-only.js';
 import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
 
@@ -21,8 +24,6 @@ const PROMPT_DELAY_MS = 250;
 /** The errors of a run that take the GPU (and so the model) with them. */
 const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory']);
 const COLOURS = ['#1b1b1b', '#c0392b', '#2471a3', '#229954', '#b9770e', '#7d3c98', '#117a65', '#a04000', '#5d6d7e'];
-
-const $ = (id) => document.getElementById(id);
 
 /**
  * @param {ClipClient} client
@@ -83,15 +84,9 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     comparePrompt.disabled = !hasModel || pool.length === 0;
   }
 
-  async function text(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    return response.text();
-  }
-
   async function trainingData() {
     const file = $('train-pairs').files[0];
-    return { pairs: file ? await file.text() : await text(BUNDLED_PAIRS) };
+    return { pairs: file ? await file.text() : await fetchText(BUNDLED_PAIRS) };
   }
 
   function options() {
@@ -390,7 +385,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
       compare();
       if (!hasModel) return;
       try {
-        const captions = (await text(BUNDLED_POOL)).split('\n').filter((line) => line.trim());
+        const captions = parseCaptionPool(await fetchText(BUNDLED_POOL));
         await client.setPool(captions);
         pool = captions;
       } catch (error) {

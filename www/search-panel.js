@@ -3,6 +3,7 @@
 // by hyperbolic distance, with each prompt and image read as safe or unsafe and a redirect toggle).
 
 import { clearBanner, showBanner } from './banners.js';
+import { $ } from './dom.js';
 import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
@@ -29,7 +30,6 @@ const CAPTIONS_DELAY_MS = 600;
 const SHOWN_CAPTIONS = 20;
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 
-const $ = (id) => document.getElementById(id);
 /** What an encoding returns when the model changed while it ran: the result is dropped. */
 const STALE = Symbol('stale');
 
