@@ -59,16 +59,7 @@ export async function gpuFailureBehind(graceMs = 250) {
   return failure;
 }
 
-/**
- * Test hook (the browser tests post to the BroadcastChannel `safer-clip-test-hooks`):
- * `lose-device` destroys the device as a driver reset would lose it; `out-of-memory` raises the
- * error WebGPU raises when an allocation fails, for wgpu and the watch alike.
- * @param {'lose-device' | 'out-of-memory'} kind
- */
-export function simulateGpuFailure(kind) {
-  if (kind === 'lose-device') device?.destroy();
-  if (kind === 'out-of-memory') {
-    const error = new GPUOutOfMemoryError('simulated by a test');
-    device?.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error }));
-  }
+/** The device the core requested last (test-hooks.js fails it on purpose), or null. */
+export function watchedDevice() {
+  return device;
 }

@@ -9,7 +9,7 @@ import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
 import { isDeviceFailure, namedError } from './core-errors.js';
 import { ClipError } from './errors.js';
-import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
+import { gpuFailure, gpuFailureBehind, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
 import { sha256 } from './pool-cache.js';
 import { PoolWork } from './pool-work.js';
@@ -54,8 +54,12 @@ const training = new Training({
 const TEXT_REQUESTS = new Set(['encodeText', 'nearestSafe', 'hysacView']);
 
 watchGpu((error) => fail(error));
-// Test hook: the browser tests simulate GPU failures through this channel (gpu-watch.js).
-new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', ({ data }) => simulateGpuFailure(data));
+// The browser tests simulate GPU failures through this channel; test-hooks.js is served only by
+// `serve.mjs --test-hooks`, so elsewhere a message here fails to import it and does nothing.
+new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', async ({ data }) => {
+  const { simulateGpuFailure } = await import('./test-hooks.js');
+  simulateGpuFailure(data);
+});
 
 const operations = {
   /**

@@ -138,6 +138,20 @@ describe('www/serve.mjs', () => {
     assert.equal(headers.allow, 'GET, HEAD');
   });
 
+  it('serves the test hooks only when told --test-hooks', async () => {
+    writeFileSync(join(root, 'www', 'test-hooks.js'), 'export {};');
+    assert.equal((await get(base, '/test-hooks.js')).status, 404);
+    const testing = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') }, { testHooks: true });
+    await new Promise((resolve) => testing.listen(0, '127.0.0.1', resolve));
+    try {
+      const { status, headers } = await get(`http://127.0.0.1:${testing.address().port}`, '/test-hooks.js');
+      assert.equal(status, 200);
+      assert.equal(headers['content-type'], 'text/javascript; charset=utf-8');
+    } finally {
+      testing.close();
+    }
+  });
+
   it('keeps its files to its own origin unless told --cors', async () => {
     const { headers } = await get(base, '/app.js');
     assert.equal(headers['access-control-allow-origin'], undefined);

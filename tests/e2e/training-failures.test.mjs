@@ -1,5 +1,6 @@
 // GPU failures during a training run, simulated in headless Chromium through the worker's test
-// hook (the BroadcastChannel `safer-clip-test-hooks`, see www/gpu-watch.js): a lost device and
+// hook (the BroadcastChannel `safer-clip-test-hooks`, see www/test-hooks.js, which the server
+// serves with --test-hooks): a lost device and
 // an out-of-memory error each get their own state in the safety panel, and a run saved before
 // the failure resumes on a freshly loaded model, with its own options in the form.
 
@@ -33,7 +34,7 @@ function simulate(page, failure) {
 }
 
 describe('GPU failures during training', { skip, timeout: TIMEOUT * 12 }, () => {
-  const session = appSession({ webgpu: true });
+  const session = appSession({ webgpu: true, serverArgs: ['--test-hooks'] });
 
   it('a lost device shows what was kept and what to do; the saved run resumes on a reloaded model', { timeout: TIMEOUT * 6 }, async () => {
     const { page, logs } = await openApp(session.browser.context, session.server.url);
