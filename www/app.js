@@ -1,3 +1,4 @@
+// @ts-check
 // The page: starts the CLIP worker, says which path the model takes (WebGPU or the CPU), and
 // wires the panels together.
 

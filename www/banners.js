@@ -1,3 +1,4 @@
+// @ts-check
 // Messages at the top of the page: errors, warnings and what to do about them. A banner has a
 // key, so a repeated problem replaces its banner instead of stacking copies.
 

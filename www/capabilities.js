@@ -1,3 +1,4 @@
+// @ts-check
 // What this browser offers the model: WebAssembly SIMD, which the core needs on either path, and
 // a WebGPU adapter, which the GPU path needs; and which path to take. The CPU path (the core's
 // own CPU backend in WebAssembly) is taken where WebGPU is missing, grants no adapter, or grants

@@ -1,3 +1,4 @@
+// @ts-check
 // Reading a caption pool file (one safe caption per line) as the core reads one
 // (src/data/pool.rs): a caption's index is its 0-based line number, so a blank line is refused
 // with its number rather than skipped; CRLF line ends are accepted, and a leading byte-order

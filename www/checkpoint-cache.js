@@ -1,3 +1,4 @@
+// @ts-check
 // The training checkpoint this browser keeps (Cache API): one, the latest, so that a reload or a
 // crash loses at most the steps since it was saved. Runs in the worker.
 
@@ -14,7 +15,7 @@ const CHECKPOINT_URL = '/checkpoint/latest';
  * @param {import('../pkg/safer_clip.js').WebTrainer} trainer
  */
 export async function saveCheckpoint(trainer) {
-  const bytes = await trainer.checkpoint();
+  const bytes = /** @type {Uint8Array<ArrayBuffer>} */ (await trainer.checkpoint());
   const cache = await caches.open(CHECKPOINT_CACHE);
   await cache.put(CHECKPOINT_URL, new Response(bytes, {
     headers: { 'x-steps': String(trainer.stepsDone), 'x-saved-at': new Date().toISOString() },

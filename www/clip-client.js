@@ -1,3 +1,4 @@
+// @ts-check
 // A promise-based client for the CLIP worker (worker.js; the messages between them are described
 // in protocol.js). The page calls these methods and never touches the WebAssembly core itself.
 
@@ -212,7 +213,7 @@ export class ClipClient extends EventTarget {
     return this.#request('checkpointInfo');
   }
 
-  /** @returns {Promise<{ bytes: Uint8Array }>} the tuned model's adapters as a safetensors file */
+  /** @returns {Promise<{ bytes: Uint8Array<ArrayBuffer> }>} the tuned model's adapters as a safetensors file */
   exportAdapter() {
     return this.#request('exportAdapter');
   }

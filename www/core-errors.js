@@ -1,3 +1,4 @@
+// @ts-check
 // Reading the errors the WebAssembly core throws: each is an `Error` whose `name` says what went
 // wrong (errors.js, CoreErrorName) and whose `message` is for the user. The worker acts on the
 // name alone, never on the message's wording.

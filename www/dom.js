@@ -1,3 +1,4 @@
+// @ts-check
 // Finding the page's elements by id, typed, and failing loudly when one is missing.
 
 /**

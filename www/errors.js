@@ -1,3 +1,4 @@
+// @ts-check
 // The errors that cross from the worker to the page. Each has a `name` the page can act on and
 // a `message` written for the user.
 

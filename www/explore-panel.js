@@ -1,3 +1,4 @@
+// @ts-check
 // The explore view: a sample of the bundled pairs in the first two principal components of the
 // original model's text embeddings, with an arrow from each unsafe caption to its nearest safe
 // caption, for the original model and, once there is one, the safety-tuned model in the same
@@ -22,9 +23,9 @@ const SAMPLED_PAIRS = 40;
 /** @param {ClipClient} client */
 export function setupExplorePanel(client) {
   const status = $('explore-status');
-  const redrawButton = $('explore-redraw');
+  const redrawButton = $('explore-redraw', HTMLButtonElement);
   const plots = $('explore-plots');
-  const table = $('explore-table');
+  const table = $('explore-table', HTMLTableElement);
 
   let hasModel = false;
   /** Bumped when the model changes, so that results of the previous one are dropped. */
@@ -38,7 +39,8 @@ export function setupExplorePanel(client) {
    * The captions as points, each unsafe caption followed by its safe counterpart, so that the
    * arrow keys walk through the pairs.
    */
-  function captionPoints() {
+  /** @param {Pair[]} pairs */
+  function captionPoints(pairs) {
     return pairs.flatMap(({ safe, unsafe, category }) => [
       { text: unsafe, kind: 'unsafe', category },
       { text: safe, kind: 'safe', category },
@@ -50,8 +52,8 @@ export function setupExplorePanel(client) {
     const started = generation;
     const stale = () => started !== generation;
     try {
-      pairs ??= samplePairs(await fetchPairs());
-      const points = captionPoints();
+      const sample = pairs ??= samplePairs(await fetchPairs());
+      const points = captionPoints(sample);
       const texts = points.map((point) => point.text);
       if (!original) {
         status.textContent = `Embedding ${texts.length} captions with the original model…`;
@@ -70,13 +72,13 @@ export function setupExplorePanel(client) {
         },
       );
       if (stale()) return;
-      render(points, tunedRows);
+      render(sample, points, tunedRows);
     } catch (error) {
       if (!stale()) status.textContent = `The captions could not be embedded: ${error.message}`;
     }
   });
 
-  function render(points, tunedRows) {
+  function render(pairs, points, tunedRows) {
     const tuned = tunedRows && { rows: tunedRows, coordinates: tunedRows.map((r) => project(original.pca, r)) };
     const frame = frameFor([...original.coordinates, ...(tuned?.coordinates ?? [])]);
     const originalView = view(points, original);

@@ -1,3 +1,4 @@
+// @ts-check
 // Fetching the app's files (the bundled pairs and pool, an adapter) with a readable error when
 // they cannot be had.
 

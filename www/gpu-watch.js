@@ -1,3 +1,4 @@
+// @ts-check
 // Watching the GPU device the core works on, from the worker's JavaScript side. WebGPU tells a
 // device's own listeners when the device is lost and when it runs out of memory; inside the core
 // (wgpu) the first becomes a generic read-back failure and the second a panic. The watch hears
@@ -18,8 +19,9 @@ let failure = null;
 export function watchGpu(onFailure) {
   if (!self.GPUAdapter) return;
   const requestDevice = GPUAdapter.prototype.requestDevice;
-  GPUAdapter.prototype.requestDevice = async function watchedRequestDevice(...args) {
-    const requested = await requestDevice.apply(this, args);
+  /** @param {GPUDeviceDescriptor} [descriptor] */
+  GPUAdapter.prototype.requestDevice = async function watchedRequestDevice(descriptor) {
+    const requested = await requestDevice.call(this, descriptor);
     watch(requested, onFailure);
     return requested;
   };

@@ -1,3 +1,4 @@
+// @ts-check
 // Fetching a checkpoint's three files from wherever the user points: this server's models/
 // folder, a folder at any URL (the embeddable element's `model` attribute), the Hugging Face hub
 // (cached with the Cache API, so a second visit works offline), or files the user picked. A copy
@@ -9,7 +10,7 @@ import { ClipError } from './errors.js';
 
 /** @typedef {import('./clip-client.js').ModelSource} ModelSource */
 /** @typedef {import('./clip-client.js').LoadProgress} LoadProgress */
-/** @typedef {{ config: Uint8Array, weights: Uint8Array, tokenizer: Uint8Array }} ModelBytes */
+/** @typedef {{ config: Uint8Array<ArrayBuffer>, weights: Uint8Array<ArrayBuffer>, tokenizer: Uint8Array<ArrayBuffer> }} ModelBytes */
 
 const CONFIG = 'config.json';
 const TOKENIZER = 'tokenizer.json';
@@ -48,7 +49,7 @@ export async function fetchModelFiles(source, onProgress, { again = false } = {}
     case 'files':
       return readPickedFiles(source.files, onProgress);
     default:
-      throw new ClipError('ModelFileMissing', `unknown model source “${source.kind}”`);
+      throw new ClipError('ModelFileMissing', `unknown model source “${/** @type {{ kind: string }} */ (source).kind}”`);
   }
 }
 
@@ -99,7 +100,7 @@ async function fetchFromFolder(folder, file, onProgress) {
  * @param {string} url
  * @param {string} file
  * @param {Cache | null} copies
- * @param {(file: string) => Promise<Uint8Array>} download
+ * @param {(file: string) => Promise<Uint8Array<ArrayBuffer>>} download
  * @param {(progress: LoadProgress) => void} onProgress
  */
 async function fetchCopied(url, file, copies, download, onProgress) {
@@ -185,12 +186,14 @@ function contentLength(response) {
 /**
  * Reads a whole stream into one buffer, reporting progress at most every 100 ms.
  *
- * @param {ReadableStream<Uint8Array>} stream
+ * @param {ReadableStream<Uint8Array<ArrayBuffer>> | null} stream a response's body (null: none)
  * @param {{ file: string, total: number | null, cached?: boolean }} what `total` is the expected
  *   size; a compressed transfer may deliver more
  * @param {(progress: LoadProgress) => void} onProgress
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
 async function readStream(stream, { file, total, cached = false }, onProgress) {
+  if (!stream) throw new Error('the response has no body');
   let buffer = new Uint8Array(total ?? 1 << 20);
   let loaded = 0;
   let reportedAt = 0;

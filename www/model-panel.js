@@ -1,3 +1,4 @@
+// @ts-check
 // The model panel: choose a checkpoint from this server, the Hugging Face hub or local files,
 // follow its download and load, and choose the path it runs on (the CPU or WebGPU). Switching
 // paths, or going on on the CPU after a GPU failure, loads the same model again from the copy
@@ -26,17 +27,17 @@ const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory', 'Crashed']);
 export function setupModelPanel(client, { onModel }) {
   const panel = $('model-panel');
   const serverForm = $('server-form');
-  const serverSelect = $('server-model');
+  const serverSelect = $('server-model', HTMLSelectElement);
   const hubForm = $('hub-form');
   const filesForm = $('files-form');
-  const filesInput = $('model-files');
+  const filesInput = $('model-files', HTMLInputElement);
   const pickedList = $('picked-files');
   const status = $('load-status');
   const statusLabel = $('load-label');
-  const progressBar = $('load-progress');
+  const progressBar = $('load-progress', HTMLProgressElement);
   const summary = $('model-summary');
   const firstText = $('model-timings');
-  const backendSelect = /** @type {HTMLSelectElement} */ ($('backend'));
+  const backendSelect = $('backend', HTMLSelectElement);
   const backendHint = $('backend-hint');
 
   /** The files picked or dropped so far, by name; a later pick replaces a same-named file. */
@@ -58,10 +59,10 @@ export function setupModelPanel(client, { onModel }) {
 
   function updateButtons() {
     const usable = enabled && !loading;
-    serverForm.querySelector('button').disabled = !usable || serverModels.length === 0;
+    submitButton(serverForm).disabled = !usable || serverModels.length === 0;
     serverSelect.disabled = serverModels.length === 0;
-    hubForm.querySelector('button').disabled = !usable;
-    filesForm.querySelector('button').disabled = !usable || picked.size === 0;
+    submitButton(hubForm).disabled = !usable;
+    submitButton(filesForm).disabled = !usable || picked.size === 0;
     backendSelect.disabled = !usable;
   }
 
@@ -152,7 +153,7 @@ export function setupModelPanel(client, { onModel }) {
   });
   hubForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    const repo = hubForm.elements.repo.value.trim();
+    const repo = $('hub-repo', HTMLInputElement).value.trim();
     load({ kind: 'hub', repo }, repo);
   });
   filesForm.addEventListener('submit', (event) => {
@@ -160,7 +161,7 @@ export function setupModelPanel(client, { onModel }) {
     const files = [...picked.values()];
     load({ kind: 'files', files }, files.find((f) => f.name.endsWith('.safetensors'))?.name ?? 'the picked files');
   });
-  filesInput.addEventListener('change', () => pick(filesInput.files));
+  filesInput.addEventListener('change', () => pick([...(filesInput.files ?? [])]));
   acceptDrops(filesForm, pick);
 
   listServerModels();
@@ -235,6 +236,11 @@ function describeFirstText({ fetchMs, loadMs, warmUpMs, waitMs, computeMs }) {
 /** @param {number} ms */
 function seconds(ms) {
   return `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
+}
+
+/** @param {HTMLElement} form */
+function submitButton(form) {
+  return /** @type {HTMLButtonElement} */ (form.querySelector('button'));
 }
 
 /** @param {number} bytes */

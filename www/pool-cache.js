@@ -1,3 +1,4 @@
+// @ts-check
 // The caption pool's embeddings, kept in this browser (Cache API) per model, pool and backend, so
 // that a second visit restores them instead of embedding the pool again. A model is known by a
 // hash of its weights, a pool by a hash of its captions. Runs in the worker.
@@ -22,7 +23,7 @@ export async function sha256(bytes) {
  *   the weights file
  */
 export async function poolKey({ weights, captions, backend }) {
-  const pool = await sha256(new TextEncoder().encode(captions.join('\n')));
+  const pool = await sha256(new TextEncoder().encode(JSON.stringify(captions)));
   return `/pool/${weights}/${pool}/${backend}`;
 }
 
@@ -46,7 +47,7 @@ export async function keptEmbeddings(key) {
  */
 export async function keepEmbeddings(key, { rows, cols, data }) {
   const cache = await openPools();
-  await cache?.put(key, new Response(data, { headers: { 'x-rows': String(rows), 'x-cols': String(cols) } }));
+  await cache?.put(key, new Response(/** @type {Float32Array<ArrayBuffer>} */ (data), { headers: { 'x-rows': String(rows), 'x-cols': String(cols) } }));
 }
 
 /** The Cache API, or null where the browser withholds it (private windows, some embeds). */

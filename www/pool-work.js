@@ -1,3 +1,4 @@
+// @ts-check
 // The caption pool's background work in the worker: embedding it with the original and the tuned
 // model, and lifting it onto a HySAC tuned model's hyperboloid, 64 captions a turn, so that the
 // visitor's requests never wait behind more than one chunk. A search before the work is done

@@ -1,3 +1,4 @@
+// @ts-check
 // The messages between the page's client (clip-client.js) and the model worker (worker.js):
 // the one place that says what crosses between them.
 //
@@ -44,8 +45,8 @@
  */
 /**
  * @typedef {{ event: 'trainstep', report: Record<string, any> }
- *   | { event: 'trainend', reason: 'done' | 'cancelled' | 'error', error?: ErrorData,
- *       saved?: { steps: number, savedAt: string } | null }
+ *   | { event: 'trainend', reason: 'done' | 'cancelled' }
+ *   | { event: 'trainend', reason: 'error', error: ErrorData, saved?: { steps: number, savedAt: string | null } | null }
  *   | { event: 'pool', kind: 'original' | 'tuned' | 'lifted', embedded: number, size: number }
  *   | { event: 'timings', timings: FirstTextTimings }
  *   | { event: 'crashed', error: ErrorData }} WorkerEvent

@@ -1,3 +1,4 @@
+// @ts-check
 // <safer-clip-demo>: a prompt and its nearest safe captions, by CLIP on the visitor's own device
 // (the GPU through WebGPU, or the CPU), for any web page: one script tag and one element. It runs its own model worker and keeps its
 // markup and styles in a shadow root.
@@ -201,11 +202,13 @@ export class SaferClipDemo extends HTMLElement {
     this.#client = client;
     const current = () => generation === this.#generation;
     const { input, progress, tunedColumn } = this.#parts;
-    client.addEventListener('workerlost', ({ detail: error }) => {
+    client.addEventListener('workerlost', (event) => {
+      const error = /** @type {CustomEvent<Error>} */ (event).detail;
       if (current()) this.#fail(`The model stopped working: ${error.message} Reload the page to start again.`);
     });
     // A search over part of the pool is run again once the pool is embedded.
-    client.addEventListener('pool', ({ detail: { embedded, size } }) => {
+    client.addEventListener('pool', (event) => {
+      const { embedded, size } = /** @type {CustomEvent<{ embedded: number, size: number }>} */ (event).detail;
       if (current() && this.#partial && embedded === size) this.#search();
     });
     input.value = this.getAttribute('prompt') ?? '';
@@ -259,11 +262,13 @@ export class SaferClipDemo extends HTMLElement {
       tuned.replaceChildren();
       return;
     }
+    const client = this.#client;
+    if (!client) return;
     try {
-      const found = await this.#client.nearestSafe([query], shown);
+      const found = await client.nearestSafe([query], shown);
       if (input.value.trim() !== query) return;
       original.replaceChildren(...this.#captions(found.original[0]));
-      if (this.#hasAdapter) tuned.replaceChildren(...this.#captions(found.tuned[0]));
+      if (found.tuned) tuned.replaceChildren(...this.#captions(found.tuned[0]));
       const searched = this.#hasAdapter ? Math.min(found.poolEmbedded, found.tunedEmbedded) : found.poolEmbedded;
       this.#partial = searched < found.poolSize;
       this.#say(this.#partial
@@ -316,11 +321,12 @@ export class SaferClipDemo extends HTMLElement {
 /**
  * The worker, as a URL this page may start: a page may only start workers of its own origin,
  * so from another origin a tiny same-origin module imports the real one.
+ * @returns {URL}
  */
 function workerUrl() {
   const url = new URL('./worker.js', import.meta.url);
   if (url.origin === location.origin) return url;
-  return URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
+  return new URL(URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' })));
 }
 
 /**
@@ -332,7 +338,11 @@ function backendChoice(value) {
   return value === 'cpu' || value === 'gpu' ? value : 'auto';
 }
 
-/** A `model` attribute as a model source: a folder URL, or a Hugging Face repo id. */
+/**
+ * A `model` attribute as a model source: a folder URL, or a Hugging Face repo id.
+ * @param {string} model
+ * @returns {import('./clip-client.js').ModelSource}
+ */
 function modelSource(model) {
   return /^(https?:\/\/|\/|\.\.?\/)/.test(model)
     ? { kind: 'url', url: new URL(model, document.baseURI).href }

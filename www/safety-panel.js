@@ -1,3 +1,4 @@
+// @ts-check
 // The safety panel: LoRA training (on the GPU or the CPU) with live loss curves and its speed, pause/resume, a checkpoint
 // kept in this browser, adapter download/upload, and the nearest safe captions of a prompt for
 // the original and the tuned model side by side. A GPU that is lost or runs out of memory during
@@ -14,6 +15,8 @@ import { latestOnly } from './latest-only.js';
 import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
+/** @typedef {import('./clip-client.js').TrainOptions} TrainOptions */
+/** @typedef {Extract<import('./protocol.js').WorkerEvent, { event: 'trainend' }>} TrainEnd */
 
 const BUNDLED_PAIRS = '/data/pairs.jsonl';
 const BUNDLED_POOL = '/data/safe_pool.txt';
@@ -32,25 +35,25 @@ const COLOURS = ['#1b1b1b', '#c0392b', '#2471a3', '#229954', '#b9770e', '#7d3c98
  */
 export function setupSafetyPanel(client, { onTunedChange }) {
   const form = $('train-form');
-  const startButton = $('train-start');
-  const pauseButton = $('train-pause');
-  const cancelButton = $('train-cancel');
-  const resumeSavedButton = $('train-resume-saved');
+  const startButton = $('train-start', HTMLButtonElement);
+  const pauseButton = $('train-pause', HTMLButtonElement);
+  const cancelButton = $('train-cancel', HTMLButtonElement);
+  const resumeSavedButton = $('train-resume-saved', HTMLButtonElement);
   const status = $('train-status');
   const label = $('train-label');
-  const progress = $('train-progress');
-  const canvas = /** @type {HTMLCanvasElement} */ ($('loss-curve'));
+  const progress = $('train-progress', HTMLProgressElement);
+  const canvas = $('loss-curve', HTMLCanvasElement);
   const legend = $('loss-legend');
-  const downloadButton = $('adapter-download');
-  const uploadInput = $('adapter-upload');
-  const comparePrompt = $('compare-prompt');
+  const downloadButton = $('adapter-download', HTMLButtonElement);
+  const uploadInput = $('adapter-upload', HTMLInputElement);
+  const comparePrompt = $('compare-prompt', HTMLInputElement);
   const compareStatus = $('compare-status');
   const originalList = $('compare-original');
   const tunedList = $('compare-tuned');
   const failure = $('train-failure');
   const hysacControls = $('hysac-controls');
   const safetyBadge = $('compare-safety');
-  const redirectToggle = /** @type {HTMLInputElement} */ ($('compare-redirect'));
+  const redirectToggle = $('compare-redirect', HTMLInputElement);
   const traversal = $('traversal');
 
   let hasModel = false;
@@ -85,14 +88,14 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   }
 
   async function trainingData() {
-    const file = $('train-pairs').files[0];
+    const file = $('train-pairs', HTMLInputElement).files?.[0];
     return { pairs: file ? await file.text() : await fetchText(BUNDLED_PAIRS) };
   }
 
   function options() {
-    const number = (id) => Number($(id).value);
+    const number = (/** @type {string} */ id) => Number($(id, HTMLInputElement).value);
     return {
-      method: $('train-method').value,
+      method: /** @type {TrainOptions['method']} */ ($('train-method', HTMLSelectElement).value),
       rank: number('train-rank'),
       learningRate: number('train-lr'),
       maxSteps: number('train-steps'),
@@ -100,14 +103,18 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     };
   }
 
-  /** Shows a run's options in the form (a resumed run's, instead of the page's defaults). */
+  /**
+   * Shows a run's options in the form (a resumed run's, instead of the page's defaults).
+   * @param {TrainOptions} options
+   * @param {number} totalSteps
+   */
   function showOptions({ method, rank, learningRate, maxSteps, batchSize }, totalSteps) {
-    const methodSelect = $('train-method');
+    const methodSelect = $('train-method', HTMLSelectElement);
     if ([...methodSelect.options].some((option) => option.value === method)) methodSelect.value = method;
-    $('train-rank').value = String(rank);
-    $('train-lr').value = String(learningRate);
-    $('train-steps').value = String(maxSteps ?? totalSteps);
-    $('train-batch').value = String(batchSize);
+    $('train-rank', HTMLInputElement).value = String(rank);
+    $('train-lr', HTMLInputElement).value = String(learningRate);
+    $('train-steps', HTMLInputElement).value = String(maxSteps ?? totalSteps);
+    $('train-batch', HTMLInputElement).value = String(batchSize);
   }
 
   async function start(resume) {
@@ -137,7 +144,8 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
   }
 
-  client.addEventListener('trainstep', ({ detail: report }) => {
+  client.addEventListener('trainstep', (event) => {
+    const report = /** @type {CustomEvent<Record<string, any>>} */ (event).detail;
     history.push({
       step: report.step,
       loss: report.loss,
@@ -152,25 +160,26 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     setButtons();
   });
 
-  client.addEventListener('trainend', ({ detail: { reason, error, saved } }) => {
-    if (reason === 'error' && GPU_FAILURES.has(error.name)) {
+  client.addEventListener('trainend', (event) => {
+    const end = /** @type {CustomEvent<TrainEnd>} */ (event).detail;
+    if (end.reason === 'error' && GPU_FAILURES.has(end.error.name)) {
       // The run and the model are gone with the GPU; the checkpoint in this browser is not.
       training = false;
       paused = false;
       status.hidden = true;
-      showFailure(error, saved);
+      showFailure(end.error, end.saved ?? null);
       setButtons();
       return;
     }
-    if (reason === 'error') {
+    if (end.reason === 'error') {
       // The run is kept, paused, with its last good adapters: it can be downloaded.
       paused = true;
-      showBanner({ key: 'training', title: 'Training stopped', message: error.message });
+      showBanner({ key: 'training', title: 'Training stopped', message: end.error.message });
       label.textContent = `Stopped at step ${progress.value}: the adapters of the last good step are kept.`;
     } else {
       training = false;
       paused = false;
-      label.textContent = reason === 'done' ? `Done: ${progress.value} steps.` : 'Cancelled.';
+      label.textContent = end.reason === 'done' ? `Done: ${progress.value} steps.` : 'Cancelled.';
     }
     setButtons();
     refreshSaved();
@@ -246,7 +255,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
   });
   uploadInput.addEventListener('change', async () => {
-    const file = uploadInput.files[0];
+    const file = uploadInput.files?.[0];
     if (!file) return;
     clearBanner('adapter');
     try {
@@ -261,9 +270,6 @@ export function setupSafetyPanel(client, { onTunedChange }) {
       uploadInput.value = '';
     }
   });
-
-  comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
-  redirectToggle.addEventListener('change', compare);
 
   const compare = latestOnly(async () => {
     const query = comparePrompt.value.trim();
@@ -299,6 +305,9 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
   });
 
+  comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
+  redirectToggle.addEventListener('change', compare);
+
   // Results over part of the pool are brought up to date once the pool is embedded.
   client.addEventListener('pool', (event) => {
     const { embedded, size } = /** @type {CustomEvent<{ embedded: number, size: number }>} */ (event).detail;
@@ -329,7 +338,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   }
 
   function drawCurve() {
-    const context = canvas.getContext('2d');
+    const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
     const { width, height } = canvas;
     context.clearRect(0, 0, width, height);
     const names = history.length ? ['loss', ...Object.keys(history[0].terms)] : [];

@@ -1,3 +1,4 @@
+// @ts-check
 // The worker's two lanes of work. The visitor's requests run first, in the order they came;
 // background jobs (embedding the caption pool, lifting it, a training run's steps, the explore
 // view's captions) run one turn at a time, taking turns, and only while no request waits. A

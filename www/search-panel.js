@@ -1,3 +1,4 @@
+// @ts-check
 // The search panel: a prompt, ranked live against a gallery of captions and of the user's own
 // images; once there is a safety-tuned model, its ranking beside the original's (a HySAC model's
 // by hyperbolic distance, with each prompt and image read as safe or unsafe and a redirect toggle).
@@ -35,18 +36,18 @@ const STALE = Symbol('stale');
 
 /** @param {ClipClient} client */
 export function setupSearchPanel(client) {
-  const promptInput = $('prompt');
-  const captionsInput = $('captions');
+  const promptInput = $('prompt', HTMLInputElement);
+  const captionsInput = $('captions', HTMLTextAreaElement);
   const captionResults = $('caption-results');
   const imageResults = $('image-results');
-  const imageInput = $('image-files');
+  const imageInput = $('image-files', HTMLInputElement);
   const clearImagesButton = $('clear-images');
   const searchStatus = $('search-status');
   const tunedCaptionResults = $('caption-results-tuned');
   const tunedImageResults = $('image-results-tuned');
   const hysacControls = $('search-hysac');
   const safetyBadge = $('search-safety');
-  const redirectToggle = /** @type {HTMLInputElement} */ ($('search-redirect'));
+  const redirectToggle = $('search-redirect', HTMLInputElement);
 
   /**
    * Everything derived from the model is tagged with its generation, so results that arrive
@@ -199,11 +200,12 @@ export function setupSearchPanel(client) {
     });
     if (!found.hyperbolic) return rankByCosine(found.embedding, gallery);
     const byId = new Map(gallery.map((image) => [image.id, image]));
+    const texts = tunedCaptions?.texts ?? [];
     return {
       hyperbolic: true,
       query: found.query,
       redirected: found.redirected,
-      captions: tunedCaptions ? found.captions.map(({ index, distance }) => ({ item: tunedCaptions.texts[index], value: distance })) : [],
+      captions: found.captions.map(({ index, distance }) => ({ item: texts[index], value: distance })),
       images: found.images.flatMap(({ id, distance }) => {
         const image = byId.get(id);
         return image ? [{ item: image, value: distance }] : [];
@@ -282,7 +284,7 @@ export function setupSearchPanel(client) {
     const waiting = tunedState === 'training'
       ? 'Training: this column catches up when the run pauses or ends.'
       : prompt ? 'Ranking with the safety-tuned model…' : 'Type a prompt.';
-    if (ranking?.hyperbolic) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
+    if (ranking?.hyperbolic && ranking.query) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
 
     const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS)
       .map(({ item, value }) => captionItem(item, measure(ranking, value)));
@@ -333,7 +335,9 @@ export function setupSearchPanel(client) {
     } else if (!prompt) {
       captionResults.replaceChildren(note('Type a prompt to rank these captions.'));
     } else {
-      const ranked = rank(prompt.embedding, captions.texts.map((text, i) => ({ item: text, embedding: captions.embeddings[i] })));
+      const { texts, embeddings } = captions;
+      const ranked = rank(prompt.embedding, texts.map((text, i) => ({ item: text, embedding: embeddings[i] })));
+      /** @type {HTMLElement[]} */
       const items = ranked.slice(0, SHOWN_CAPTIONS).map(({ item, score }) => captionItem(item, scoreBar(score)));
       if (ranked.length > SHOWN_CAPTIONS) items.push(note(`and ${ranked.length - SHOWN_CAPTIONS} more`));
       captionResults.replaceChildren(...items);
@@ -341,10 +345,8 @@ export function setupSearchPanel(client) {
   }
 
   function renderImages() {
-    const embedded = images.filter((image) => image.embedding);
-    const scored = prompt && embedded.length > 0
-      ? rank(prompt.embedding, embedded.map((image) => ({ item: image, embedding: image.embedding })))
-      : [];
+    const embedded = images.flatMap((image) => (image.embedding ? [{ item: image, embedding: image.embedding }] : []));
+    const scored = prompt && embedded.length > 0 ? rank(prompt.embedding, embedded) : [];
     const scores = new Map(scored.map(({ item, score }) => [item, score]));
     const ordered = [...scored.map(({ item }) => item), ...images.filter((image) => !scores.has(image))];
     imageResults.replaceChildren(...ordered.map((image) => {
@@ -372,7 +374,7 @@ export function setupSearchPanel(client) {
   });
   captionsInput.addEventListener('input', debounce(updateCaptions, CAPTIONS_DELAY_MS));
   imageInput.addEventListener('change', () => {
-    addImages([...imageInput.files]);
+    addImages([...(imageInput.files ?? [])]);
     imageInput.value = '';
   });
   acceptDrops($('image-drop'), addImages);

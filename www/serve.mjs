@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // The app's static server: www/ at /, the WebAssembly build (pkg/) at /pkg/, a folder of
 // model checkpoints at /models/, and the project's safety data (data/: the bundled pairs and
 // safe caption pool) at /data/. Nothing outside those four folders is ever served.
@@ -259,7 +260,7 @@ function main() {
     process.exit(1);
   });
   server.listen(port, values.host, () => {
-    const { address, port: bound } = server.address();
+    const { address, port: bound } = /** @type {import('node:net').AddressInfo} */ (server.address());
     const host = address.includes(':') ? `[${address}]` : address;
     console.log(`Serving http://${host}:${bound}/`);
     console.log(`  models from ${resolve(values.models ?? join(REPO, 'models'))}`);

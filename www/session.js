@@ -1,3 +1,4 @@
+// @ts-check
 // What the worker holds for the page: the loaded model, the safety-tuned model (from a training
 // run or an uploaded adapter), the caption pool, embedded by each model as far as the background
 // work has got, and the search panel's galleries as a HySAC tuned model lifted them. Every handle here owns memory in the WebAssembly core (and on the

@@ -1,3 +1,4 @@
+// @ts-check
 // Test hooks for the browser tests, served only by `node www/serve.mjs --test-hooks` (the
 // worker imports this file when a test posts to the BroadcastChannel `safer-clip-test-hooks`).
 

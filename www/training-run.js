@@ -1,3 +1,4 @@
+// @ts-check
 // A LoRA training run in the worker: one step per turn of the worker's background lane, so that
 // the page's requests (pause, a search) are answered between steps. Steps and the end of the run
 // are posted to the page as events (protocol.js); a checkpoint is kept in this browser every

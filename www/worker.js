@@ -1,3 +1,4 @@
+// @ts-check
 // The module worker that owns the WebAssembly core and the loaded model, so the page never
 // freezes: its lifecycle (starting the core, ending all model work after a trap or a GPU
 // failure), its operations, and the one dispatch from the page's requests to them. The messages
@@ -173,19 +174,18 @@ const operations = {
   /**
    * The safety-tuned model's view of texts or encoded images, for the search panel. A cosine
    * model's embeddings come back, for the page to rank. A HySAC model's lifted points stay here,
-   * in `gallery` (captions replace the gallery; images join it under the page's `ids`), for
-   * rankTuned, and each one's safe/unsafe reading comes back.
-   * @param {{ texts?: string[], images?: Blob[], gallery?: 'captions' | 'images', ids?: number[] }} args
-   *   texts or images; `gallery` for a HySAC model
+   * in a gallery (texts replace the captions gallery; images join the images gallery under the
+   * page's `ids`), for rankTuned, and each one's safe/unsafe reading comes back.
+   * @param {{ texts?: string[], images?: Blob[], ids?: number[] }} args texts or images
    */
-  async encodeTuned({ texts, images, gallery = texts ? 'captions' : 'images', ids = [] }) {
+  async encodeTuned({ texts, images, ids = [] }) {
     const model = session.tunedModel();
-    const input = texts ?? await imageBytes(images ?? []);
+    const bytes = texts ? [] : await imageBytes(images ?? []);
     if (!model.isHyperbolic) {
-      const embedded = await embeddings(() => (texts ? model.embedTexts(input) : model.embedImages(input)));
+      const embedded = await embeddings(() => (texts ? model.embedTexts(texts) : model.embedImages(bytes)));
       return { ...embedded, hyperbolic: false };
     }
-    const lifted = await core(() => (texts ? model.liftTexts(input) : model.liftImages(input)));
+    const lifted = await core(() => (texts ? model.liftTexts(texts) : model.liftImages(bytes)));
     let safety;
     try {
       safety = await core(() => model.poolSafety(lifted));
@@ -193,8 +193,8 @@ const operations = {
       lifted.free();
       throw error;
     }
-    const kept = session.galleries[gallery];
-    if (gallery === 'captions') kept.clear();
+    const kept = texts ? session.galleries.captions : session.galleries.images;
+    if (texts) kept.clear();
     await core(() => kept.add(texts ? texts.map((_, i) => i) : ids, lifted));
     return { hyperbolic: true, safety };
   },
