@@ -112,6 +112,7 @@ export class PoolWork {
    */
   async lifted() {
     const { pool } = this.#session;
+    if (pool.captions.length === 0) throw new ClipError('NoPool', 'Set a caption pool first.');
     if (!pool.lifted) await this.#lift();
     if (pool.liftedCount < pool.captions.length) this.#background(JOBS.lifted, () => this.#lift());
     return { points: /** @type {NonNullable<Pool['lifted']>} */ (pool.lifted), count: pool.liftedCount };
