@@ -220,6 +220,26 @@ export async function loadFromServer(page, name, { backend = 'auto' } = {}) {
 }
 
 /**
+ * Every text the training label shows from now on, also after the page reloads: on the CPU path
+ * a step can pass faster than a locator polls.
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<string[]>} filled as the label changes
+ */
+export async function recordTrainLabels(page) {
+  /** @type {string[]} */
+  const labels = [];
+  await page.exposeFunction('recordTrainLabel', (/** @type {string} */ text) => labels.push(text));
+  const observe = () => {
+    const label = /** @type {HTMLElement} */ (document.querySelector('#train-label'));
+    const record = /** @type {(text: string) => void} */ (/** @type {any} */ (window).recordTrainLabel);
+    new MutationObserver(() => record(label.textContent ?? '')).observe(label, { childList: true, characterData: true, subtree: true });
+  };
+  await page.addInitScript(`addEventListener('DOMContentLoaded', ${observe})`);
+  await page.evaluate(observe);
+  return labels;
+}
+
+/**
  * The value of a form control of the page, as a number (a progress bar's, an input's).
  * @param {import('playwright-core').Page} page
  * @param {string} selector

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { appSession, browserSkipReason, loadFromServer, numberIn, openApp, screenshot } from './harness.mjs';
+import { appSession, browserSkipReason, loadFromServer, numberIn, openApp, recordTrainLabels, screenshot } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 const TIMEOUT = 120_000;
@@ -112,14 +112,16 @@ describe('GPU failures during training', { skip, timeout: TIMEOUT * 16 }, () => 
       const savedAt = await saveThenLoseDevice(page);
       assert.equal(fetched.length, 3);
       await page.locator('.banner').getByRole('button', { name: 'Continue on the CPU' }).click();
-      await page.locator('#model-summary', { hasText: 'full-vocab: 24-d embeddings, 32 px images in 8 px patches; on the CPU (WebAssembly)' }).waitFor({ timeout: TIMEOUT });
+      await page.locator('#model-summary', { hasText: 'full-vocab: 8-d embeddings, 32 px images in 16 px patches; on the CPU (WebAssembly)' }).waitFor({ timeout: TIMEOUT });
       assert.equal(await page.locator('#backend').inputValue(), 'cpu');
       assert.equal(fetched.length, 3, `read from the copy this browser kept: ${fetched}`);
       const resume = page.locator('#train-resume-saved');
       await resume.waitFor({ timeout: TIMEOUT });
+      const labels = await recordTrainLabels(page);
       await resume.click();
-      await page.locator('#train-label', { hasText: new RegExp(`Step ${savedAt + 1} of 30 .* pairs/s on the CPU`) }).waitFor({ timeout: TIMEOUT });
-      await page.click('#train-cancel');
+      await page.locator('#train-label', { hasText: 'Done: 30 steps' }).waitFor({ timeout: TIMEOUT * 2 });
+      const steps = labels.filter((label) => /^Step \d+ of 30 ·/.test(label));
+      assert.match(steps[0] ?? '', new RegExp(`^Step ${savedAt + 1} of 30 .* pairs/s on the CPU$`), `${steps}`);
       assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
     } finally {
       session.browser.context.off('request', listen);
