@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot } from './harness.mjs';
+import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot, startTraining } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 const TIMEOUT = 120_000;
@@ -71,10 +71,7 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     assert.equal(await focusedIndex(), String(2 * PAIRS - 1));
     await page.locator('#explore-panel').screenshot({ path: join(REPO, 'tests/e2e/artifacts/explore-original.png') });
 
-    await page.selectOption('#train-method', 'safeclip');
-    await page.fill('#train-lr', '0.01');
-    await page.fill('#train-steps', '2');
-    await page.click('#train-start');
+    await startTraining(page, { method: 'safeclip', steps: 2 });
     await page.locator('#train-label', { hasText: 'Done: 2 steps' }).waitFor({ timeout: TIMEOUT * 3 });
     await page.locator('#explore-plots figure.explore-plot').nth(1).waitFor({ timeout: TIMEOUT });
 

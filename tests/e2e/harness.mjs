@@ -220,6 +220,21 @@ export async function loadFromServer(page, name, { backend = 'auto' } = {}) {
 }
 
 /**
+ * Starts a training run in the safety panel: learning rate 0.01 (the tiny models move visibly in
+ * a few steps) and LoRA rank 4, the largest the tiny models' width-4 text layers take.
+ * @param {import('playwright-core').Page} page
+ * @param {{ method: 'safer' | 'safeclip' | 'hysac', steps: number, batch?: number }} run
+ */
+export async function startTraining(page, { method, steps, batch }) {
+  await page.selectOption('#train-method', method);
+  await page.fill('#train-lr', '0.01');
+  await page.fill('#train-rank', '4');
+  await page.fill('#train-steps', String(steps));
+  if (batch !== undefined) await page.fill('#train-batch', String(batch));
+  await page.click('#train-start');
+}
+
+/**
  * Every text the training label shows from now on, also after the page reloads: on the CPU path
  * a step can pass faster than a locator polls.
  * @param {import('playwright-core').Page} page

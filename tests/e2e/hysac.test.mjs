@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 
 import { join } from 'node:path';
 
-import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot } from './harness.mjs';
+import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot, startTraining } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 
@@ -62,10 +62,7 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
   it('trains, reads the prompt, redirects it, traverses it, and comes back from its adapter', { timeout: TIMEOUT * 7 }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocab(page);
-    await page.selectOption('#train-method', 'hysac');
-    await page.fill('#train-lr', '0.01');
-    await page.fill('#train-steps', '2');
-    await page.click('#train-start');
+    await startTraining(page, { method: 'hysac', steps: 2 });
     await page.locator('#train-label', { hasText: 'Done: 2 steps' }).waitFor({ timeout: TIMEOUT * 2 });
 
     await page.fill('#compare-prompt', PROMPT);

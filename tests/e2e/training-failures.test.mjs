@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { appSession, browserSkipReason, loadFromServer, numberIn, openApp, recordTrainLabels, screenshot } from './harness.mjs';
+import {
+  appSession, browserSkipReason, loadFromServer, numberIn, openApp, recordTrainLabels, screenshot, startTraining,
+} from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 const TIMEOUT = 120_000;
@@ -19,18 +21,6 @@ const TIMEOUT = 120_000;
 async function loadFullVocabOnGpu(page) {
   await loadFromServer(page, 'full-vocab', { backend: 'gpu' });
   await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
-}
-
-/**
- * @param {Page} page
- * @param {{ steps: number, batch: number }} run
- */
-async function startRun(page, { steps, batch }) {
-  await page.selectOption('#train-method', 'safeclip');
-  await page.fill('#train-lr', '0.01');
-  await page.fill('#train-steps', String(steps));
-  await page.fill('#train-batch', String(batch));
-  await page.click('#train-start');
 }
 
 /** @param {Page} page */
@@ -51,7 +41,7 @@ function simulate(page, failure) {
  */
 async function saveThenLoseDevice(page) {
   await loadFullVocabOnGpu(page);
-  await startRun(page, { steps: 30, batch: 6 });
+  await startTraining(page, { method: 'safeclip', steps: 30, batch: 6 });
   await page.waitForFunction(() => Number(/** @type {HTMLProgressElement} */ (document.querySelector('#train-progress')).value) >= 1, null, { timeout: TIMEOUT * 2 });
   await page.click('#train-pause');
   const paused = page.locator('#train-label', { hasText: 'saved in this browser' });
@@ -132,7 +122,7 @@ describe('GPU failures during training', { skip, timeout: TIMEOUT * 16 }, () => 
   it('running out of GPU memory suggests a smaller batch', { timeout: TIMEOUT * 4 }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocabOnGpu(page);
-    await startRun(page, { steps: 30, batch: 6 });
+    await startTraining(page, { method: 'safeclip', steps: 30, batch: 6 });
     await page.waitForFunction(() => Number(/** @type {HTMLProgressElement} */ (document.querySelector('#train-progress')).value) >= 1, null, { timeout: TIMEOUT * 2 });
     await simulate(page, 'out-of-memory');
     const failure = page.locator('#train-failure');
