@@ -227,7 +227,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     paused = !paused;
     setButtons();
     if (!paused) {
-      await client.resumeTraining();
+      await client.resumeTraining().catch(runLost);
       return;
     }
     label.textContent = 'Pausing after this step…';
@@ -240,7 +240,16 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     compare();
     onTunedChange();
   });
-  cancelButton.addEventListener('click', () => client.cancelTraining());
+  cancelButton.addEventListener('click', () => client.cancelTraining().catch(runLost));
+
+  /**
+   * A resume or cancel that failed: a GPU failure is explained by the failure notice (the run
+   * ended with it); anything else gets a banner.
+   * @param {import('./errors.js').ClipError} error
+   */
+  function runLost(error) {
+    if (!GPU_FAILURES.has(error.name)) showBanner({ key: 'training', title: 'The run did not answer', message: error.message });
+  }
 
   downloadButton.addEventListener('click', async () => {
     try {
