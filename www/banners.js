@@ -1,7 +1,10 @@
+// @ts-check
 // Messages at the top of the page: errors, warnings and what to do about them. A banner has a
 // key, so a repeated problem replaces its banner instead of stacking copies.
 
-const region = /** @type {HTMLElement} */ (document.getElementById('banners'));
+import { $ } from './dom.js';
+
+const region = $('banners');
 
 /**
  * @param {{ key: string, kind?: 'error' | 'warning', title: string, message: string,

@@ -1,5 +1,6 @@
-// A promise-based client for the CLIP worker (worker.js). The page calls these methods and
-// never touches the WebAssembly core itself.
+// @ts-check
+// A promise-based client for the CLIP worker (worker.js; the messages between them are described
+// in protocol.js). The page calls these methods and never touches the WebAssembly core itself.
 
 import { ClipError } from './errors.js';
 
@@ -16,12 +17,20 @@ export { ClipError };
 
 /**
  * @typedef {{ stage: 'fetch', file: string, loaded: number, total: number | null, cached: boolean }
- *   | { stage: 'init' }                          // moving the weights onto the GPU
+ *   | { stage: 'init', backend: Backend }        // reading the weights into the backend
  * } LoadProgress
  */
 
-/** @typedef {{ vendor: string, architecture: string, description: string, isFallbackAdapter: boolean }} AdapterInfo */
-/** @typedef {{ config: Record<string, any>, loadMs: number }} LoadedModel */
+/** @typedef {import('./capabilities.js').AdapterInfo} AdapterInfo */
+/** @typedef {import('./capabilities.js').Backend} Backend */
+/** @typedef {import('./capabilities.js').BackendChoice} BackendChoice */
+/**
+ * What the browser offers: its WebGPU adapter (null without one), and the path 'auto' takes.
+ * @typedef {{ gpu: AdapterInfo | null, simd: boolean, backend: Backend }} Capabilities
+ */
+/** @typedef {import('./protocol.js').LoadTimings} LoadTimings */
+/** @typedef {import('./protocol.js').FirstTextTimings} FirstTextTimings */
+/** @typedef {{ config: Record<string, any>, backend: Backend, timings: LoadTimings }} LoadedModel */
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
@@ -31,9 +40,11 @@ export { ClipError };
  */
 
 /**
- * Fires `workerlost` (a CustomEvent whose `detail` is the ClipError: Crashed, DeviceLost,
- * OutOfMemory or WorkerError) when the worker stops and takes the loaded model with it; the next
- * request starts a fresh worker.
+ * Fires the worker's events (protocol.js) as CustomEvents: `trainstep` (`detail`: the step's
+ * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `timings` (`detail`:
+ * `{timings}`, FirstTextTimings); and `workerlost` (`detail`: the ClipError: Crashed,
+ * DeviceLost, OutOfMemory or WorkerError) when the worker stops and takes the loaded model with
+ * it; the next request starts a fresh worker.
  */
 export class ClipClient extends EventTarget {
   /** @type {Worker | null} started on the first request, and again after a crash */
@@ -48,8 +59,8 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * Loads the WebAssembly core and finds a WebGPU adapter.
-   * @returns {Promise<AdapterInfo>} rejects with a ClipError named NoWebGPU or AppNotBuilt
+   * Loads the WebAssembly core and says what the browser offers it.
+   * @returns {Promise<Capabilities>} rejects with a ClipError named NoSimd or AppNotBuilt
    */
   start() {
     return this.#request('start');
@@ -58,20 +69,26 @@ export class ClipClient extends EventTarget {
   /**
    * @param {ModelSource} source
    * @param {(progress: LoadProgress) => void} [onProgress]
-   * @returns {Promise<LoadedModel>}
+   * @param {{ backend?: BackendChoice, again?: boolean }} [options] `backend`: the CPU or GPU
+   *   path ('auto', the default: the GPU where there is a hardware adapter); `again`: the model
+   *   was loaded before in this browser, so read the copy kept then rather than the network
+   * @returns {Promise<LoadedModel>} rejects with NoWebGPU when the GPU path is asked for
+   *   without an adapter
    */
-  loadModel(source, onProgress) {
-    return this.#request('loadModel', { source }, onProgress);
+  loadModel(source, onProgress, { backend = 'auto', again = false } = {}) {
+    return this.#request('loadModel', { source, backend, again }, onProgress);
   }
 
   /**
    * @param {string[]} texts
-   * @param {{ tuned?: boolean }} [options] `tuned`: embed with the safety-tuned model (from the
-   *   current training run or an uploaded adapter); rejects with NoAdapter when there is none
+   * @param {{ tuned?: boolean, background?: boolean }} [options] `tuned`: embed with the
+   *   safety-tuned model (from the current training run or an uploaded adapter); rejects with
+   *   NoAdapter when there is none. `background`: the visitor is not waiting for these; they
+   *   wait behind the visitor's requests
    * @returns {Promise<Embeddings>}
    */
-  encodeText(texts, { tuned = false } = {}) {
-    return this.#request('encodeText', { texts, tuned });
+  encodeText(texts, { tuned = false, background = false } = {}) {
+    return this.#request('encodeText', { texts, tuned }, undefined, background);
   }
 
   /**
@@ -83,9 +100,11 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * Embeds a caption pool (the safe captions nearest-safe lookups search) with the original and,
-   * later, the tuned model.
+   * Sets the caption pool (the safe captions nearest-safe lookups search): restored from this
+   * browser when it kept the model's embeddings of it (`restored`), else embedded in the
+   * background with the original and, later, the tuned model (`pool` events tell how far).
    * @param {string[]} captions
+   * @returns {Promise<{ size: number, embedded: number, restored: boolean }>}
    */
   setPool(captions) {
     return this.#request('setPool', { captions });
@@ -93,11 +112,13 @@ export class ClipClient extends EventTarget {
 
   /**
    * The pool captions nearest to each query, by the original and (when there is one, unless
-   * `tuned` is false) the tuned model.
+   * `tuned` is false) the tuned model. While the pool is being embedded, the search covers the
+   * captions embedded so far: `poolEmbedded` of `poolSize` (`tunedEmbedded` for the tuned model).
    * @param {string[]} queries
    * @param {number} k
    * @param {{ tuned?: boolean }} [options]
-   * @returns {Promise<{ original: Neighbour[][], tuned: Neighbour[][] | null }>}
+   * @returns {Promise<{ original: Neighbour[][], tuned: Neighbour[][] | null, poolEmbedded: number,
+   *   poolSize: number, tunedEmbedded: number }>}
    */
   nearestSafe(queries, k, { tuned = true } = {}) {
     return this.#request('nearestSafe', { queries, k, tuned });
@@ -108,12 +129,14 @@ export class ClipClient extends EventTarget {
    * not a HySAC one: `retrieval` (the query's reading, `query`: root distance, unsafe beyond the
    * safe region; the `k` nearest captions by Lorentzian distance, after moving an unsafe query to
    * the safe region when `redirect`), `traversal` (the caption retrieved at each of `steps` points from the query to
-   * the root, `caption` null where only the root entails the point).
+   * the root, `caption` null where only the root entails the point); over the captions lifted
+   * so far (`poolEmbedded` of `poolSize`).
    * @param {string} query
    * @param {{ k: number, steps: number, redirect: boolean }} options
    * @returns {Promise<{
    *   retrieval: { query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] },
    *   traversal: { bound: number, boundary: number, steps: { caption: number | null, distance: number }[] },
+   *   poolEmbedded: number, poolSize: number,
    * } | null>}
    */
   hysacView(query, { k, steps, redirect }) {
@@ -121,27 +144,43 @@ export class ClipClient extends EventTarget {
   }
 
   /**
-   * The safety-tuned model's embeddings of texts or of images. For a HySAC model (`hyperbolic`)
-   * these are points on its hyperboloid, with each one's safe/unsafe reading (`unsafe` null for
-   * images when the adapter has no bound for images); rank them with rankHyperbolic.
-   * @param {{ texts: string[] } | { images: Blob[] }} input
-   * @returns {Promise<Embeddings & { hyperbolic: boolean, safety?: { distance: number, unsafe: boolean | null }[] }>}
+   * The safety-tuned model's view of texts or of images, for the search panel's galleries. A
+   * cosine model's embeddings come back (`hyperbolic` false), to rank on the page. A HySAC
+   * model's points stay in the worker, in the captions gallery (texts, which replace it) or the
+   * images gallery (images, which join it under the page's `ids`), to rank with rankTuned;
+   * each one's safe/unsafe reading comes back (`unsafe` null for images when the adapter has no
+   * bound for images).
+   * @param {{ texts: string[] } | { images: Blob[], ids?: number[] }} input
+   * @returns {Promise<(Embeddings & { hyperbolic: false })
+   *   | { hyperbolic: true, safety: { distance: number, unsafe: boolean | null }[] }>}
    */
   encodeTuned(input) {
     return this.#request('encodeTuned', input);
   }
 
   /**
-   * A HySAC model's `k` nearest of `gallery` to `query`, both from encodeTuned (the query: one
-   * text's point), by Lorentzian distance; with `redirect`, an unsafe query is first moved to
-   * the safe region.
-   * @param {Float32Array} query
-   * @param {{ data: Float32Array, cols: number, images: boolean }} gallery
-   * @param {{ k: number, redirect: boolean }} options
-   * @returns {Promise<{ query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] }>}
+   * Drops images from the HySAC tuned model's image gallery.
+   * @param {number[]} ids
    */
-  rankHyperbolic(query, { data, cols, images }, { k, redirect }) {
-    return this.#request('rankHyperbolic', { query, gallery: data, cols, images, k, redirect });
+  forgetTunedImages(ids) {
+    return this.#request('forgetTunedImages', { ids });
+  }
+
+  /**
+   * What the tuned model makes of `query` against the galleries. A cosine model: the query's
+   * embedding, to rank the page's own embeddings with. A HySAC model: its ranking of the
+   * galleries it keeps (encodeTuned) by Lorentzian distance: the query's reading, where
+   * redirection moved it (null: nowhere), the `k.captions` nearest captions by index and the
+   * `k.images` nearest images by id; with `redirect`, an unsafe query is first moved to the
+   * safe region.
+   * @param {string} query
+   * @param {{ k: { captions: number, images: number }, redirect: boolean }} options
+   * @returns {Promise<{ hyperbolic: false, embedding: Float32Array }
+   *   | { hyperbolic: true, query: { distance: number, unsafe: boolean }, redirected: number | null,
+   *     captions: { index: number, distance: number }[], images: { id: number, distance: number }[] }>}
+   */
+  rankTuned(query, { k, redirect }) {
+    return this.#request('rankTuned', { query, k, redirect });
   }
 
   /**
@@ -174,7 +213,7 @@ export class ClipClient extends EventTarget {
     return this.#request('checkpointInfo');
   }
 
-  /** @returns {Promise<{ bytes: Uint8Array }>} the tuned model's adapters as a safetensors file */
+  /** @returns {Promise<{ bytes: Uint8Array<ArrayBuffer> }>} the tuned model's adapters as a safetensors file */
   exportAdapter() {
     return this.#request('exportAdapter');
   }
@@ -192,12 +231,21 @@ export class ClipClient extends EventTarget {
     this.#pending.clear();
   }
 
-  #request(type, args, onProgress) {
+  /**
+   * @param {string} type
+   * @param {object} [args]
+   * @param {(progress: any) => void} [onProgress]
+   * @param {boolean} [background] run behind the visitor's requests
+   * @returns {Promise<any>}
+   */
+  #request(type, args, onProgress, background = false) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, onProgress });
       this.#worker ??= this.#spawn();
-      this.#worker.postMessage({ id, type, args });
+      /** @type {import('./protocol.js').Request} */
+      const request = background ? { id, type, args, background } : { id, type, args };
+      this.#worker.postMessage(request);
     });
   }
 

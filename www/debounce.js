@@ -1,3 +1,4 @@
+// @ts-check
 // Calling a function once input has paused.
 
 /** `fn`, called `delayMs` after the last of a burst of calls. */

@@ -1,3 +1,4 @@
+// @ts-check
 // Drop targets for files, beside the file inputs that keyboard and touch users pick with.
 
 /**
@@ -14,6 +15,6 @@ export function acceptDrops(zone, onFiles) {
   zone.addEventListener('drop', (event) => {
     event.preventDefault();
     zone.classList.remove('drag-over');
-    onFiles([...event.dataTransfer.files]);
+    onFiles([...(event.dataTransfer?.files ?? [])]);
   });
 }

@@ -1,8 +1,12 @@
+// @ts-check
 // The explore view: a sample of the bundled pairs in the first two principal components of the
 // original model's text embeddings, with an arrow from each unsafe caption to its nearest safe
 // caption, for the original model and, once there is one, the safety-tuned model in the same
-// projection, so that the two pictures compare.
+// projection, so that the two pictures compare. Its captions are embedded as background work,
+// behind the visitor's own requests.
 
+import { $ } from './dom.js';
+import { fetchText } from './fetch-file.js';
 import { latestOnly } from './latest-only.js';
 import { explainedVariance, fitPca, project } from './pca.js';
 import { frameFor, redirectionPlot } from './explore-plot.js';
@@ -16,14 +20,12 @@ import { cosine, row } from './ranking.js';
 const BUNDLED_PAIRS = '/data/pairs.jsonl';
 const SAMPLED_PAIRS = 40;
 
-const $ = (id) => document.getElementById(id);
-
 /** @param {ClipClient} client */
 export function setupExplorePanel(client) {
   const status = $('explore-status');
-  const redrawButton = $('explore-redraw');
+  const redrawButton = $('explore-redraw', HTMLButtonElement);
   const plots = $('explore-plots');
-  const table = $('explore-table');
+  const table = $('explore-table', HTMLTableElement);
 
   let hasModel = false;
   /** Bumped when the model changes, so that results of the previous one are dropped. */
@@ -37,7 +39,8 @@ export function setupExplorePanel(client) {
    * The captions as points, each unsafe caption followed by its safe counterpart, so that the
    * arrow keys walk through the pairs.
    */
-  function captionPoints() {
+  /** @param {Pair[]} pairs */
+  function captionPoints(pairs) {
     return pairs.flatMap(({ safe, unsafe, category }) => [
       { text: unsafe, kind: 'unsafe', category },
       { text: safe, kind: 'safe', category },
@@ -49,19 +52,19 @@ export function setupExplorePanel(client) {
     const started = generation;
     const stale = () => started !== generation;
     try {
-      pairs ??= samplePairs(await fetchPairs());
-      const points = captionPoints();
+      const sample = pairs ??= samplePairs(await fetchPairs());
+      const points = captionPoints(sample);
       const texts = points.map((point) => point.text);
       if (!original) {
         status.textContent = `Embedding ${texts.length} captions with the original model…`;
-        const embeddings = await client.encodeText(texts);
+        const embeddings = await client.encodeText(texts, { background: true });
         if (stale()) return;
         const rows = texts.map((_, i) => row(embeddings, i));
         const pca = fitPca(rows);
         original = { rows, pca, coordinates: rows.map((r) => project(pca, r)) };
       }
       status.textContent = 'Embedding the captions with the tuned model…';
-      const tunedRows = await client.encodeText(texts, { tuned: true }).then(
+      const tunedRows = await client.encodeText(texts, { tuned: true, background: true }).then(
         (embeddings) => texts.map((_, i) => row(embeddings, i)),
         (error) => {
           if (error.name === 'NoAdapter') return null;
@@ -69,13 +72,13 @@ export function setupExplorePanel(client) {
         },
       );
       if (stale()) return;
-      render(points, tunedRows);
+      render(sample, points, tunedRows);
     } catch (error) {
       if (!stale()) status.textContent = `The captions could not be embedded: ${error.message}`;
     }
   });
 
-  function render(points, tunedRows) {
+  function render(pairs, points, tunedRows) {
     const tuned = tunedRows && { rows: tunedRows, coordinates: tunedRows.map((r) => project(original.pca, r)) };
     const frame = frameFor([...original.coordinates, ...(tuned?.coordinates ?? [])]);
     const originalView = view(points, original);
@@ -160,9 +163,7 @@ export function setupExplorePanel(client) {
 }
 
 async function fetchPairs() {
-  const response = await fetch(BUNDLED_PAIRS);
-  if (!response.ok) throw new Error(`${BUNDLED_PAIRS}: HTTP ${response.status}`);
-  return (await response.text()).split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
+  return (await fetchText(BUNDLED_PAIRS)).split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
 }
 
 /** Pairs spread evenly over the file, so that every category is in the sample. */

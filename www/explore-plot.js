@@ -1,3 +1,4 @@
+// @ts-check
 // One picture of the explore view: captions as points in a 2-D projection of a model's text
 // space, and an arrow from each unsafe caption to its nearest safe caption. SVG, scaled to its
 // box; one tab stop per picture, the arrow keys move between points, and the focused (or

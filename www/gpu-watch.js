@@ -1,3 +1,4 @@
+// @ts-check
 // Watching the GPU device the core works on, from the worker's JavaScript side. WebGPU tells a
 // device's own listeners when the device is lost and when it runs out of memory; inside the core
 // (wgpu) the first becomes a generic read-back failure and the second a panic. The watch hears
@@ -18,8 +19,9 @@ let failure = null;
 export function watchGpu(onFailure) {
   if (!self.GPUAdapter) return;
   const requestDevice = GPUAdapter.prototype.requestDevice;
-  GPUAdapter.prototype.requestDevice = async function watchedRequestDevice(...args) {
-    const requested = await requestDevice.apply(this, args);
+  /** @param {GPUDeviceDescriptor} [descriptor] */
+  GPUAdapter.prototype.requestDevice = async function watchedRequestDevice(descriptor) {
+    const requested = await requestDevice.call(this, descriptor);
     watch(requested, onFailure);
     return requested;
   };
@@ -59,16 +61,7 @@ export async function gpuFailureBehind(graceMs = 250) {
   return failure;
 }
 
-/**
- * Test hook (the browser tests post to the BroadcastChannel `safer-clip-test-hooks`):
- * `lose-device` destroys the device as a driver reset would lose it; `out-of-memory` raises the
- * error WebGPU raises when an allocation fails, for wgpu and the watch alike.
- * @param {'lose-device' | 'out-of-memory'} kind
- */
-export function simulateGpuFailure(kind) {
-  if (kind === 'lose-device') device?.destroy();
-  if (kind === 'out-of-memory') {
-    const error = new GPUOutOfMemoryError('simulated by a test');
-    device?.dispatchEvent(new GPUUncapturedErrorEvent('uncapturederror', { error }));
-  }
+/** The device the core requested last (test-hooks.js fails it on purpose), or null. */
+export function watchedDevice() {
+  return device;
 }

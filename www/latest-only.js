@@ -1,3 +1,4 @@
+// @ts-check
 // Running an async task for the latest state only.
 
 /** `task`, run now, or once more after the current run when called while it runs. */

@@ -1,13 +1,16 @@
+// @ts-check
 // Fetching a checkpoint's three files from wherever the user points: this server's models/
 // folder, a folder at any URL (the embeddable element's `model` attribute), the Hugging Face hub
-// (cached with the Cache API, so a second visit works offline), or files the user picked. Runs
-// in the worker.
+// (cached with the Cache API, so a second visit works offline), or files the user picked. A copy
+// of the last model fetched from a server or folder is kept too, so that the model can be
+// loaded again (on the other backend, or in a fresh worker after a GPU failure) without the
+// network. Runs in the worker.
 
 import { ClipError } from './errors.js';
 
 /** @typedef {import('./clip-client.js').ModelSource} ModelSource */
 /** @typedef {import('./clip-client.js').LoadProgress} LoadProgress */
-/** @typedef {{ config: Uint8Array, weights: Uint8Array, tokenizer: Uint8Array }} ModelBytes */
+/** @typedef {{ config: Uint8Array<ArrayBuffer>, weights: Uint8Array<ArrayBuffer>, tokenizer: Uint8Array<ArrayBuffer> }} ModelBytes */
 
 const CONFIG = 'config.json';
 const TOKENIZER = 'tokenizer.json';
@@ -15,20 +18,29 @@ const WEIGHTS = 'model.safetensors';
 
 const HUB = 'https://huggingface.co';
 const HUB_CACHE = 'safer-clip-hub-v1';
+/** The last model fetched from a server or folder, by URL. */
+const COPY_CACHE = 'safer-clip-model-copy-v1';
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
  * @param {ModelSource} source
  * @param {(progress: LoadProgress) => void} onProgress
+ * @param {{ again?: boolean }} [options] `again`: the model was fetched before in this browser;
+ *   read its kept copy when there is one
  * @returns {Promise<ModelBytes>}
  */
-export async function fetchModelFiles(source, onProgress) {
+export async function fetchModelFiles(source, onProgress, { again = false } = {}) {
   switch (source.kind) {
     case 'server':
-      return fetchEach((file) => fetchFromServer(source.name, file, onProgress));
-    case 'url':
-      return fetchEach((file) => fetchFromFolder(source.url, file, onProgress));
+    case 'url': {
+      const folder = source.kind === 'server' ? new URL(`../models/${encodeURIComponent(source.name)}/`, self.location.href) : source.url;
+      const download = source.kind === 'server'
+        ? (/** @type {string} */ file) => fetchFromServer(source.name, file, onProgress)
+        : (/** @type {string} */ file) => fetchFromFolder(source.url, file, onProgress);
+      const copies = await openCache(COPY_CACHE, { fresh: !again });
+      return fetchEach((file) => fetchCopied(new URL(file, folder).href, file, copies, download, onProgress));
+    }
     case 'hub':
       if (!REPO_ID.test(source.repo)) {
         throw new ClipError('ModelFileMissing', `“${source.repo}” is not a Hugging Face repo id (like openai/clip-vit-base-patch32).`);
@@ -37,7 +49,7 @@ export async function fetchModelFiles(source, onProgress) {
     case 'files':
       return readPickedFiles(source.files, onProgress);
     default:
-      throw new ClipError('ModelFileMissing', `unknown model source “${source.kind}”`);
+      throw new ClipError('ModelFileMissing', `unknown model source “${/** @type {{ kind: string }} */ (source).kind}”`);
   }
 }
 
@@ -83,9 +95,27 @@ async function fetchFromFolder(folder, file, onProgress) {
   return readStream(response.body, { file, total: contentLength(response) }, onProgress);
 }
 
+/**
+ * A file from its kept copy, or downloaded and kept.
+ * @param {string} url
+ * @param {string} file
+ * @param {Cache | null} copies
+ * @param {(file: string) => Promise<Uint8Array<ArrayBuffer>>} download
+ * @param {(progress: LoadProgress) => void} onProgress
+ */
+async function fetchCopied(url, file, copies, download, onProgress) {
+  const kept = await copies?.match(url);
+  if (kept?.body) return readStream(kept.body, { file, total: contentLength(kept), cached: true }, onProgress);
+  const bytes = await download(file);
+  await copies?.put(url, new Response(bytes, { headers: { 'Content-Length': String(bytes.length) } })).catch((error) => {
+    console.warn(`${file} was not kept (${error.message}); loading it again will fetch it again.`);
+  });
+  return bytes;
+}
+
 async function fetchFromHub(repo, file, onProgress) {
   const url = `${HUB}/${repo}/resolve/main/${file}`;
-  const cache = await openHubCache();
+  const cache = await openCache(HUB_CACHE);
   const cached = await cache?.match(url);
   if (cached) return readStream(cached.body, { file, total: contentLength(cached), cached: true }, onProgress);
 
@@ -118,10 +148,16 @@ async function fetchFromHub(repo, file, onProgress) {
   }
 }
 
-/** The Cache API, or null where the browser withholds it (private windows, some embeds). */
-async function openHubCache() {
+/**
+ * A cache of the Cache API, emptied first when `fresh`; null where the browser withholds the
+ * Cache API (private windows, some embeds).
+ * @param {string} name
+ * @param {{ fresh?: boolean }} [options]
+ */
+async function openCache(name, { fresh = false } = {}) {
   try {
-    return await caches.open(HUB_CACHE);
+    if (fresh) await caches.delete(name);
+    return await caches.open(name);
   } catch {
     return null;
   }
@@ -150,12 +186,14 @@ function contentLength(response) {
 /**
  * Reads a whole stream into one buffer, reporting progress at most every 100 ms.
  *
- * @param {ReadableStream<Uint8Array>} stream
+ * @param {ReadableStream<Uint8Array<ArrayBuffer>> | null} stream a response's body (null: none)
  * @param {{ file: string, total: number | null, cached?: boolean }} what `total` is the expected
  *   size; a compressed transfer may deliver more
  * @param {(progress: LoadProgress) => void} onProgress
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
 async function readStream(stream, { file, total, cached = false }, onProgress) {
+  if (!stream) throw new Error('the response has no body');
   let buffer = new Uint8Array(total ?? 1 << 20);
   let loaded = 0;
   let reportedAt = 0;

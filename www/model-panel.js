@@ -1,15 +1,23 @@
+// @ts-check
 // The model panel: choose a checkpoint from this server, the Hugging Face hub or local files,
-// and follow its download and load.
+// follow its download and load, and choose the path it runs on (the CPU or WebGPU). Switching
+// paths, or going on on the CPU after a GPU failure, loads the same model again from the copy
+// this browser kept, not from the network.
 
 import { clearBanner, showBanner } from './banners.js';
+import { $ } from './dom.js';
 import { acceptDrops } from './drop-zone.js';
+import { fetchOk } from './fetch-file.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {import('./clip-client.js').ModelSource} ModelSource */
 /** @typedef {import('./clip-client.js').LoadProgress} LoadProgress */
-/** @typedef {{ name: string, config: Record<string, any>, loadMs: number }} Model */
+/** @typedef {import('./clip-client.js').BackendChoice} BackendChoice */
+/** @typedef {import('./clip-client.js').Capabilities} Capabilities */
+/** @typedef {import('./clip-client.js').LoadedModel & { name: string }} Model */
 
-const $ = (id) => document.getElementById(id);
+/** The errors after which the GPU path cannot be trusted in this visit, but the CPU path can. */
+const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory', 'Crashed']);
 
 /**
  * @param {ClipClient} client
@@ -19,15 +27,18 @@ const $ = (id) => document.getElementById(id);
 export function setupModelPanel(client, { onModel }) {
   const panel = $('model-panel');
   const serverForm = $('server-form');
-  const serverSelect = $('server-model');
+  const serverSelect = $('server-model', HTMLSelectElement);
   const hubForm = $('hub-form');
   const filesForm = $('files-form');
-  const filesInput = $('model-files');
+  const filesInput = $('model-files', HTMLInputElement);
   const pickedList = $('picked-files');
   const status = $('load-status');
   const statusLabel = $('load-label');
-  const progressBar = $('load-progress');
+  const progressBar = $('load-progress', HTMLProgressElement);
   const summary = $('model-summary');
+  const firstText = $('model-timings');
+  const backendSelect = $('backend', HTMLSelectElement);
+  const backendHint = $('backend-hint');
 
   /** The files picked or dropped so far, by name; a later pick replaces a same-named file. */
   const picked = new Map();
@@ -36,26 +47,29 @@ export function setupModelPanel(client, { onModel }) {
   let serverModels = [];
   /** @type {Model | null} */
   let current = null;
+  /** @type {{ source: ModelSource, name: string } | null} the model loaded last, to load again */
+  let last = null;
 
   function setModel(model) {
     current = model;
     summary.textContent = model ? describe(model) : 'No model loaded.';
+    firstText.textContent = '';
     onModel(model);
   }
 
   function updateButtons() {
     const usable = enabled && !loading;
-    serverForm.querySelector('button').disabled = !usable || serverModels.length === 0;
+    submitButton(serverForm).disabled = !usable || serverModels.length === 0;
     serverSelect.disabled = serverModels.length === 0;
-    hubForm.querySelector('button').disabled = !usable;
-    filesForm.querySelector('button').disabled = !usable || picked.size === 0;
+    submitButton(hubForm).disabled = !usable;
+    submitButton(filesForm).disabled = !usable || picked.size === 0;
+    backendSelect.disabled = !usable;
   }
 
   async function listServerModels() {
     const hint = $('server-hint');
     try {
-      const response = await fetch('../models/');
-      serverModels = response.ok ? await response.json() : [];
+      serverModels = await (await fetchOk('../models/')).json();
       if (!Array.isArray(serverModels)) throw new Error('not a list');
     } catch {
       serverModels = [];
@@ -82,8 +96,10 @@ export function setupModelPanel(client, { onModel }) {
   /**
    * @param {ModelSource} source
    * @param {string} name
+   * @param {{ again?: boolean }} [options] `again`: the model loaded last, on another path
    */
-  async function load(source, name) {
+  async function load(source, name, { again = false } = {}) {
+    last = { source, name };
     loading = true;
     updateButtons();
     panel.setAttribute('aria-busy', 'true');
@@ -97,7 +113,7 @@ export function setupModelPanel(client, { onModel }) {
           setModel(null);
         }
         showProgress(progress, source);
-      });
+      }, { backend: /** @type {BackendChoice} */ (backendSelect.value), again });
       setModel({ name, ...loaded });
     } catch (error) {
       if (released) setModel(null);
@@ -114,7 +130,7 @@ export function setupModelPanel(client, { onModel }) {
   function showProgress(progress, source) {
     status.hidden = false;
     if (progress.stage === 'init') {
-      statusLabel.textContent = 'Moving the weights to the GPU…';
+      statusLabel.textContent = progress.backend === 'gpu' ? 'Moving the weights to the GPU…' : 'Reading the weights for the CPU…';
       progressBar.removeAttribute('value');
       return;
     }
@@ -137,7 +153,7 @@ export function setupModelPanel(client, { onModel }) {
   });
   hubForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    const repo = hubForm.elements.repo.value.trim();
+    const repo = $('hub-repo', HTMLInputElement).value.trim();
     load({ kind: 'hub', repo }, repo);
   });
   filesForm.addEventListener('submit', (event) => {
@@ -145,31 +161,86 @@ export function setupModelPanel(client, { onModel }) {
     const files = [...picked.values()];
     load({ kind: 'files', files }, files.find((f) => f.name.endsWith('.safetensors'))?.name ?? 'the picked files');
   });
-  filesInput.addEventListener('change', () => pick(filesInput.files));
+  filesInput.addEventListener('change', () => pick([...(filesInput.files ?? [])]));
   acceptDrops(filesForm, pick);
 
   listServerModels();
 
-  client.addEventListener('workerlost', ({ detail: error }) => {
-    if (!current) return;
-    setModel(null);
-    showBanner({ key: 'model', title: 'The model stopped working', message: error.message });
+  client.addEventListener('timings', (event) => {
+    const { timings } = /** @type {CustomEvent<{ timings: import('./clip-client.js').FirstTextTimings }>} */ (event).detail;
+    if (current) firstText.textContent = describeFirstText(timings);
   });
 
+  backendSelect.addEventListener('change', () => {
+    if (current && last) load(last.source, last.name, { again: true });
+  });
+
+  client.addEventListener('workerlost', (event) => {
+    const error = /** @type {CustomEvent<import('./errors.js').ClipError>} */ (event).detail;
+    if (!current) return;
+    const lost = current;
+    setModel(null);
+    const banner = showBanner({ key: 'model', title: 'The model stopped working', message: error.message });
+    if (lost.backend === 'gpu' && GPU_FAILURES.has(error.name) && last) banner.append(continueOnCpu(last));
+  });
+
+  /** A button that loads the lost model again on the CPU, from the copy this browser kept. */
+  function continueOnCpu({ source, name }) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Continue on the CPU';
+    button.addEventListener('click', () => {
+      clearBanner('model');
+      backendSelect.value = 'cpu';
+      load(source, name, { again: true });
+    });
+    return button;
+  }
+
   return {
-    /** Lets the user load models, once WebGPU is known to work. */
-    enable() {
+    /**
+     * Lets the user load models, on the paths this browser offers.
+     * @param {Capabilities} capabilities
+     */
+    enable({ gpu, backend }) {
       enabled = true;
+      const gpuOption = /** @type {HTMLOptionElement} */ (backendSelect.querySelector('option[value="gpu"]'));
+      gpuOption.disabled = !gpu;
+      /** @type {HTMLOptionElement} */ (backendSelect.querySelector('option[value="auto"]')).textContent =
+        `Automatic (here: the ${backend === 'gpu' ? 'GPU' : 'CPU'})`;
+      backendHint.textContent = gpu
+        ? 'The CPU path needs no GPU; it is slower than a hardware GPU and faster than a software one.'
+        : 'This browser grants no WebGPU adapter. For the GPU path, use a recent Chrome or Edge; on Linux, enable chrome://flags/#enable-unsafe-webgpu.';
       updateButtons();
     },
   };
 }
 
 /** @param {Model} model */
-function describe({ name, config, loadMs }) {
+function describe({ name, config, backend, timings }) {
   const vision = config.vision_config;
   return `${name}: ${config.projection_dim}-d embeddings, ${vision.image_size} px images `
-    + `in ${vision.patch_size} px patches; loaded in ${(loadMs / 1000).toFixed(1)} s.`;
+    + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? 'GPU (WebGPU)' : 'CPU (WebAssembly)'},`
+    + ` loaded in ${seconds(timings.loadMs)} (warm-up ${seconds(timings.warmUpMs)}).`;
+}
+
+/**
+ * Where the first text result after the load spent its time.
+ * @param {import('./clip-client.js').FirstTextTimings} timings
+ */
+function describeFirstText({ fetchMs, loadMs, warmUpMs, waitMs, computeMs }) {
+  return `First text result: fetching ${seconds(fetchMs)}, loading ${seconds(loadMs)}, warm-up ${seconds(warmUpMs)},`
+    + ` waiting behind other work ${seconds(waitMs)}, computing ${seconds(computeMs)}.`;
+}
+
+/** @param {number} ms */
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
+}
+
+/** @param {HTMLElement} form */
+function submitButton(form) {
+  return /** @type {HTMLButtonElement} */ (form.querySelector('button'));
 }
 
 /** @param {number} bytes */

@@ -1,3 +1,4 @@
+// @ts-check
 // Principal component analysis of a few hundred embeddings, small enough to run on the page:
 // the top components by power iteration on the covariance, applied as Xᵀ(Xv) so that the
 // d × d matrix is never formed.

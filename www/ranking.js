@@ -1,3 +1,4 @@
+// @ts-check
 // Ranking a gallery against a query by cosine similarity. Embeddings from the core have unit
 // length, so the cosine is a dot product.
 

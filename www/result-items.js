@@ -1,3 +1,4 @@
+// @ts-check
 // Pieces of the result lists: a caption with its measure, a score bar, a distance, a HySAC
 // model's safe/unsafe reading, and a line of explanation in place of results.
 
@@ -22,6 +23,9 @@ export function distanceLabel(distance, what = 'distance') {
 /**
  * Shows a HySAC model's reading of a prompt on a badge: safe or unsafe, its root distance, the
  * safe region's bound when given, and where redirection moved it (`redirected` null: nowhere).
+ * @param {HTMLElement} badge
+ * @param {{ distance: number, unsafe: boolean | null }} reading
+ * @param {{ bound?: number | null, redirected?: number | null }} [options]
  */
 export function showReading(badge, { distance, unsafe }, { bound = null, redirected = null } = {}) {
   const verdict = unsafe ? 'unsafe' : 'safe';

@@ -1,5 +1,6 @@
-// <safer-clip-demo>: a prompt and its nearest safe captions, by CLIP on the visitor's own GPU,
-// for any web page: one script tag and one element. It runs its own model worker and keeps its
+// @ts-check
+// <safer-clip-demo>: a prompt and its nearest safe captions, by CLIP on the visitor's own device
+// (the GPU through WebGPU, or the CPU), for any web page: one script tag and one element. It runs its own model worker and keeps its
 // markup and styles in a shadow root.
 //
 //   <script type="module" src="https://HOST/safer-clip-demo.js"></script>
@@ -14,17 +15,23 @@
 //            model's nearest captions appear beside the original model's
 //   pool     the URL of the safe captions to search, one per line (default: the bundled 2,400)
 //   compact  fewer captions and less text, for narrow spaces
+//   backend  auto (default: the GPU where there is a hardware WebGPU adapter, else the CPU),
+//            cpu or gpu
 //
 // Served from another origin than the page's, the files need CORS (`node www/serve.mjs --cors`).
 
+import { parseCaptionPool } from './caption-pool.js';
 import { ClipClient } from './clip-client.js';
 import { debounce } from './debounce.js';
+import { fetchBytes, fetchText } from './fetch-file.js';
 import { note, scoreBar } from './result-items.js';
 
 const DEFAULT_MODEL = 'openai/clip-vit-base-patch32';
 const DEFAULT_POOL = new URL('data/safe_pool.txt', import.meta.url);
 const PROMPT_DELAY_MS = 250;
 const SHOWN = { full: 5, compact: 3 };
+/** What this browser lacks when the model cannot run in it at all (or on the path asked for). */
+const CANNOT_RUN = new Set(['NoSimd', 'NoWebGPU']);
 
 const STYLE = `
 :host {
@@ -133,11 +140,11 @@ const TEMPLATE = `
       <ol class="tuned" aria-label="Nearest safe captions, safety-tuned model"></ol>
     </section>
   </div>
-  <p class="footer">CLIP runs on your GPU through WebGPU; nothing you type leaves this page.</p>
+  <p class="footer">CLIP runs in this page, on your GPU or CPU; nothing you type leaves it.</p>
 </div>`;
 
 export class SaferClipDemo extends HTMLElement {
-  static observedAttributes = ['model', 'prompt', 'adapter', 'pool'];
+  static observedAttributes = ['model', 'prompt', 'adapter', 'pool', 'backend'];
 
   /** @type {ClipClient | null} */
   #client = null;
@@ -147,6 +154,8 @@ export class SaferClipDemo extends HTMLElement {
   #pool = [];
   #ready = false;
   #hasAdapter = false;
+  /** Whether the captions shown come from part of a pool still being embedded. */
+  #partial = false;
   #parts;
 
   constructor() {
@@ -193,26 +202,32 @@ export class SaferClipDemo extends HTMLElement {
     this.#client = client;
     const current = () => generation === this.#generation;
     const { input, progress, tunedColumn } = this.#parts;
-    client.addEventListener('workerlost', ({ detail: error }) => {
+    client.addEventListener('workerlost', (event) => {
+      const error = /** @type {CustomEvent<Error>} */ (event).detail;
       if (current()) this.#fail(`The model stopped working: ${error.message} Reload the page to start again.`);
+    });
+    // A search over part of the pool is run again once the pool is embedded.
+    client.addEventListener('pool', (event) => {
+      const { embedded, size } = /** @type {CustomEvent<{ embedded: number, size: number }>} */ (event).detail;
+      if (current() && this.#partial && embedded === size) this.#search();
     });
     input.value = this.getAttribute('prompt') ?? '';
     this.#parts.error.hidden = true;
     const adapter = this.getAttribute('adapter');
     tunedColumn.hidden = !adapter;
     try {
-      this.#say('Looking for WebGPU…');
+      this.#say('Starting…');
       await client.start();
       const source = modelSource(this.getAttribute('model') || DEFAULT_MODEL);
-      await client.loadModel(source, (update) => current() && this.#showProgress(update));
+      await client.loadModel(source, (update) => current() && this.#showProgress(update), { backend: backendChoice(this.getAttribute('backend')) });
       if (!current()) return;
       progress.removeAttribute('value');
-      this.#say('Embedding the safe captions…');
-      const captions = (await text(this.getAttribute('pool') || DEFAULT_POOL)).split('\n').filter((line) => line.trim());
+      this.#say('Setting the safe captions…');
+      const captions = parseCaptionPool(await fetchText(this.getAttribute('pool') || DEFAULT_POOL));
       await client.setPool(captions);
       if (adapter) {
         this.#say('Loading the adapter…');
-        await client.importAdapter(new Uint8Array(await bytes(adapter)));
+        await client.importAdapter(await fetchBytes(adapter));
       }
       if (!current()) return;
       this.#pool = captions;
@@ -220,10 +235,10 @@ export class SaferClipDemo extends HTMLElement {
       this.#ready = true;
       progress.hidden = true;
       input.disabled = false;
-      this.#say(`Nearest of ${captions.length.toLocaleString()} safe captions.`);
+      this.#say(`${captions.length.toLocaleString()} safe captions.`);
       this.#search();
     } catch (error) {
-      if (current()) this.#fail(error.name === 'NoWebGPU' ? `This browser cannot run the model: ${error.message}` : error.message);
+      if (current()) this.#fail(CANNOT_RUN.has(error.name) ? `This browser cannot run the model: ${error.message}` : error.message);
     }
   }
 
@@ -247,11 +262,18 @@ export class SaferClipDemo extends HTMLElement {
       tuned.replaceChildren();
       return;
     }
+    const client = this.#client;
+    if (!client) return;
     try {
-      const found = await this.#client.nearestSafe([query], shown);
+      const found = await client.nearestSafe([query], shown);
       if (input.value.trim() !== query) return;
       original.replaceChildren(...this.#captions(found.original[0]));
-      if (this.#hasAdapter) tuned.replaceChildren(...this.#captions(found.tuned[0]));
+      if (found.tuned) tuned.replaceChildren(...this.#captions(found.tuned[0]));
+      const searched = this.#hasAdapter ? Math.min(found.poolEmbedded, found.tunedEmbedded) : found.poolEmbedded;
+      this.#partial = searched < found.poolSize;
+      this.#say(this.#partial
+        ? `Nearest of the ${searched.toLocaleString()} of ${found.poolSize.toLocaleString()} safe captions embedded so far…`
+        : `Nearest of ${found.poolSize.toLocaleString()} safe captions.`);
       this.#parts.error.hidden = true;
       this.dispatchEvent(new CustomEvent('results', { detail: { prompt: query, ...found } }));
     } catch (error) {
@@ -279,7 +301,7 @@ export class SaferClipDemo extends HTMLElement {
       progress.max = update.total;
       progress.value = update.loaded;
     }
-    if (update.stage === 'init') this.#say('Moving the model to the GPU…');
+    if (update.stage === 'init') this.#say(update.backend === 'gpu' ? 'Moving the model to the GPU…' : 'Reading the model for the CPU…');
     else this.#say(`${update.cached ? 'Reading' : 'Downloading'} ${update.file}: ${megabytes(update.loaded)}${update.total ? ` of ${megabytes(update.total)}` : ''}`);
   }
 
@@ -299,32 +321,32 @@ export class SaferClipDemo extends HTMLElement {
 /**
  * The worker, as a URL this page may start: a page may only start workers of its own origin,
  * so from another origin a tiny same-origin module imports the real one.
+ * @returns {URL}
  */
 function workerUrl() {
   const url = new URL('./worker.js', import.meta.url);
   if (url.origin === location.origin) return url;
-  return URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
+  return new URL(URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' })));
 }
 
-/** A `model` attribute as a model source: a folder URL, or a Hugging Face repo id. */
+/**
+ * A `backend` attribute as a choice of path; anything else than cpu or gpu is 'auto'.
+ * @param {string | null} value
+ * @returns {import('./clip-client.js').BackendChoice}
+ */
+function backendChoice(value) {
+  return value === 'cpu' || value === 'gpu' ? value : 'auto';
+}
+
+/**
+ * A `model` attribute as a model source: a folder URL, or a Hugging Face repo id.
+ * @param {string} model
+ * @returns {import('./clip-client.js').ModelSource}
+ */
 function modelSource(model) {
   return /^(https?:\/\/|\/|\.\.?\/)/.test(model)
     ? { kind: 'url', url: new URL(model, document.baseURI).href }
     : { kind: 'hub', repo: model };
-}
-
-async function text(url) {
-  return (await fetchOk(url)).text();
-}
-
-async function bytes(url) {
-  return (await fetchOk(url)).arrayBuffer();
-}
-
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url} answered ${response.status} ${response.statusText}.`);
-  return response;
 }
 
 function megabytes(count) {

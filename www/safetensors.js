@@ -1,3 +1,4 @@
+// @ts-check
 // Reading the header of a safetensors file: 8 bytes of little-endian length, then JSON.
 
 /**

@@ -1,4 +1,5 @@
-// The safety panel: LoRA training on the GPU with live loss curves, pause/resume, a checkpoint
+// @ts-check
+// The safety panel: LoRA training (on the GPU or the CPU) with live loss curves and its speed, pause/resume, a checkpoint
 // kept in this browser, adapter download/upload, and the nearest safe captions of a prompt for
 // the original and the tuned model side by side. A GPU that is lost or runs out of memory during
 // a run gets its own explanation: what happened, what was kept, what to do. A HySAC model also
@@ -6,10 +7,16 @@
 // shows its traversal toward the root.
 
 import { clearBanner, showBanner } from './banners.js';
+import { $ } from './dom.js';
+import { parseCaptionPool } from './caption-pool.js';
 import { debounce } from './debounce.js';
+import { fetchText } from './fetch-file.js';
+import { latestOnly } from './latest-only.js';
 import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
+/** @typedef {import('./clip-client.js').TrainOptions} TrainOptions */
+/** @typedef {Extract<import('./protocol.js').WorkerEvent, { event: 'trainend' }>} TrainEnd */
 
 const BUNDLED_PAIRS = '/data/pairs.jsonl';
 const BUNDLED_POOL = '/data/safe_pool.txt';
@@ -21,8 +28,6 @@ const PROMPT_DELAY_MS = 250;
 const GPU_FAILURES = new Set(['DeviceLost', 'OutOfMemory']);
 const COLOURS = ['#1b1b1b', '#c0392b', '#2471a3', '#229954', '#b9770e', '#7d3c98', '#117a65', '#a04000', '#5d6d7e'];
 
-const $ = (id) => document.getElementById(id);
-
 /**
  * @param {ClipClient} client
  * @param {{ onTunedChange: () => void }} handlers `onTunedChange`: the tuned model changed
@@ -30,28 +35,30 @@ const $ = (id) => document.getElementById(id);
  */
 export function setupSafetyPanel(client, { onTunedChange }) {
   const form = $('train-form');
-  const startButton = $('train-start');
-  const pauseButton = $('train-pause');
-  const cancelButton = $('train-cancel');
-  const resumeSavedButton = $('train-resume-saved');
+  const startButton = $('train-start', HTMLButtonElement);
+  const pauseButton = $('train-pause', HTMLButtonElement);
+  const cancelButton = $('train-cancel', HTMLButtonElement);
+  const resumeSavedButton = $('train-resume-saved', HTMLButtonElement);
   const status = $('train-status');
   const label = $('train-label');
-  const progress = $('train-progress');
-  const canvas = /** @type {HTMLCanvasElement} */ ($('loss-curve'));
+  const progress = $('train-progress', HTMLProgressElement);
+  const canvas = $('loss-curve', HTMLCanvasElement);
   const legend = $('loss-legend');
-  const downloadButton = $('adapter-download');
-  const uploadInput = $('adapter-upload');
-  const comparePrompt = $('compare-prompt');
+  const downloadButton = $('adapter-download', HTMLButtonElement);
+  const uploadInput = $('adapter-upload', HTMLInputElement);
+  const comparePrompt = $('compare-prompt', HTMLInputElement);
   const compareStatus = $('compare-status');
   const originalList = $('compare-original');
   const tunedList = $('compare-tuned');
   const failure = $('train-failure');
   const hysacControls = $('hysac-controls');
   const safetyBadge = $('compare-safety');
-  const redirectToggle = /** @type {HTMLInputElement} */ ($('compare-redirect'));
+  const redirectToggle = $('compare-redirect', HTMLInputElement);
   const traversal = $('traversal');
 
   let hasModel = false;
+  /** The path the model runs on, for the speed of each step: 'the CPU' or 'the GPU'. */
+  let backendName = '';
   let training = false;
   let paused = false;
   let hasTuned = false;
@@ -65,6 +72,8 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   let runOptions = null;
   /** The checkpoint this browser keeps, as checkpointInfo gives it. */
   let savedRun = null;
+  /** Whether the results shown cover only part of a pool still being embedded. */
+  let partial = false;
 
   function setButtons() {
     startButton.disabled = !hasModel || training;
@@ -78,21 +87,15 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     comparePrompt.disabled = !hasModel || pool.length === 0;
   }
 
-  async function text(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    return response.text();
-  }
-
   async function trainingData() {
-    const file = $('train-pairs').files[0];
-    return { pairs: file ? await file.text() : await text(BUNDLED_PAIRS) };
+    const file = $('train-pairs', HTMLInputElement).files?.[0];
+    return { pairs: file ? await file.text() : await fetchText(BUNDLED_PAIRS) };
   }
 
   function options() {
-    const number = (id) => Number($(id).value);
+    const number = (/** @type {string} */ id) => Number($(id, HTMLInputElement).value);
     return {
-      method: $('train-method').value,
+      method: /** @type {TrainOptions['method']} */ ($('train-method', HTMLSelectElement).value),
       rank: number('train-rank'),
       learningRate: number('train-lr'),
       maxSteps: number('train-steps'),
@@ -100,14 +103,18 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     };
   }
 
-  /** Shows a run's options in the form (a resumed run's, instead of the page's defaults). */
+  /**
+   * Shows a run's options in the form (a resumed run's, instead of the page's defaults).
+   * @param {TrainOptions} options
+   * @param {number} totalSteps
+   */
   function showOptions({ method, rank, learningRate, maxSteps, batchSize }, totalSteps) {
-    const methodSelect = $('train-method');
+    const methodSelect = $('train-method', HTMLSelectElement);
     if ([...methodSelect.options].some((option) => option.value === method)) methodSelect.value = method;
-    $('train-rank').value = String(rank);
-    $('train-lr').value = String(learningRate);
-    $('train-steps').value = String(maxSteps ?? totalSteps);
-    $('train-batch').value = String(batchSize);
+    $('train-rank', HTMLInputElement).value = String(rank);
+    $('train-lr', HTMLInputElement).value = String(learningRate);
+    $('train-steps', HTMLInputElement).value = String(maxSteps ?? totalSteps);
+    $('train-batch', HTMLInputElement).value = String(batchSize);
   }
 
   async function start(resume) {
@@ -137,7 +144,8 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
   }
 
-  client.addEventListener('trainstep', ({ detail: report }) => {
+  client.addEventListener('trainstep', (event) => {
+    const report = /** @type {CustomEvent<Record<string, any>>} */ (event).detail;
     history.push({
       step: report.step,
       loss: report.loss,
@@ -146,31 +154,32 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     progress.max = report.total_steps;
     progress.value = report.step;
     label.textContent = `Step ${report.step} of ${report.total_steps} · epoch ${report.epoch + 1}` +
-      ` · loss ${report.loss.toFixed(4)} · ${report.examples_per_s.toFixed(1)} pairs/s`;
+      ` · loss ${report.loss.toFixed(4)} · ${report.examples_per_s.toFixed(1)} pairs/s on ${backendName}`;
     hasTuned = true;
     drawCurve();
     setButtons();
   });
 
-  client.addEventListener('trainend', ({ detail: { reason, error, saved } }) => {
-    if (reason === 'error' && GPU_FAILURES.has(error.name)) {
+  client.addEventListener('trainend', (event) => {
+    const end = /** @type {CustomEvent<TrainEnd>} */ (event).detail;
+    if (end.reason === 'error' && GPU_FAILURES.has(end.error.name)) {
       // The run and the model are gone with the GPU; the checkpoint in this browser is not.
       training = false;
       paused = false;
       status.hidden = true;
-      showFailure(error, saved);
+      showFailure(end.error, end.saved ?? null);
       setButtons();
       return;
     }
-    if (reason === 'error') {
+    if (end.reason === 'error') {
       // The run is kept, paused, with its last good adapters: it can be downloaded.
       paused = true;
-      showBanner({ key: 'training', title: 'Training stopped', message: error.message });
+      showBanner({ key: 'training', title: 'Training stopped', message: end.error.message });
       label.textContent = `Stopped at step ${progress.value}: the adapters of the last good step are kept.`;
     } else {
       training = false;
       paused = false;
-      label.textContent = reason === 'done' ? `Done: ${progress.value} steps.` : 'Cancelled.';
+      label.textContent = end.reason === 'done' ? `Done: ${progress.value} steps.` : 'Cancelled.';
     }
     setButtons();
     refreshSaved();
@@ -198,7 +207,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
       ? `Load the model again, then train with a smaller batch size${smaller} or a lower LoRA rank.`
         + (saved ? ' Or, to continue the saved run (it keeps its batch size), close other tabs and programs'
           + ' that use the GPU, load the model again and press “Resume saved run”.' : '')
-      : 'Load the model again (if no GPU is found, reload the page), then '
+      : 'Load the model again (on the CPU, or reload the page for a fresh GPU device), then '
         + (saved ? 'press “Resume saved run” to continue from the checkpoint.' : 'train again.') + reset;
     failure.hidden = false;
   }
@@ -218,7 +227,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     paused = !paused;
     setButtons();
     if (!paused) {
-      await client.resumeTraining();
+      await client.resumeTraining().catch(runLost);
       return;
     }
     label.textContent = 'Pausing after this step…';
@@ -231,7 +240,16 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     compare();
     onTunedChange();
   });
-  cancelButton.addEventListener('click', () => client.cancelTraining());
+  cancelButton.addEventListener('click', () => client.cancelTraining().catch(runLost));
+
+  /**
+   * A resume or cancel that failed: a GPU failure is explained by the failure notice (the run
+   * ended with it); anything else gets a banner.
+   * @param {import('./errors.js').ClipError} error
+   */
+  function runLost(error) {
+    if (!GPU_FAILURES.has(error.name)) showBanner({ key: 'training', title: 'The run did not answer', message: error.message });
+  }
 
   downloadButton.addEventListener('click', async () => {
     try {
@@ -246,7 +264,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
   });
   uploadInput.addEventListener('change', async () => {
-    const file = uploadInput.files[0];
+    const file = uploadInput.files?.[0];
     if (!file) return;
     clearBanner('adapter');
     try {
@@ -262,11 +280,9 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     }
   });
 
-  comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
-  redirectToggle.addEventListener('change', compare);
-
-  async function compare() {
+  const compare = latestOnly(async () => {
     const query = comparePrompt.value.trim();
+    partial = false;
     if (!hasModel || pool.length === 0 || !query) {
       originalList.replaceChildren(note('Type a prompt to see its nearest safe captions.'));
       tunedList.replaceChildren(note(hasTuned ? 'Type a prompt.' : 'Train or upload an adapter.'));
@@ -286,12 +302,26 @@ export function setupSafetyPanel(client, { onTunedChange }) {
         tunedList.replaceChildren(...(found.tuned ? neighbours(found.tuned[0]) : [note('Train or upload an adapter.')]));
       }
       showHysac(hysac);
-      compareStatus.textContent = `Nearest of ${pool.length.toLocaleString()} safe captions.`
+      const searched = Math.min(found.poolEmbedded, found.tuned ? found.tunedEmbedded : Infinity, hysac ? hysac.poolEmbedded : Infinity);
+      partial = searched < found.poolSize;
+      compareStatus.textContent = (partial
+        ? `Nearest of the ${searched.toLocaleString()} of ${found.poolSize.toLocaleString()} safe captions embedded so far;`
+          + ' the lists update when all are.'
+        : `Nearest of ${found.poolSize.toLocaleString()} safe captions.`)
         + (hysac ? ' The tuned model (HySAC) ranks them by hyperbolic distance: smaller is nearer.' : '');
     } catch (error) {
       compareStatus.textContent = `The search failed: ${error.message}`;
     }
-  }
+  });
+
+  comparePrompt.addEventListener('input', debounce(compare, PROMPT_DELAY_MS));
+  redirectToggle.addEventListener('change', compare);
+
+  // Results over part of the pool are brought up to date once the pool is embedded.
+  client.addEventListener('pool', (event) => {
+    const { embedded, size } = /** @type {CustomEvent<{ embedded: number, size: number }>} */ (event).detail;
+    if (partial && embedded === size) compare();
+  });
 
   /** The HySAC views for a prompt, or none (`hysac` null: the tuned model is not a HySAC one). */
   function showHysac(hysac) {
@@ -317,7 +347,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   }
 
   function drawCurve() {
-    const context = canvas.getContext('2d');
+    const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
     const { width, height } = canvas;
     context.clearRect(0, 0, width, height);
     const names = history.length ? ['loss', ...Object.keys(history[0].terms)] : [];
@@ -363,6 +393,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     /** Switches to a new model (or to none); a run and adapters of the old model are gone. */
     async setModel(model) {
       hasModel = model !== null;
+      backendName = model?.backend === 'gpu' ? 'the GPU' : 'the CPU';
       training = false;
       paused = false;
       hasTuned = false;
@@ -372,12 +403,12 @@ export function setupSafetyPanel(client, { onTunedChange }) {
       compare();
       if (!hasModel) return;
       try {
-        const captions = (await text(BUNDLED_POOL)).split('\n').filter((line) => line.trim());
+        const captions = parseCaptionPool(await fetchText(BUNDLED_POOL));
         await client.setPool(captions);
         pool = captions;
       } catch (error) {
         // Said in the panel, not in a page banner: the rest of the page works without the pool.
-        compareStatus.textContent = `The safe caption pool could not be embedded with this model: ${error.message}`;
+        compareStatus.textContent = `The safe caption pool could not be set for this model: ${error.message}`;
       }
       setButtons();
       compare();

@@ -1,8 +1,10 @@
+// @ts-check
 // The search panel: a prompt, ranked live against a gallery of captions and of the user's own
 // images; once there is a safety-tuned model, its ranking beside the original's (a HySAC model's
 // by hyperbolic distance, with each prompt and image read as safe or unsafe and a redirect toggle).
 
 import { clearBanner, showBanner } from './banners.js';
+import { $ } from './dom.js';
 import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
@@ -13,9 +15,9 @@ import { captionItem, distanceLabel, note, scoreBar, showReading } from './resul
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
 /** @typedef {{ distance: number, unsafe: boolean | null }} Safety */
 /**
- * The safety-tuned model's embedding of a gallery image: a unit vector, or for a HySAC model a
- * point on its hyperboloid with its safe/unsafe reading.
- * @typedef {{ embedding: Float32Array, safety: Safety | null }} TunedEmbedding
+ * The safety-tuned model's view of a gallery image: its unit embedding, or for a HySAC model
+ * (whose points the worker keeps) its safe/unsafe reading.
+ * @typedef {{ embedding: Float32Array | null, safety: Safety | null }} TunedEmbedding
  */
 /**
  * The safety-tuned model's ranking for a prompt: cosine scores (higher is nearer), or for a HySAC
@@ -29,24 +31,23 @@ const CAPTIONS_DELAY_MS = 600;
 const SHOWN_CAPTIONS = 20;
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 
-const $ = (id) => document.getElementById(id);
 /** What an encoding returns when the model changed while it ran: the result is dropped. */
 const STALE = Symbol('stale');
 
 /** @param {ClipClient} client */
 export function setupSearchPanel(client) {
-  const promptInput = $('prompt');
-  const captionsInput = $('captions');
+  const promptInput = $('prompt', HTMLInputElement);
+  const captionsInput = $('captions', HTMLTextAreaElement);
   const captionResults = $('caption-results');
   const imageResults = $('image-results');
-  const imageInput = $('image-files');
+  const imageInput = $('image-files', HTMLInputElement);
   const clearImagesButton = $('clear-images');
   const searchStatus = $('search-status');
   const tunedCaptionResults = $('caption-results-tuned');
   const tunedImageResults = $('image-results-tuned');
   const hysacControls = $('search-hysac');
   const safetyBadge = $('search-safety');
-  const redirectToggle = /** @type {HTMLInputElement} */ ($('search-redirect'));
+  const redirectToggle = $('search-redirect', HTMLInputElement);
 
   /**
    * Everything derived from the model is tagged with its generation, so results that arrive
@@ -72,7 +73,11 @@ export function setupSearchPanel(client) {
   let tunedGeneration = 0;
   /** @type {'none' | 'training' | 'ready'} */
   let tunedState = 'none';
-  /** @type {{ texts: string[], data: Float32Array, cols: number } | null} */
+  /**
+   * The captions as the tuned model embedded them (null embeddings: a HySAC model, whose points
+   * the worker keeps).
+   * @type {{ texts: string[], embeddings: import('./clip-client.js').Embeddings | null } | null}
+   */
   let tunedCaptions = null;
   /** @type {WeakMap<GalleryImage, TunedEmbedding>} */
   let tunedImages = new WeakMap();
@@ -157,13 +162,15 @@ export function setupSearchPanel(client) {
         searchStatus.textContent = 'Encoding the captions with the safety-tuned model…';
         const embedded = await client.encodeTuned({ texts });
         if (!current()) return;
-        tunedCaptions = { texts, data: embedded.data, cols: embedded.cols };
+        tunedCaptions = embedded.hyperbolic ? { texts, embeddings: null } : { texts, embeddings: embedded };
       }
       for (const image of images.filter((i) => i.embedding && !tunedImages.has(i))) {
         searchStatus.textContent = `Encoding ${image.name} with the safety-tuned model…`;
-        const embedded = await client.encodeTuned({ images: [image.blob] });
+        const embedded = await client.encodeTuned({ images: [image.blob], ids: [image.id] });
         if (!current()) return;
-        tunedImages.set(image, { embedding: embedded.data, safety: embedded.safety?.[0] ?? null });
+        tunedImages.set(image, embedded.hyperbolic
+          ? { embedding: null, safety: embedded.safety[0] }
+          : { embedding: embedded.data, safety: null });
       }
       const ranking = prompt ? await rankTuned(prompt.text) : null;
       if (!current()) return;
@@ -181,43 +188,55 @@ export function setupSearchPanel(client) {
     render();
   });
 
-  /** @returns {Promise<TunedRanking>} */
+  /**
+   * @param {string} text
+   * @returns {Promise<TunedRanking>}
+   */
   async function rankTuned(text) {
     const gallery = images.filter((image) => tunedImages.has(image));
-    const query = await client.encodeTuned({ texts: [text] });
-    if (!query.hyperbolic) {
-      const captionList = tunedCaptions
-        ? tunedCaptions.texts.map((item, i) => ({ item, embedding: row(tunedCaptions, i) }))
-        : [];
-      const score = ({ item, score: value }) => ({ item, value });
-      return {
-        hyperbolic: false,
-        query: null,
-        redirected: null,
-        captions: rank(query.data, captionList).map(score),
-        images: rank(query.data, gallery.map((image) => ({ item: image, embedding: tunedImages.get(image).embedding }))).map(score),
-      };
-    }
-    const options = { redirect: redirectToggle.checked };
-    let redirected = null;
-    const retrieve = async (data, cols, isImages, k) => {
-      const found = await client.rankHyperbolic(query.data, { data, cols, images: isImages }, { ...options, k });
-      redirected = found.redirected;
-      return found.results;
+    const found = await client.rankTuned(text, {
+      k: { captions: Math.min(SHOWN_CAPTIONS, tunedCaptions?.texts.length ?? 0), images: gallery.length },
+      redirect: redirectToggle.checked,
+    });
+    if (!found.hyperbolic) return rankByCosine(found.embedding, gallery);
+    const byId = new Map(gallery.map((image) => [image.id, image]));
+    const texts = tunedCaptions?.texts ?? [];
+    return {
+      hyperbolic: true,
+      query: found.query,
+      redirected: found.redirected,
+      captions: found.captions.map(({ index, distance }) => ({ item: texts[index], value: distance })),
+      images: found.images.flatMap(({ id, distance }) => {
+        const image = byId.get(id);
+        return image ? [{ item: image, value: distance }] : [];
+      }),
     };
-    const captionsFound = tunedCaptions
-      ? (await retrieve(tunedCaptions.data, tunedCaptions.cols, false, Math.min(SHOWN_CAPTIONS, tunedCaptions.texts.length)))
-        .map(({ index, distance }) => ({ item: tunedCaptions.texts[index], value: distance }))
+  }
+
+  /**
+   * The galleries ranked by the cosine of the tuned model's embeddings to the prompt's.
+   * @param {Float32Array} query
+   * @param {GalleryImage[]} gallery
+   * @returns {TunedRanking}
+   */
+  function rankByCosine(query, gallery) {
+    const embedded = tunedCaptions?.embeddings;
+    const captionList = tunedCaptions && embedded
+      ? tunedCaptions.texts.map((item, i) => ({ item, embedding: row(embedded, i) }))
       : [];
-    let imagesFound = [];
-    if (gallery.length > 0) {
-      const cols = query.cols;
-      const data = new Float32Array(gallery.length * cols);
-      gallery.forEach((image, i) => data.set(tunedImages.get(image).embedding, i * cols));
-      imagesFound = (await retrieve(data, cols, true, gallery.length))
-        .map(({ index, distance }) => ({ item: gallery[index], value: distance }));
-    }
-    return { hyperbolic: true, query: query.safety[0], redirected, captions: captionsFound, images: imagesFound };
+    const imageList = gallery.flatMap((image) => {
+      const embedding = tunedImages.get(image)?.embedding;
+      return embedding ? [{ item: image, embedding }] : [];
+    });
+    /** @template T @param {{ item: T, score: number }} ranked */
+    const score = ({ item, score: value }) => ({ item, value });
+    return {
+      hyperbolic: false,
+      query: null,
+      redirected: null,
+      captions: rank(query, captionList).map(score),
+      images: rank(query, imageList).map(score),
+    };
   }
 
   function addImages(files) {
@@ -238,7 +257,9 @@ export function setupSearchPanel(client) {
     embedNewImages();
   }
 
+  /** @param {GalleryImage} image */
   function removeImage(image) {
+    if (tunedImages.has(image)) client.forgetTunedImages([image.id]).catch(() => {});
     URL.revokeObjectURL(image.url);
     images = images.filter((i) => i !== image);
     render();
@@ -263,7 +284,7 @@ export function setupSearchPanel(client) {
     const waiting = tunedState === 'training'
       ? 'Training: this column catches up when the run pauses or ends.'
       : prompt ? 'Ranking with the safety-tuned model…' : 'Type a prompt.';
-    if (ranking?.hyperbolic) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
+    if (ranking?.hyperbolic && ranking.query) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
 
     const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS)
       .map(({ item, value }) => captionItem(item, measure(ranking, value)));
@@ -314,7 +335,9 @@ export function setupSearchPanel(client) {
     } else if (!prompt) {
       captionResults.replaceChildren(note('Type a prompt to rank these captions.'));
     } else {
-      const ranked = rank(prompt.embedding, captions.texts.map((text, i) => ({ item: text, embedding: captions.embeddings[i] })));
+      const { texts, embeddings } = captions;
+      const ranked = rank(prompt.embedding, texts.map((text, i) => ({ item: text, embedding: embeddings[i] })));
+      /** @type {HTMLElement[]} */
       const items = ranked.slice(0, SHOWN_CAPTIONS).map(({ item, score }) => captionItem(item, scoreBar(score)));
       if (ranked.length > SHOWN_CAPTIONS) items.push(note(`and ${ranked.length - SHOWN_CAPTIONS} more`));
       captionResults.replaceChildren(...items);
@@ -322,10 +345,8 @@ export function setupSearchPanel(client) {
   }
 
   function renderImages() {
-    const embedded = images.filter((image) => image.embedding);
-    const scored = prompt && embedded.length > 0
-      ? rank(prompt.embedding, embedded.map((image) => ({ item: image, embedding: image.embedding })))
-      : [];
+    const embedded = images.flatMap((image) => (image.embedding ? [{ item: image, embedding: image.embedding }] : []));
+    const scored = prompt && embedded.length > 0 ? rank(prompt.embedding, embedded) : [];
     const scores = new Map(scored.map(({ item, score }) => [item, score]));
     const ordered = [...scored.map(({ item }) => item), ...images.filter((image) => !scores.has(image))];
     imageResults.replaceChildren(...ordered.map((image) => {
@@ -353,11 +374,13 @@ export function setupSearchPanel(client) {
   });
   captionsInput.addEventListener('input', debounce(updateCaptions, CAPTIONS_DELAY_MS));
   imageInput.addEventListener('change', () => {
-    addImages([...imageInput.files]);
+    addImages([...(imageInput.files ?? [])]);
     imageInput.value = '';
   });
   acceptDrops($('image-drop'), addImages);
   clearImagesButton.addEventListener('click', () => {
+    const tunedIds = images.filter((image) => tunedImages.has(image)).map((image) => image.id);
+    if (tunedIds.length > 0) client.forgetTunedImages(tunedIds).catch(() => {});
     for (const image of images) URL.revokeObjectURL(image.url);
     images = [];
     render();

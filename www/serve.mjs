@@ -1,12 +1,15 @@
 #!/usr/bin/env node
+// @ts-check
 // The app's static server: www/ at /, the WebAssembly build (pkg/) at /pkg/, a folder of
 // model checkpoints at /models/, and the project's safety data (data/: the bundled pairs and
 // safe caption pool) at /data/. Nothing outside those four folders is ever served.
 //
-//   node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors]
+//   node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors] [--test-hooks]
 //
 // Port 0 picks a free port. The first line printed is `Serving http://HOST:PORT/`. `--cors` lets
 // pages of other origins use what it serves (the <safer-clip-demo> element embedded elsewhere).
+// `--test-hooks` serves www/test-hooks.js, through which the browser tests fail the GPU on
+// purpose; without it that file is not served.
 
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
@@ -52,12 +55,16 @@ const CROSS_ORIGIN_HEADERS = {
   'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
+/** The test hooks' file in www/, served only with `testHooks`. */
+const TEST_HOOKS = '/test-hooks.js';
+
 /**
  * @param {{ www?: string, pkg?: string, models?: string, data?: string }} [roots]
- * @param {{ cors?: boolean }} [options] `cors`: let pages of any origin read the files
+ * @param {{ cors?: boolean, testHooks?: boolean }} [options] `cors`: let pages of any origin read
+ *   the files; `testHooks`: serve www/test-hooks.js
  * @returns {import('node:http').Server}
  */
-export function createAppServer(roots = {}, { cors = false } = {}) {
+export function createAppServer(roots = {}, { cors = false, testHooks = false } = {}) {
   const mounts = [
     { prefix: '/pkg/', root: resolve(roots.pkg ?? join(REPO, 'pkg')) },
     { prefix: '/models/', root: resolve(roots.models ?? join(REPO, 'models')), listing: true },
@@ -69,7 +76,7 @@ export function createAppServer(roots = {}, { cors = false } = {}) {
   return createServer(async (request, response) => {
     for (const [name, value] of Object.entries(everyResponse)) response.setHeader(name, value);
     try {
-      await handle(request, response, mounts);
+      await handle(request, response, mounts, testHooks);
     } catch (error) {
       console.error(`${request.method} ${request.url}:`, error);
       if (!response.headersSent) send(response, 500, 'Internal server error\n');
@@ -78,7 +85,7 @@ export function createAppServer(roots = {}, { cors = false } = {}) {
   });
 }
 
-async function handle(request, response, mounts) {
+async function handle(request, response, mounts, testHooks) {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return send(response, 405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
   }
@@ -91,6 +98,7 @@ async function handle(request, response, mounts) {
   if (segments.some((s) => s.startsWith('.'))) return send(response, 404, 'Not found\n');
 
   const path = '/' + segments.join('/');
+  if (path === TEST_HOOKS && !testHooks) return send(response, 404, 'Not found\n');
   const mount = mounts.find((m) => path === m.prefix.slice(0, -1) || path.startsWith(m.prefix));
   const relative = path.slice(mount.prefix.length);
   const isDirectory = relative === '' || path.endsWith('/');
@@ -233,11 +241,12 @@ function main() {
       host: { type: 'string', default: '127.0.0.1' },
       models: { type: 'string' },
       cors: { type: 'boolean', default: false },
+      'test-hooks': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('Usage: node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors]');
+    console.log('Usage: node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors] [--test-hooks]');
     return;
   }
   const port = Number(values.port);
@@ -245,13 +254,13 @@ function main() {
     console.error(`invalid port: ${values.port}`);
     process.exit(2);
   }
-  const server = createAppServer({ models: values.models }, { cors: values.cors });
+  const server = createAppServer({ models: values.models }, { cors: values.cors, testHooks: values['test-hooks'] });
   server.on('error', (error) => {
     console.error(`cannot serve on ${values.host}:${port}: ${error.message}`);
     process.exit(1);
   });
   server.listen(port, values.host, () => {
-    const { address, port: bound } = server.address();
+    const { address, port: bound } = /** @type {import('node:net').AddressInfo} */ (server.address());
     const host = address.includes(':') ? `[${address}]` : address;
     console.log(`Serving http://${host}:${bound}/`);
     console.log(`  models from ${resolve(values.models ?? join(REPO, 'models'))}`);

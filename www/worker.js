@@ -1,214 +1,292 @@
+// @ts-check
 // The module worker that owns the WebAssembly core and the loaded model, so the page never
-// freezes. Protocol (see clip-client.js): requests `{id, type, args}`; replies
-// `{id, ok: true, result}` or `{id, ok: false, error: {name, message}}`, and while a model loads,
-// `{id, progress}`. Requests run one at a time, in order. A training run goes one step per turn
-// of the same queue, so requests (pause, search) are answered between steps; its steps and its
-// end are posted as events: `{event: 'trainstep', report}`, `{event: 'trainend', reason, error?,
-// saved?}`. When the module traps or the GPU fails (lost device, out of memory), the worker says
-// so once, `{event: 'crashed', error}`, and answers nothing else: the page starts a fresh one.
+// freezes: its lifecycle (starting the core, ending all model work after a trap or a GPU
+// failure), its operations, and the one dispatch from the page's requests to them. The messages
+// are described in protocol.js. The visitor's requests run before background work (scheduler.js);
+// the models and pools live in session.js, the pool's background work in pool-work.js, a training
+// run in training-run.js, its checkpoints in checkpoint-cache.js.
 
+import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
+import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
+import { isDeviceFailure, namedError } from './core-errors.js';
 import { ClipError } from './errors.js';
-import { gpuFailure, gpuFailureBehind, simulateGpuFailure, watchGpu } from './gpu-watch.js';
+import { gpuFailure, gpuFailureBehind, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
-import { safetensorsMetadata } from './safetensors.js';
+import { sha256 } from './pool-cache.js';
+import { PoolWork } from './pool-work.js';
+import { Scheduler } from './scheduler.js';
+import { Session } from './session.js';
+import { Training } from './training-run.js';
+
+/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./protocol.js').Request} Request */
+/** @typedef {import('./protocol.js').LoadTimings} LoadTimings */
 
 /** @type {typeof import('../pkg/safer_clip.js') | null} */
 let wasm = null;
-/** @type {import('../pkg/safer_clip.js').WebClip | null} */
-let clip = null;
 /**
  * Set once the WebAssembly module has trapped or its GPU device failed: neither its memory nor
  * its device can be trusted any more.
+ * @type {ClipError | null}
  */
 let crash = null;
-/** The model with safety adapters: from the current training run, or an uploaded adapter. */
-let tuned = null;
 /**
- * The caption pool embedded by the original model and, when there is one, the tuned model (and
- * lifted onto its hyperboloid, for a HySAC model).
+ * The loaded model's load timings, until the first text result after the load completes them
+ * (and is reported as a `timings` event).
+ * @type {LoadTimings | null}
  */
-let pool = { captions: [], original: null, tuned: null, hyperbolic: null };
-/** The current training run. */
-let run = null;
+let firstTextTimings = null;
 
-const CHECKPOINT_CACHE = 'safer-clip-checkpoints';
-const CHECKPOINT_URL = '/checkpoint/latest';
+const scheduler = new Scheduler({
+  onError: (key, error) => console.warn(`background work “${key}” stopped: ${error instanceof Error ? error.message : error}`),
+});
+const session = new Session();
+const lanes = { background, cancel: (/** @type {string} */ key) => scheduler.cancel(key), core, post };
+const pools = new PoolWork({ session, ...lanes });
+const training = new Training({
+  ...lanes,
+  onTuned: (model, { final }) => {
+    session.setTuned(model);
+    pools.tunedChanged({ final });
+  },
+});
+
+/** The visitor's requests whose first answer after a load is timed: they encode text. */
+const TEXT_REQUESTS = new Set(['encodeText', 'nearestSafe', 'hysacView']);
 
 watchGpu((error) => fail(error));
-// Test hook: the browser tests simulate GPU failures through this channel (gpu-watch.js).
-new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', ({ data }) => simulateGpuFailure(data));
+// The browser tests simulate GPU failures through this channel; test-hooks.js is served only by
+// `serve.mjs --test-hooks`, so elsewhere a message here fails to import it and does nothing.
+new BroadcastChannel('safer-clip-test-hooks').addEventListener('message', async ({ data }) => {
+  const { simulateGpuFailure } = await import('./test-hooks.js');
+  simulateGpuFailure(data);
+});
 
-const handlers = {
-  /** Initialises the core and checks for a WebGPU adapter. */
+const operations = {
+  /**
+   * Initialises the core and says what this browser offers it: the WebGPU adapter (null
+   * without one) and the path 'auto' takes.
+   */
   async start() {
     await loadCore();
-    return adapterInfo();
+    const gpu = await gpuAdapter(navigator.gpu);
+    return { gpu, simd: true, backend: resolveBackend('auto', gpu) };
   },
 
-  /** @param {{ source: import('./clip-client.js').ModelSource }} args */
-  async loadModel({ source }, onProgress) {
-    await loadCore();
-    await adapterInfo();
-    const files = await fetchModelFiles(source, onProgress);
-    onProgress({ stage: 'init' });
-    // Free the previous model first: two large models may not fit in GPU memory together.
-    stopRun('cancelled');
-    setTuned(null);
-    freePools();
-    clip?.free();
-    clip = null;
-    const started = performance.now();
-    try {
-      clip = await wasm.WebClip.load(files.config, files.weights, files.tokenizer);
-    } catch (error) {
-      throw await coreError(error, 'InvalidModel');
-    }
-    return { config: clip.config(), loadMs: performance.now() - started };
+  /**
+   * Loads a model on the CPU or GPU path ('auto': the GPU when there is a hardware adapter) and
+   * warms it up, so that the first search pays no shader compilation. `again`: the model was
+   * loaded before in this browser, so its files may come from the copy kept then (switching
+   * backends, or after a GPU failure) instead of the network.
+   * @param {{ source: import('./clip-client.js').ModelSource, backend?: import('./capabilities.js').BackendChoice, again?: boolean }} args
+   * @param {(progress: import('./clip-client.js').LoadProgress) => void} onProgress
+   */
+  async loadModel({ source, backend: choice = 'auto', again = false }, onProgress) {
+    const module = await loadCore();
+    const gpu = await gpuAdapter(navigator.gpu);
+    const backend = resolveBackend(choice, gpu);
+    if (backend === 'gpu' && !gpu) throw noWebGpu();
+    const fetchStarted = performance.now();
+    const files = await fetchModelFiles(source, onProgress, { again });
+    const loadStarted = performance.now();
+    onProgress({ stage: 'init', backend });
+    // Free the previous model first: two large models may not fit in memory together.
+    training.stop('cancelled');
+    pools.clear();
+    session.release();
+    firstTextTimings = null;
+    // The digest runs off this thread while the core reads the weights.
+    const weights = sha256(files.weights);
+    const clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend), { DeviceError: 'NoWebGPU' });
+    session.setModel(clip, await weights);
+    const warmUpStarted = performance.now();
+    // A model whose tokenizer gives ids outside its vocabulary still loads (its images encode);
+    // the warm-up, which encodes a text, is refused, and each text will say why.
+    await core(() => clip.warmUp()).catch((error) => {
+      if (error.name !== 'InvalidInput') throw error;
+    });
+    const timings = {
+      fetchMs: loadStarted - fetchStarted,
+      loadMs: warmUpStarted - loadStarted,
+      warmUpMs: performance.now() - warmUpStarted,
+    };
+    firstTextTimings = timings;
+    return { config: clip.config(), backend, timings };
   },
 
   /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */
-  async encodeText({ texts, tuned: withTuned = false }) {
-    const model = withTuned ? tunedModel() : loadedModel();
+  async encodeText({ texts, tuned = false }) {
+    const model = tuned ? session.tunedModel() : session.loadedModel();
     return embeddings(() => model.embedTexts(texts));
   },
 
   /** @param {{ images: Blob[] }} args */
   async encodeImage({ images }) {
-    const bytes = await Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
-    return embeddings(() => loadedModel().embedImages(bytes));
+    const bytes = await imageBytes(images);
+    return embeddings(() => session.loadedModel().embedImages(bytes));
   },
 
-  /** @param {{ captions: string[] }} args */
+  /**
+   * Sets the caption pool: restored from this browser, or embedded in the background from now
+   * on (`pool` events tell how far).
+   * @param {{ captions: string[] }} args
+   */
   async setPool({ captions }) {
-    freePools();
-    pool.captions = captions;
-    pool.original = await core(() => loadedModel().embedPool(captions));
-    return { size: captions.length };
+    return pools.set(captions);
   },
 
   /**
    * The pool captions nearest to each query, for the original model and, when there is one
-   * (and `withTuned`), the tuned model: `{original: [[{index, score}]], tuned: [[…]] | null}`.
+   * (and `tuned`), the tuned model; while the pool is still being embedded, over the part
+   * embedded so far (`poolEmbedded` of `poolSize`; `tunedEmbedded` for the tuned model's).
    * @param {{ queries: string[], k: number, tuned?: boolean }} args
    */
   async nearestSafe({ queries, k, tuned: withTuned = true }) {
-    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    const original = await core(() => loadedModel().nearest(pool.original, queries, k));
-    let tunedResult = null;
-    if (tuned && withTuned) {
-      pool.tuned ??= await core(() => tuned.embedPool(pool.captions));
-      tunedResult = await core(() => tuned.nearest(pool.tuned, queries, k));
-    }
-    return { original, tuned: tunedResult };
+    const model = session.loadedModel();
+    const pool = await pools.ready('original');
+    const original = await core(() => model.nearest(pool, queries, k));
+    const result = { original, poolEmbedded: pool.embedded, poolSize: pool.size, tuned: null, tunedEmbedded: 0 };
+    const tuned = session.tuned;
+    if (!tuned || !withTuned) return result;
+    const tunedPool = await pools.ready('tuned');
+    const found = await core(() => tuned.nearest(tunedPool, queries, k));
+    return { ...result, tuned: found, tunedEmbedded: tunedPool.embedded };
   },
 
   /**
    * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
-   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe region first with
-   * `redirect`), and its traversal to the root in `steps` steps with the caption retrieved at each.
+   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe
+   * region first with `redirect`), and its traversal to the root in `steps` steps with the
+   * caption retrieved at each; over the part of the pool lifted so far (`poolEmbedded` of
+   * `poolSize`).
    * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
    */
   async hysacView({ query, k, steps, redirect }) {
+    const { tuned } = session;
     if (!tuned?.isHyperbolic) return null;
-    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first.');
-    pool.hyperbolic ??= await core(() => tuned.liftTexts(pool.captions));
+    const lifted = await pools.lifted();
     const point = await core(() => tuned.liftTexts([query]));
     try {
-      const retrieval = await core(() => tuned.retrieveHyperbolic(pool.hyperbolic, point, k, redirect));
-      const traversal = await core(() => tuned.traverse(pool.hyperbolic, point, steps));
-      return { retrieval, traversal };
+      const retrieval = await core(() => tuned.retrieveHyperbolic(lifted.points, point, k, redirect));
+      const traversal = await core(() => tuned.traverse(lifted.points, point, steps));
+      return { retrieval, traversal, poolEmbedded: lifted.count, poolSize: session.pool.captions.length };
     } finally {
       point.free();
     }
   },
 
   /**
-   * The safety-tuned model's embeddings of texts or of encoded images. A HySAC model's are its
-   * lifted points, with each one's safe/unsafe reading; they rank by Lorentzian distance
-   * (rankHyperbolic), not by cosine.
-   * @param {{ texts?: string[], images?: Blob[] }} args one of the two
+   * The safety-tuned model's view of texts or encoded images, for the search panel. A cosine
+   * model's embeddings come back, for the page to rank. A HySAC model's lifted points stay here,
+   * in a gallery (texts replace the captions gallery; images join the images gallery under the
+   * page's `ids`), for rankTuned, and each one's safe/unsafe reading comes back.
+   * @param {{ texts?: string[], images?: Blob[], ids?: number[] }} args texts or images
    */
-  async encodeTuned({ texts, images }) {
-    const model = tunedModel();
-    const input = texts ?? await Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
+  async encodeTuned({ texts, images, ids = [] }) {
+    const model = session.tunedModel();
+    const bytes = texts ? [] : await imageBytes(images ?? []);
     if (!model.isHyperbolic) {
-      const embedded = await embeddings(() => (texts ? model.embedTexts(input) : model.embedImages(input)));
+      const embedded = await embeddings(() => (texts ? model.embedTexts(texts) : model.embedImages(bytes)));
       return { ...embedded, hyperbolic: false };
     }
-    const lifted = await core(() => (texts ? model.liftTexts(input) : model.liftImages(input)));
+    const lifted = await core(() => (texts ? model.liftTexts(texts) : model.liftImages(bytes)));
+    let safety;
     try {
-      const safety = await core(() => model.poolSafety(lifted));
-      return { ...await embeddings(() => lifted.rows()), hyperbolic: true, safety };
-    } finally {
+      safety = await core(() => model.poolSafety(lifted));
+    } catch (error) {
       lifted.free();
+      throw error;
     }
+    const kept = texts ? session.galleries.captions : session.galleries.images;
+    if (texts) kept.clear();
+    await core(() => kept.add(texts ? texts.map((_, i) => i) : ids, lifted));
+    return { hyperbolic: true, safety };
   },
 
   /**
-   * A HySAC model's retrieval over points from encodeTuned (`rows` of `cols` values): the lifted
-   * text `query`'s safe/unsafe reading and the `k` nearest `gallery` points, moved to the safe
-   * region first with `redirect` (see WebClip.retrieveHyperbolic).
-   * @param {{ query: Float32Array, gallery: Float32Array, cols: number, images: boolean, k: number, redirect: boolean }} args
+   * Drops images from the HySAC tuned model's image gallery (encodeTuned).
+   * @param {{ ids: number[] }} args
    */
-  async rankHyperbolic({ query, gallery, cols, images, k, redirect }) {
-    const model = tunedModel();
-    const point = await core(() => model.hyperbolicPointsFromRows(query, cols, false));
-    let points = null;
+  async forgetTunedImages({ ids }) {
+    const { tuned } = session;
+    if (tuned?.isHyperbolic) await core(() => session.galleries.images.remove(ids, tuned));
+    return {};
+  },
+
+  /**
+   * What the tuned model needs to rank the search panel's galleries for a prompt. A cosine
+   * model: the prompt's embedding (the page ranks its own). A HySAC model: its ranking of the
+   * galleries kept here (encodeTuned), with the prompt's safe/unsafe reading, its root distance
+   * after redirection (`redirected`, null when it was not moved), and the `k` nearest captions
+   * (by index) and images (by id), moved to the safe region first with `redirect`.
+   * @param {{ query: string, k: { captions: number, images: number }, redirect: boolean }} args
+   */
+  async rankTuned({ query, k, redirect }) {
+    const model = session.tunedModel();
+    if (!model.isHyperbolic) {
+      const { data } = await embeddings(() => model.embedTexts([query]));
+      return { hyperbolic: false, embedding: data };
+    }
+    const point = await core(() => model.liftTexts([query]));
     try {
-      points = await core(() => model.hyperbolicPointsFromRows(gallery, cols, images));
-      return await core(() => model.retrieveHyperbolic(points, point, k, redirect));
+      /** @param {import('./gallery.js').Gallery} gallery @param {number} count */
+      const rank = (gallery, count) => {
+        const points = gallery.points;
+        return points && count > 0 ? core(() => model.retrieveHyperbolic(points, point, Math.min(count, gallery.ids.length), redirect)) : null;
+      };
+      const { captions, images } = session.galleries;
+      const byCaption = await rank(captions, k.captions);
+      const byImage = await rank(images, k.images);
+      const reading = byCaption ?? byImage ?? { query: (await core(() => model.poolSafety(point)))[0], redirected: null };
+      return {
+        hyperbolic: true,
+        query: reading.query,
+        redirected: reading.redirected,
+        captions: byCaption?.results ?? [],
+        images: (byImage?.results ?? []).map((/** @type {{ index: number, distance: number }} */ { index, distance }) => ({ id: images.ids[index], distance })),
+      };
     } finally {
       point.free();
-      points?.free();
     }
   },
 
   /**
    * Starts a LoRA training run (or resumes the checkpoint kept in this browser) and returns at
    * once, with the run's options (a resumed run's come from its checkpoint); steps follow as
-   * `trainstep` events.
-   * The caption pool (setPool) doubles as extra safe targets.
-   * @param {{ pairs: string, options: object, checkpointEvery?: number, resume?: boolean }} args
+   * `trainstep` events. The caption pool (setPool), embedded in full first, doubles as extra
+   * safe targets.
+   * @param {{ pairs: string, options: import('./clip-client.js').TrainOptions, checkpointEvery?: number, resume?: boolean }} args
    */
   async train({ pairs, options, checkpointEvery = 10, resume = false }) {
-    const model = loadedModel();
-    if (!pool.original) throw new ClipError('NoPool', 'Set a caption pool first: it holds the safe targets.');
-    stopRun('cancelled');
+    const model = session.loadedModel();
+    const module = await loadCore();
+    training.stop('cancelled');
+    const pool = await pools.complete();
     let trainer;
     if (resume) {
       const checkpoint = await storedCheckpoint();
-      trainer = await core(() => wasm.WebTrainer.resume(model, pairs, pool.original, checkpoint), 'InvalidCheckpoint');
-      options = runOptions(checkpoint);
+      trainer = await core(() => module.WebTrainer.resume(model, pairs, pool, checkpoint), {
+        InvalidModel: 'InvalidCheckpoint', InvalidInput: 'InvalidTraining',
+      });
+      options = checkpointOptions(checkpoint);
     } else {
-      trainer = await core(() => wasm.WebTrainer.create(model, pairs, pool.original, options), 'InvalidTraining');
+      trainer = await core(() => module.WebTrainer.create(model, pairs, pool, options), { InvalidInput: 'InvalidTraining' });
     }
-    // A HySAC run's tuned model classifies and traverses once its safe region is measured: at
-    // pauses and at the end (measuring it embeds every training pair).
-    run = { trainer, paused: false, checkpointEvery, hyperbolic: options.method === 'hysac' };
-    scheduleStep(run);
+    training.start(trainer, { checkpointEvery, hyperbolic: options.method === 'hysac' });
     return { totalSteps: trainer.totalSteps, stepsDone: trainer.stepsDone, options };
   },
 
   /** Stops after the current step and keeps a checkpoint of it in this browser. */
   async pauseTraining() {
-    if (!run) return { stepsDone: 0 };
-    run.paused = true;
-    await saveCheckpoint(run.trainer);
-    if (run.hyperbolic) setTuned(await core(() => run.trainer.tunedHyperbolic()));
-    return { stepsDone: run.trainer.stepsDone };
+    return training.pause();
   },
 
   async resumeTraining() {
-    if (!run) throw new ClipError('NoTraining', 'There is no training run to resume.');
-    if (run.paused) {
-      run.paused = false;
-      scheduleStep(run);
-    }
-    return { stepsDone: run.trainer.stepsDone };
+    return training.resume();
   },
 
   async cancelTraining() {
-    stopRun('cancelled');
+    training.stop('cancelled');
     return {};
   },
 
@@ -219,160 +297,74 @@ const handlers = {
 
   /** The adapters of the tuned model, as a safetensors file. */
   async exportAdapter() {
-    if (run) return { bytes: await core(() => run.trainer.adapter()) };
-    if (tuned && uploadedAdapter) return { bytes: uploadedAdapter };
+    const trained = await training.adapter();
+    if (trained) return { bytes: trained };
+    if (session.tuned && session.uploadedAdapter) return { bytes: session.uploadedAdapter };
     throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
   },
 
   /** @param {{ bytes: Uint8Array }} args an adapter file */
   async importAdapter({ bytes }) {
-    const model = loadedModel();
-    const adapted = await core(() => model.withAdapter(bytes), 'InvalidAdapter');
-    stopRun('cancelled');
-    setTuned(adapted);
-    uploadedAdapter = bytes;
+    const model = session.loadedModel();
+    const adapted = await core(() => model.withAdapter(bytes), { InvalidModel: 'InvalidAdapter' });
+    training.stop('cancelled');
+    session.setTuned(adapted, bytes);
+    pools.tunedChanged({ final: true });
     return {};
   },
 };
 
-let uploadedAdapter = null;
-
-function setTuned(model) {
-  tuned?.free();
-  tuned = model;
-  pool.tuned?.free();
-  pool.hyperbolic?.free();
-  pool.tuned = null;
-  pool.hyperbolic = null;
+/** @param {Blob[]} images */
+function imageBytes(images) {
+  return Promise.all(images.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
 }
 
-function freePools() {
-  pool.original?.free();
-  pool.tuned?.free();
-  pool.hyperbolic?.free();
-  pool = { captions: [], original: null, tuned: null, hyperbolic: null };
-}
-
-function stopRun(reason, error) {
-  if (!run) return;
-  run.trainer.free();
-  run = null;
-  self.postMessage({ event: 'trainend', reason, error });
-}
-
-/** Queues the next step of `current` behind whatever requests are waiting. */
-function scheduleStep(current) {
-  queue = queue.then(() => trainStep(current));
-}
-
-async function trainStep(current) {
-  if (run !== current || current.paused || crash) return;
-  let report;
-  try {
-    report = await core(() => current.trainer.step(), 'TrainingStopped');
-    if (report && report.step % current.checkpointEvery === 0) await saveCheckpoint(current.trainer);
-  } catch (error) {
-    // A GPU failure or a trap has ended the run already (fail), and the module is not to be used.
-    if (crash) return;
-    // The adapters stay the last good ones; keep them so they can still be downloaded.
-    await saveCheckpoint(current.trainer).catch(() => {});
-    const { name, message } = error instanceof ClipError ? error : new ClipError('TrainingStopped', String(error));
-    current.paused = true;
-    self.postMessage({ event: 'trainend', reason: 'error', error: { name, message } });
-    return;
-  }
-  if (!report) {
-    await saveCheckpoint(current.trainer);
-    setTuned(current.hyperbolic ? await core(() => current.trainer.tunedHyperbolic()) : current.trainer.tuned());
-    self.postMessage({ event: 'trainend', reason: 'done' });
-    return;
-  }
-  // The tuned model is refreshed from the adapters after every step, for before/after views.
-  setTuned(current.trainer.tuned());
-  self.postMessage({ event: 'trainstep', report });
-  scheduleStep(current);
-}
-
-async function saveCheckpoint(trainer) {
-  const bytes = await trainer.checkpoint();
-  const cache = await caches.open(CHECKPOINT_CACHE);
-  await cache.put(CHECKPOINT_URL, new Response(bytes, {
-    headers: { 'x-steps': String(trainer.stepsDone), 'x-saved-at': new Date().toISOString() },
-  }));
-}
-
-async function savedCheckpoint() {
-  const cache = await caches.open(CHECKPOINT_CACHE);
-  const response = await cache.match(CHECKPOINT_URL);
-  if (!response) return null;
-  return { steps: Number(response.headers.get('x-steps')), savedAt: response.headers.get('x-saved-at') };
-}
-
-/** What the form asks of a run, as the checkpoint's training state holds it. */
-function runOptions(checkpoint) {
-  const { method, lora, optimizer, batch_size: batchSize, max_steps: maxSteps } =
-    JSON.parse(safetensorsMetadata(checkpoint).training_state).config;
-  return { method, rank: lora.rank, learningRate: optimizer.learning_rate, batchSize, maxSteps };
-}
-
-async function storedCheckpoint() {
-  const cache = await caches.open(CHECKPOINT_CACHE);
-  const response = await cache.match(CHECKPOINT_URL);
-  if (!response) throw new ClipError('NoCheckpoint', 'This browser keeps no training checkpoint.');
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** Runs a core call, turning its failures into ClipErrors named `name`. */
-async function core(call, name = 'InvalidInput') {
+/**
+ * Runs a core call, turning its failures into ClipErrors named as the core names them, renamed
+ * by `renames` for this call.
+ * @template T
+ * @param {() => T | Promise<T>} call
+ * @param {import('./core-errors.js').Renames} [renames]
+ * @returns {Promise<T>}
+ */
+async function core(call, renames) {
+  if (crash) throw crash;
   try {
     return await call();
   } catch (error) {
-    throw await coreError(error, name);
+    throw await coreError(error, renames);
   }
 }
 
+/**
+ * The core, initialised once; NoSimd where WebAssembly lacks SIMD, which the core is built with.
+ * @returns {Promise<typeof import('../pkg/safer_clip.js')>}
+ */
 async function loadCore() {
-  if (wasm) return;
+  if (wasm) return wasm;
+  if (!hasWasmSimd()) {
+    throw new ClipError('NoSimd', 'This browser runs WebAssembly without SIMD, which the model needs. Use a browser from 2021 or later (Chrome or Edge 91, Firefox 89, Safari 16.4), and check that WebAssembly SIMD is not turned off.');
+  }
   try {
     const module = await import('../pkg/safer_clip.js');
     await module.default();
     wasm = module;
+    return module;
   } catch (error) {
     throw new ClipError('AppNotBuilt', `The WebAssembly core could not be loaded (${error.message}). Build it with ./build.sh, then reload.`);
   }
 }
 
-async function adapterInfo() {
-  if (!navigator.gpu) {
-    throw new ClipError('NoWebGPU', 'This browser does not offer WebGPU.');
-  }
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) {
-    throw new ClipError('NoWebGPU', 'This browser has WebGPU but granted no GPU adapter: WebGPU may be turned off, or the GPU is not supported.');
-  }
-  const { vendor, architecture, description, isFallbackAdapter = false } = adapter.info;
-  return { vendor, architecture, description, isFallbackAdapter };
+function noWebGpu() {
+  return new ClipError('NoWebGPU', 'This browser grants no WebGPU adapter, so the model cannot run on the GPU: WebGPU may be missing or turned off, or the GPU is not supported. The CPU path works without it.');
 }
 
-function loadedModel() {
-  if (!clip) throw new ClipError('NoModel', 'Load a model first.');
-  return clip;
-}
-
-function tunedModel() {
-  loadedModel();
-  if (!tuned) throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
-  return tuned;
-}
-
-/** Runs an embedding call and hands its matrix over as plain data. */
+/**
+ * Runs an embedding call and hands its matrix over as plain data.
+ * @param {() => Promise<import('../pkg/safer_clip.js').Matrix>} embed
+ */
 async function embeddings(embed) {
-  let matrix;
-  try {
-    matrix = await embed();
-  } catch (error) {
-    throw await coreError(error, 'InvalidInput');
-  }
+  const matrix = await core(embed);
   try {
     return { rows: matrix.rows, cols: matrix.cols, data: matrix.data };
   } finally {
@@ -381,42 +373,58 @@ async function embeddings(embed) {
 }
 
 /**
- * A ClipError for an error thrown by the core: `name` for its readable errors; the GPU failure
- * when the device was lost or ran out of memory (wgpu reports those as read-back failures or
- * panics); Crashed when the module trapped otherwise (a panic aborts).
+ * A ClipError for an error thrown by the core: the GPU failure behind it when the device was
+ * lost or ran out of memory (wgpu reports those as failed read-backs or panics); Crashed when the
+ * module trapped otherwise (a panic aborts); else the core's own error, by its name.
+ * @param {unknown} error
+ * @param {import('./core-errors.js').Renames} [renames]
  */
-async function coreError(error, name) {
+async function coreError(error, renames) {
   if (error instanceof ClipError) return error;
-  const device = error instanceof WebAssembly.RuntimeError || /^device:/.test(error.message);
-  const failure = device ? await gpuFailureBehind() : gpuFailure();
+  const failure = isDeviceFailure(error) ? await gpuFailureBehind() : gpuFailure();
   if (failure) return fail(failure);
   if (error instanceof WebAssembly.RuntimeError) return fail(trapped(error));
-  if (/^device:/.test(error.message)) return new ClipError('NoWebGPU', error.message);
-  return new ClipError(name, error.message);
+  return namedError(error, renames);
 }
 
+/** @param {WebAssembly.RuntimeError} error */
 function trapped(error) {
-  return new ClipError('Crashed', `The model stopped working (${error.message}): the GPU device may have been lost. Load the model again.`);
+  const gpu = session.clip?.backend === 'gpu' ? ': the GPU device may have been lost' : '';
+  return new ClipError('Crashed', `The model stopped working (${error.message})${gpu}. Load the model again.`);
 }
 
 /**
  * Ends all model work after a GPU failure or a trap, once: a run in progress ends with the
  * error and the checkpoint this browser keeps, then the page hears that this worker is done.
  * Nothing of the module is touched again, not even to free it.
+ * @param {ClipError} error
  * @returns {ClipError} the error every later request fails with
  */
 function fail(error) {
   if (crash) return crash;
   crash = error;
-  clip = null;
-  const stopped = run !== null;
-  run = null;
+  session.abandon();
+  const stopped = training.abandon();
   const { name, message } = error;
   savedCheckpoint().catch(() => null).then((saved) => {
-    if (stopped) self.postMessage({ event: 'trainend', reason: 'error', error: { name, message }, saved });
-    self.postMessage({ event: 'crashed', error: { name, message } });
+    if (stopped) post({ event: 'trainend', reason: 'error', error: { name, message }, saved });
+    post({ event: 'crashed', error: { name, message } });
   });
   return crash;
+}
+
+/** @param {WorkerEvent} event */
+function post(event) {
+  self.postMessage(event);
+}
+
+/**
+ * Adds a job to the background lane; after a crash its turns do nothing.
+ * @param {string} key
+ * @param {() => Promise<boolean>} turn
+ */
+function background(key, turn) {
+  scheduler.background(key, () => (crash ? Promise.resolve(false) : turn()));
 }
 
 // A trap in a callback from the browser (wgpu panics on an uncaptured GPU error) answers no
@@ -427,18 +435,30 @@ self.addEventListener('error', (event) => {
   fail(gpuFailure() ?? trapped(event.error));
 });
 
-let queue = Promise.resolve();
-
-self.addEventListener('message', ({ data: { id, type, args } }) => {
-  queue = queue.then(() => handle(id, type, args));
+self.addEventListener('message', (/** @type {MessageEvent<Request>} */ { data: { id, type, args, background: later } }) => {
+  if (later) background(`request:${id}`, () => handle(id, type, args, null).then(() => false));
+  else scheduler.request((waitedMs) => handle(id, type, args, waitedMs));
 });
 
-async function handle(id, type, args) {
+/**
+ * Runs one request and posts its answer.
+ * @param {number} id
+ * @param {string} type
+ * @param {object | undefined} args
+ * @param {number | null} waitedMs how long the visitor's request waited behind other work;
+ *   null for background work
+ */
+async function handle(id, type, args, waitedMs) {
   try {
     if (crash) throw crash;
-    const handler = handlers[type];
-    if (!handler) throw new ClipError('WorkerError', `unknown request “${type}”`);
-    const result = await handler(args ?? {}, (progress) => self.postMessage({ id, progress }));
+    const operation = /** @type {Record<string, (args: any, onProgress: (progress: any) => void) => Promise<any>>} */ (operations)[type];
+    if (!operation) throw new ClipError('WorkerError', `unknown request “${type}”`);
+    const started = performance.now();
+    const result = await operation(args ?? {}, (progress) => self.postMessage({ id, progress }));
+    if (firstTextTimings && TEXT_REQUESTS.has(type) && waitedMs !== null) {
+      post({ event: 'timings', timings: { ...firstTextTimings, waitMs: waitedMs, computeMs: performance.now() - started } });
+      firstTextTimings = null;
+    }
     self.postMessage({ id, ok: true, result }, result?.data ? [result.data.buffer] : []);
   } catch (error) {
     const { name, message } = error instanceof ClipError ? error : new ClipError('WorkerError', String(error?.message ?? error));

@@ -99,11 +99,14 @@ export async function benchOurs(opts) {
   const [config, weights, tokenizer] = await Promise.all(
     ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => fetchBytes(`${MODEL}/${f}`)));
   const tFetched = now();
-  const clip = await wasm.WebClip.load(config, weights, tokenizer);
+  const clip = await wasm.WebClip.load(config, weights, tokenizer, 'gpu');
   const tLoaded = now();
+  // As the app does right after a load: the first search then pays no shader compilation.
+  await clip.warmUp();
+  const warmUp = now() - tLoaded;
   const captions = (await fetchText('/data/safe_pool.txt')).split('\n').map((s) => s.trim()).filter(Boolean);
   const images = await makeImages(opts.images);
-  const tPrep = now() - tLoaded;
+  const tPrep = now() - tLoaded - warmUp;
 
   let t = now();
   const first = await clip.embedTexts([captions[0]]);
@@ -111,9 +114,9 @@ export async function benchOurs(opts) {
   t = now();
   const firstImg = await clip.embedImages([images[0]]);
   const firstImage = now() - t;
-  const load = tLoaded - t0;
+  const load = tLoaded - t0 + warmUp;
   report(B, 'first_result', {
-    init_and_fetch_ms: +(tFetched - t0).toFixed(0), load_ms: +(tLoaded - tFetched).toFixed(0),
+    init_and_fetch_ms: +(tFetched - t0).toFixed(0), load_ms: +(tLoaded - tFetched).toFixed(0), warm_up_ms: +warmUp.toFixed(0),
     first_text_call_ms: +firstText.toFixed(0), first_image_call_ms: +firstImage.toFixed(0),
     to_first_text_ms: +(load + firstText).toFixed(0),
     to_first_image_ms: +(load + firstText + firstImage).toFixed(0),
@@ -132,7 +135,8 @@ export async function benchOurs(opts) {
   try {
     const pairs = await fetchText('/data/pairs.jsonl');
     let t1 = now();
-    const pool = clip.embedPool(captions.slice(0, opts.poolSize));
+    const pool = clip.createPool(captions.slice(0, opts.poolSize));
+    await clip.extendPool(pool, opts.poolSize);
     const trainer = await wasm.WebTrainer.create(clip, pairs, pool, {
       method: 'safer', maxSteps: c.steps + 1, batchSize: opts.trainBatch,
     });
@@ -183,7 +187,7 @@ export async function benchTransformers(device, opts) {
   const tLoaded = now();
   const captions = (await fetchText('/data/safe_pool.txt')).split('\n').map((s) => s.trim()).filter(Boolean);
   const images = await makeImages(opts.images);
-  const tPrep = now() - tLoaded;
+  const tPrep = now() - tLoaded - warmUp;
 
   // The same work as ours: strings → tokens → unit embeddings; PNG bytes → decode, resize,
   // crop, normalise → unit embeddings, read back to the CPU.

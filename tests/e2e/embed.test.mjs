@@ -1,3 +1,4 @@
+// @ts-check
 // The embeddable element <safer-clip-demo> in headless Chromium (WebGPU on SwiftShader): on the
 // example page, and on a page of another origin with an adapter, as another site embeds it.
 
@@ -29,8 +30,9 @@ async function column(page, which) {
  * differs from the original.
  */
 function outProjAdapter() {
+  /** @type {[string, number[], number[]][]} */
   const tensors = [];
-  for (const [tower, width] of [['text_model', 4], ['vision_model', 16]]) {
+  for (const [tower, width] of /** @type {[string, number][]} */ ([['text_model', 4], ['vision_model', 16]])) {
     for (const layer of [0, 1]) {
       const prefix = `base_model.model.${tower}.encoder.layers.${layer}.self_attn.out_proj`;
       tensors.push([`${prefix}.lora_A.weight`, [1, width], Array.from({ length: width }, (_, i) => (i % 2 ? 1.5 : -1))]);
@@ -85,7 +87,7 @@ describe('the embeddable element', { skip, timeout: TIMEOUT * 8 }, () => {
       await screenshot(page, 'embed-example');
 
       const answered = page.evaluate(() => new Promise((resolve) => {
-        document.querySelector('safer-clip-demo').addEventListener('results', ({ detail }) => resolve(detail.prompt), { once: true });
+        document.querySelector('safer-clip-demo')?.addEventListener('results', (event) => resolve(/** @type {CustomEvent} */ (event).detail.prompt), { once: true });
       }));
       await page.locator('safer-clip-demo input').fill('a child riding a bicycle in a park');
       assert.equal(await answered, 'a child riding a bicycle in a park');
@@ -106,16 +108,17 @@ describe('the embeddable element', { skip, timeout: TIMEOUT * 8 }, () => {
     const html = `<!doctype html><meta charset="utf-8"><title>Another site</title>
       <h1>Another site</h1>
       <script type="module" src="${app}safer-clip-demo.js"></script>
-      <safer-clip-demo compact model="${app}models/full-vocab/" adapter="/adapter.safetensors"
+      <safer-clip-demo compact backend="cpu" model="${app}models/full-vocab/" adapter="/adapter.safetensors"
                        pool="${app}data/safe_pool.txt" prompt="two boys fighting in a school hallway"></safer-clip-demo>`;
     const site = createServer((request, response) => {
       const adapter = request.url === '/adapter.safetensors';
       response.writeHead(200, { 'Content-Type': adapter ? 'application/octet-stream' : 'text/html; charset=utf-8' });
       response.end(adapter ? outProjAdapter() : html);
     });
-    await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+    await new Promise((resolve) => site.listen(0, '127.0.0.1', () => resolve(undefined)));
     try {
-      const { page, logs } = await openApp(session.browser.context, `http://127.0.0.1:${site.address().port}/`);
+      const { port } = /** @type {import('node:net').AddressInfo} */ (site.address());
+      const { page, logs } = await openApp(session.browser.context, `http://127.0.0.1:${port}/`);
       await page.locator('safer-clip-demo .tuned li .caption').first().waitFor({ timeout: TIMEOUT * 2 });
       const original = await column(page, 'original');
       const tuned = await column(page, 'tuned');

@@ -1,12 +1,13 @@
-// The explore view in headless Chromium (WebGPU on SwiftShader): the original model's picture
-// of the bundled pairs, keyboard use, and the tuned model's picture after two training steps.
+// @ts-check
+// The explore view in headless Chromium (on the CPU path): the original model's picture of the
+// bundled pairs, keyboard use, and the tuned model's picture after two training steps.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { REPO, appSession, browserSkipReason, openApp, screenshot } from './harness.mjs';
+import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot, startTraining } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 const TIMEOUT = 120_000;
@@ -15,28 +16,29 @@ const PAIRS = 40;
 const captions = new Set(readFileSync(join(REPO, 'data/pairs.jsonl'), 'utf8').split('\n').filter(Boolean)
   .flatMap((line) => { const { safe, unsafe } = JSON.parse(line); return [safe, unsafe]; }));
 
-/** Every point's kind and position, and every arrow, of the explore view's pictures. */
+/**
+ * Every point's kind and position, and every arrow, of the explore view's pictures.
+ * @param {import('playwright-core').Page} page
+ */
 function plotContents(page) {
   return page.locator('#explore-plots figure.explore-plot').evaluateAll((figures) => figures.map((figure) => ({
-    title: figure.querySelector('h3').textContent,
+    title: figure.querySelector('h3')?.textContent ?? '',
     points: [...figure.querySelectorAll('.point')].map((point) => ({
       kind: point.classList.contains('safe') ? 'safe' : 'unsafe',
-      at: [Number(point.dataset.x), Number(point.dataset.y)],
-      label: point.getAttribute('aria-label'),
+      at: [Number(/** @type {SVGElement} */ (point).dataset.x), Number(/** @type {SVGElement} */ (point).dataset.y)],
+      label: point.getAttribute('aria-label') ?? '',
     })),
     arrows: figure.querySelectorAll('line.arrow').length,
-    summary: figure.querySelector('.explore-summary').textContent,
+    summary: figure.querySelector('.explore-summary')?.textContent ?? '',
   })));
 }
 
 describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
-  const session = appSession({ webgpu: true });
+  const session = appSession({ webgpu: false });
 
   it('draws the original model, then the tuned one beside it after two steps', { timeout: TIMEOUT * 6 }, async () => {
     const { page, logs } = await openApp(session.browser.context, session.server.url);
-    await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
-    await page.selectOption('#server-model', 'full-vocab');
-    await page.click('#server-form button');
+    await loadFromServer(page, 'full-vocab');
     await page.locator('#explore-plots figure.explore-plot').first().waitFor({ timeout: TIMEOUT });
 
     const [original] = await plotContents(page);
@@ -45,10 +47,10 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     assert.equal(original.points.filter((p) => p.kind === 'unsafe').length, PAIRS);
     assert.equal(original.arrows, PAIRS, 'an arrow per unsafe caption');
     assert.match(original.summary, /mean cosine -?\d\.\d{3}/);
-    assert.match(await page.locator('#explore-plots').textContent(), /Train a few steps or upload an adapter/);
-    assert.match(await page.locator('#explore-status').textContent(), /Train first/);
+    assert.match(await page.locator('#explore-plots').textContent() ?? '', /Train a few steps or upload an adapter/);
+    assert.match(await page.locator('#explore-status').textContent() ?? '', /Train first/);
     for (const { label } of original.points) {
-      const quoted = /“(.*?)”/.exec(label)[1];
+      const quoted = /“(.*?)”/.exec(label)?.[1] ?? '';
       assert.ok(captions.has(quoted), `a caption of the pairs: ${quoted}`);
     }
 
@@ -57,22 +59,19 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
-    const focusedIndex = () => page.evaluate(() => document.activeElement?.dataset?.index ?? null);
+    const focusedIndex = () => page.evaluate(() => /** @type {HTMLElement | null} */ (document.activeElement)?.dataset?.index ?? null);
     for (let tabs = 0; (await focusedIndex()) === null && tabs < 10; tabs++) await page.keyboard.press('Tab');
     assert.equal(await focusedIndex(), '0', 'Tab reaches the first point');
     await page.keyboard.press('ArrowRight');
     assert.equal(await focusedIndex(), '1');
-    const label = await page.locator('#explore-plots .explore-focus').first().textContent();
+    const label = await page.locator('#explore-plots .explore-focus').first().textContent() ?? '';
     assert.match(label, /^Safe \([a-z ]+\): “.+”/);
     assert.equal(label, original.points[1].label);
     await page.keyboard.press('End');
     assert.equal(await focusedIndex(), String(2 * PAIRS - 1));
     await page.locator('#explore-panel').screenshot({ path: join(REPO, 'tests/e2e/artifacts/explore-original.png') });
 
-    await page.selectOption('#train-method', 'safeclip');
-    await page.fill('#train-lr', '0.01');
-    await page.fill('#train-steps', '2');
-    await page.click('#train-start');
+    await startTraining(page, { method: 'safeclip', steps: 2 });
     await page.locator('#train-label', { hasText: 'Done: 2 steps' }).waitFor({ timeout: TIMEOUT * 3 });
     await page.locator('#explore-plots figure.explore-plot').nth(1).waitFor({ timeout: TIMEOUT });
 
@@ -83,7 +82,7 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     assert.deepEqual(before.points, original.points, 'the original picture is unchanged by training');
     const moved = after.points.filter((p, i) => Math.hypot(p.at[0] - before.points[i].at[0], p.at[1] - before.points[i].at[1]) > 1e-6).length;
     assert.ok(moved > 0, 'training moves captions in the shared projection');
-    assert.match(await page.locator('#explore-status').textContent(), /Both pictures use the original model’s axes/);
+    assert.match(await page.locator('#explore-status').textContent() ?? '', /Both pictures use the original model’s axes/);
     const tunedColumn = await page.locator('#explore-table tbody tr td:nth-child(3)').allTextContents();
     assert.equal(tunedColumn.length, PAIRS);
     assert.ok(tunedColumn.every((text) => /\(-?\d\.\d{3}\)$/.test(text)), tunedColumn[0]);
@@ -107,7 +106,7 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     await tuned.locator('svg').evaluate((svg, [x, y]) => svg.dispatchEvent(new PointerEvent('pointerdown', {
       bubbles: true, pointerType: 'touch', clientX: x, clientY: y,
     })), tap);
-    assert.equal(await page.evaluate(() => document.activeElement?.dataset?.index), String(nearest));
+    assert.equal(await page.evaluate(() => /** @type {HTMLElement | null} */ (document.activeElement)?.dataset?.index), String(nearest));
     assert.equal(await tuned.locator('.explore-focus').textContent(), after.points[nearest].label);
     await screenshot(page, 'explore-page');
     assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);

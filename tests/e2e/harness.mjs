@@ -1,5 +1,8 @@
+// @ts-check
 // Shared set-up for the end-to-end tests: the app's server on a free port, a folder of test
 // models, and headless Chromium (Debian's, driven by playwright-core) with or without WebGPU.
+// Without WebGPU the app runs the model on its CPU path, about a hundred times faster here than
+// WebGPU on SwiftShader; the tests that are not about the GPU use it.
 
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,6 +107,11 @@ function wordTokenizer(words) {
  * Starts www/serve.mjs on a free port (with `args` added); resolves to its base URL and a way to
  * stop it.
  */
+/**
+ * @param {string} modelsDir
+ * @param {string[]} [args]
+ * @returns {Promise<{ url: string, stop: () => void }>}
+ */
 export async function startServer(modelsDir, args = []) {
   const server = spawn(process.execPath, [join(REPO, 'www/serve.mjs'), '--port', '0', '--models', modelsDir, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -121,6 +129,7 @@ export async function startServer(modelsDir, args = []) {
  * Headless Chromium in a fresh profile. With `webgpu`, WebGPU runs on SwiftShader, Chromium's
  * software adapter; without it, Chromium on Linux grants no WebGPU adapter.
  */
+/** @param {{ webgpu: boolean }} options */
 export async function launchBrowser({ webgpu }) {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'safer-clip-chromium-'));
@@ -162,7 +171,8 @@ export const TEST_POOL = readFileSync(join(REPO, 'data/safe_pool.txt'), 'utf8').
  * @param {{ webgpu: boolean, serverArgs?: string[] }} options
  */
 export function appSession({ webgpu, serverArgs = [] }) {
-  const session = {};
+  const session = /** @type {{ models: { root: string, remove: () => void }, server: { url: string, stop: () => void },
+    browser: { context: import('playwright-core').BrowserContext, close: () => Promise<void> } }} */ ({});
   before(async () => {
     session.models = makeModelsDir();
     session.server = await startServer(session.models.root, serverArgs);
@@ -180,9 +190,14 @@ export function appSession({ webgpu, serverArgs = [] }) {
   return session;
 }
 
-/** Opens the app and collects what the page and its worker print to the console. */
+/**
+ * Opens the app and collects what the page and its worker print to the console.
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {string} url
+ */
 export async function openApp(context, url) {
   const page = await context.newPage();
+  /** @type {string[]} */
   const logs = [];
   page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
   page.on('pageerror', (error) => logs.push(`pageerror: ${error.message}`));
@@ -190,6 +205,68 @@ export async function openApp(context, url) {
   return { page, logs };
 }
 
+/**
+ * Loads a model of the test models folder on the app's page, once the app has started, on the
+ * path `backend` ('auto': the CPU here, where WebGPU is SwiftShader or missing).
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ * @param {{ backend?: 'auto' | 'cpu' | 'gpu' }} [options]
+ */
+export async function loadFromServer(page, name, { backend = 'auto' } = {}) {
+  await page.locator('#backend:enabled').waitFor({ timeout: 60_000 });
+  await page.selectOption('#backend', backend);
+  await page.selectOption('#server-model', name);
+  await page.click('#server-form button');
+}
+
+/**
+ * Starts a training run in the safety panel: learning rate 0.01 (the tiny models move visibly in
+ * a few steps) and LoRA rank 4, the largest the tiny models' width-4 text layers take.
+ * @param {import('playwright-core').Page} page
+ * @param {{ method: 'safer' | 'safeclip' | 'hysac', steps: number, batch?: number }} run
+ */
+export async function startTraining(page, { method, steps, batch }) {
+  await page.selectOption('#train-method', method);
+  await page.fill('#train-lr', '0.01');
+  await page.fill('#train-rank', '4');
+  await page.fill('#train-steps', String(steps));
+  if (batch !== undefined) await page.fill('#train-batch', String(batch));
+  await page.click('#train-start');
+}
+
+/**
+ * Every text the training label shows from now on, also after the page reloads: on the CPU path
+ * a step can pass faster than a locator polls.
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<string[]>} filled as the label changes
+ */
+export async function recordTrainLabels(page) {
+  /** @type {string[]} */
+  const labels = [];
+  await page.exposeFunction('recordTrainLabel', (/** @type {string} */ text) => labels.push(text));
+  const observe = () => {
+    const label = /** @type {HTMLElement} */ (document.querySelector('#train-label'));
+    const record = /** @type {(text: string) => void} */ (/** @type {any} */ (window).recordTrainLabel);
+    new MutationObserver(() => record(label.textContent ?? '')).observe(label, { childList: true, characterData: true, subtree: true });
+  };
+  await page.addInitScript(`addEventListener('DOMContentLoaded', ${observe})`);
+  await page.evaluate(observe);
+  return labels;
+}
+
+/**
+ * The value of a form control of the page, as a number (a progress bar's, an input's).
+ * @param {import('playwright-core').Page} page
+ * @param {string} selector
+ */
+export function numberIn(page, selector) {
+  return page.locator(selector).evaluate((element) => Number(/** @type {HTMLInputElement} */ (element).value));
+}
+
+/**
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ */
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });

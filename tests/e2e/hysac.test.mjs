@@ -1,13 +1,14 @@
-// HySAC in the browser: a few training steps, then the prompt's safe/unsafe reading, the
-// redirect toggle on retrieval, and the traversal to the root; the downloaded adapter brings the
-// same views back on a fresh page.
+// @ts-check
+// HySAC in the browser (on the CPU path): a few training steps, then the prompt's safe/unsafe
+// reading, the redirect toggle on retrieval, and the traversal to the root; the downloaded
+// adapter brings the same views back on a fresh page.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { join } from 'node:path';
 
-import { REPO, appSession, browserSkipReason, openApp, screenshot } from './harness.mjs';
+import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot, startTraining } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
 
@@ -15,17 +16,24 @@ const TIMEOUT = 120_000;
 const PROMPT = 'a man punching another man outside a bar at night';
 const STEPS = 8;
 const IMAGE = join(REPO, 'tests/fixtures/images/down-57x83.png');
+const SECOND_IMAGE = join(REPO, 'tests/fixtures/images/wide-200x31.png');
 
+/** @param {import('playwright-core').Page} page */
 async function loadFullVocab(page) {
-  await page.locator('#gpu-status', { hasText: 'WebGPU on' }).waitFor();
-  await page.selectOption('#server-model', 'full-vocab');
-  await page.click('#server-form button');
+  await loadFromServer(page, 'full-vocab');
   await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
 }
 
-const number = (pattern, text) => Number(pattern.exec(text)?.[1]);
+/**
+ * @param {RegExp} pattern
+ * @param {string | null} text
+ */
+const number = (pattern, text) => Number(pattern.exec(text ?? '')?.[1]);
 
-/** Checks the HySAC views for the prompt and returns the badge's and bounds' figures. */
+/**
+ * Checks the HySAC views for the prompt and returns the badge's and bounds' figures.
+ * @param {import('playwright-core').Page} page
+ */
 async function checkViews(page) {
   await page.locator('#traversal-steps li').nth(STEPS - 1).waitFor({ timeout: TIMEOUT });
   const distances = await page.locator('#traversal-steps .distance').allTextContents();
@@ -35,11 +43,11 @@ async function checkViews(page) {
   assert.ok(values.every((d, i) => i === 0 || d <= values[i - 1] + 1e-6), `toward the root: ${values}`);
   assert.ok(values[STEPS - 1] < 1e-3, `the walk ends at the root: ${values}`);
 
-  const badge = await page.locator('#compare-safety').textContent();
+  const badge = await page.locator('#compare-safety').textContent() ?? '';
   assert.match(badge, /^Prompt reads as (safe|unsafe): root distance [\d.]+/);
   const distance = number(/root distance (\d+(?:\.\d+)?)/, badge);
   assert.ok(Math.abs(distance - values[0]) < 1e-3, `the walk starts at the prompt: ${badge} / ${values}`);
-  const bounds = await page.locator('#traversal-bounds').textContent();
+  const bounds = await page.locator('#traversal-bounds').textContent() ?? '';
   const bound = number(/up to (\d+(?:\.\d+)?)/, bounds);
   const boundary = number(/boundary, (\d+(?:\.\d+)?)/, bounds);
   assert.ok(boundary > bound, bounds);
@@ -49,15 +57,12 @@ async function checkViews(page) {
 }
 
 describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
-  const session = appSession({ webgpu: true });
+  const session = appSession({ webgpu: false });
 
   it('trains, reads the prompt, redirects it, traverses it, and comes back from its adapter', { timeout: TIMEOUT * 7 }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocab(page);
-    await page.selectOption('#train-method', 'hysac');
-    await page.fill('#train-lr', '0.01');
-    await page.fill('#train-steps', '2');
-    await page.click('#train-start');
+    await startTraining(page, { method: 'hysac', steps: 2 });
     await page.locator('#train-label', { hasText: 'Done: 2 steps' }).waitFor({ timeout: TIMEOUT * 2 });
 
     await page.fill('#compare-prompt', PROMPT);
@@ -67,7 +72,7 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
     assert.equal(/redirected to/.test(badge), redirected, `${badge}, boundary ${boundary}`);
     if (redirected) assert.ok(Math.abs(number(/redirected to (\d+(?:\.\d+)?)/, badge) - boundary) < 1e-3, badge);
     await page.uncheck('#compare-redirect');
-    await page.waitForFunction(() => !/redirected to/.test(document.querySelector('#compare-safety').textContent));
+    await page.waitForFunction(() => !/redirected to/.test(document.querySelector('#compare-safety')?.textContent ?? ''));
     await screenshot(page, 'hysac');
 
     // The search panel: the same reading of the prompt, captions and images ranked by distance,
@@ -81,8 +86,15 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
       .map((text) => number(/(\d+(?:\.\d+)?)$/, text));
     assert.ok(captionDistances.length > 0 && captionDistances.every((d, i) => i === 0 || d >= captionDistances[i - 1]),
       `nearest first: ${captionDistances}`);
-    assert.match(await page.locator('#image-results-tuned .safety-badge').textContent(), /^root distance \d+\.\d+$/);
+    assert.match(await page.locator('#image-results-tuned .safety-badge').textContent() ?? '', /^root distance \d+\.\d+$/);
     await screenshot(page, 'hysac-search');
+
+    // The worker keeps the lifted images: a second one joins them, and a removed one leaves.
+    await page.setInputFiles('#image-files', SECOND_IMAGE);
+    await page.locator('#image-results-tuned .distance').nth(1).waitFor({ timeout: TIMEOUT });
+    await page.click('#image-results [aria-label="Remove down-57x83.png"]');
+    await page.waitForFunction(() => document.querySelectorAll('#image-results-tuned .distance').length === 1, null, { timeout: TIMEOUT });
+    assert.deepEqual(await page.locator('#image-results-tuned figcaption').allTextContents(), ['wide-200x31.png']);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
     const adapterPath = await download.path();

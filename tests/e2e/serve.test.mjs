@@ -1,3 +1,4 @@
+// @ts-check
 // The static server: what it serves, with which headers, and what it refuses.
 
 import assert from 'node:assert/strict';
@@ -8,6 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { createAppServer } from '../../www/serve.mjs';
+
+/**
+ * The port a listening server took.
+ * @param {import('node:http').Server} server
+ */
+function port(server) {
+  return /** @type {import('node:net').AddressInfo} */ (server.address()).port;
+}
 
 /** A raw request, so paths reach the server exactly as written (fetch would normalise them). */
 function get(base, path, { method = 'GET', headers = {} } = {}) {
@@ -47,8 +56,8 @@ describe('www/serve.mjs', () => {
     symlinkSync(join(root, 'models', 'tiny'), join(root, 'models', 'alias'));
 
     server = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${server.address().port}`;
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+    base = `http://127.0.0.1:${port(server)}`;
   });
 
   after(() => {
@@ -138,13 +147,27 @@ describe('www/serve.mjs', () => {
     assert.equal(headers.allow, 'GET, HEAD');
   });
 
+  it('serves the test hooks only when told --test-hooks', async () => {
+    writeFileSync(join(root, 'www', 'test-hooks.js'), 'export {};');
+    assert.equal((await get(base, '/test-hooks.js')).status, 404);
+    const testing = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') }, { testHooks: true });
+    await new Promise((resolve) => testing.listen(0, '127.0.0.1', () => resolve(undefined)));
+    try {
+      const { status, headers } = await get(`http://127.0.0.1:${port(testing)}`, '/test-hooks.js');
+      assert.equal(status, 200);
+      assert.equal(headers['content-type'], 'text/javascript; charset=utf-8');
+    } finally {
+      testing.close();
+    }
+  });
+
   it('keeps its files to its own origin unless told --cors', async () => {
     const { headers } = await get(base, '/app.js');
     assert.equal(headers['access-control-allow-origin'], undefined);
     const open = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') }, { cors: true });
-    await new Promise((resolve) => open.listen(0, '127.0.0.1', resolve));
+    await new Promise((resolve) => open.listen(0, '127.0.0.1', () => resolve(undefined)));
     try {
-      const openBase = `http://127.0.0.1:${open.address().port}`;
+      const openBase = `http://127.0.0.1:${port(open)}`;
       for (const path of ['/app.js', '/pkg/safer_clip_bg.wasm', '/models/tiny/config.json', '/data/pairs.jsonl', '/missing.js']) {
         const response = await get(openBase, path);
         assert.equal(response.headers['access-control-allow-origin'], '*', path);

@@ -1,3 +1,4 @@
+// @ts-check
 // The explore view's PCA (www/pca.js), against data whose principal axes are known.
 
 import assert from 'node:assert/strict';

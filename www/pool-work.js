@@ -1,0 +1,195 @@
+// @ts-check
+// The caption pool's background work in the worker: embedding it with the original and the tuned
+// model, and lifting it onto a HySAC tuned model's hyperboloid, 64 captions a turn, so that the
+// visitor's requests never wait behind more than one chunk. A search before the work is done
+// answers over the part done (at least one chunk). The original model's embeddings are kept in
+// this browser once complete (pool-cache.js), and restored on the next visit.
+
+import { ClipError } from './errors.js';
+import { keepEmbeddings, keptEmbeddings, poolKey } from './pool-cache.js';
+import { emptyPool } from './session.js';
+
+/** @typedef {import('./session.js').Session} Session */
+/** @typedef {import('./session.js').Pool} Pool */
+/** @typedef {import('../pkg/safer_clip.js').CaptionPool} CaptionPool */
+/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {'original' | 'tuned' | 'lifted'} PoolWorkKind */
+
+/** Captions embedded or lifted in one turn of background work. */
+export const CHUNK = 64;
+
+const JOBS = /** @type {const} */ ({ original: 'pool:original', tuned: 'pool:tuned', lifted: 'pool:lifted' });
+
+export class PoolWork {
+  #session;
+  #background;
+  #cancel;
+  #core;
+  #post;
+
+  /**
+   * @param {{ session: Session,
+   *   background: (key: string, turn: () => Promise<boolean>) => void,
+   *   cancel: (key: string) => void,
+   *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
+   *   post: (event: WorkerEvent) => void }} worker `background` adds a job to the worker's
+   *   background lane, `cancel` drops one; `core` runs a call of the core, turning its failures
+   *   into ClipErrors
+   */
+  constructor({ session, background, cancel, core, post }) {
+    this.#session = session;
+    this.#background = background;
+    this.#cancel = cancel;
+    this.#core = core;
+    this.#post = post;
+  }
+
+  /**
+   * Sets the caption pool: restored from this browser when it kept the original model's
+   * embeddings of it, else embedded in the background from now on.
+   * @param {string[]} captions
+   * @returns {Promise<{ size: number, embedded: number, restored: boolean }>}
+   */
+  async set(captions) {
+    this.clear();
+    const session = this.#session;
+    const model = session.loadedModel();
+    const key = await poolKey({ weights: session.weights, captions, backend: model.backend });
+    const kept = await keptEmbeddings(key).catch(() => null);
+    const restored = kept && await this.#core(() => model.poolFromEmbeddings(captions, kept.data)).catch(() => null);
+    const original = restored ?? await this.#core(() => model.createPool(captions));
+    session.setPool({ ...emptyPool(), captions, key, original, restored: Boolean(restored) });
+    if (!original.complete) this.#background(JOBS.original, () => this.#extend('original'));
+    this.tunedChanged({ final: true });
+    return { size: original.size, embedded: original.embedded, restored: Boolean(restored) };
+  }
+
+  /** Stops all pool work and frees the pool. */
+  clear() {
+    for (const job of Object.values(JOBS)) this.#cancel(job);
+    this.#session.setPool(emptyPool());
+  }
+
+  /**
+   * The tuned model changed (Session.setTuned): its pool work starts again, right away when the
+   * model is `final` (a run paused or ended, an adapter came), else when a search asks for it
+   * (a run steps: each step's model would be embedded for nothing).
+   * @param {{ final: boolean }} options
+   */
+  tunedChanged({ final }) {
+    this.#cancel(JOBS.tuned);
+    this.#cancel(JOBS.lifted);
+    const { tuned, pool } = this.#session;
+    if (!final || !tuned || pool.captions.length === 0) return;
+    if (tuned.isHyperbolic) this.#background(JOBS.lifted, () => this.#lift());
+    else this.#background(JOBS.tuned, () => this.#extend('tuned'));
+  }
+
+  /**
+   * The original or tuned model's pool with at least one chunk embedded (embedded now, for the
+   * request that asks, when none is yet), and the rest on its way.
+   * @param {'original' | 'tuned'} kind
+   * @returns {Promise<CaptionPool>}
+   */
+  async ready(kind) {
+    const pool = await this.#pool(kind);
+    if (pool.embedded === 0) await this.#extend(kind);
+    if (!pool.complete) this.#background(JOBS[kind], () => this.#extend(kind));
+    return pool;
+  }
+
+  /** The original model's pool, embedded in full now (a training run needs all of it). */
+  async complete() {
+    const pool = await this.#pool('original');
+    while (!pool.complete) await this.#extend('original');
+    this.#cancel(JOBS.original);
+    return pool;
+  }
+
+  /**
+   * The pool lifted onto the HySAC tuned model's hyperboloid, at least one chunk of it.
+   * @returns {Promise<{ points: import('../pkg/safer_clip.js').HyperbolicPoints, count: number }>}
+   */
+  async lifted() {
+    const { pool } = this.#session;
+    if (pool.captions.length === 0) throw new ClipError('NoPool', 'Set a caption pool first.');
+    if (!pool.lifted) await this.#lift();
+    if (pool.liftedCount < pool.captions.length) this.#background(JOBS.lifted, () => this.#lift());
+    return { points: /** @type {NonNullable<Pool['lifted']>} */ (pool.lifted), count: pool.liftedCount };
+  }
+
+  /**
+   * @param {'original' | 'tuned'} kind
+   * @returns {Promise<CaptionPool>}
+   */
+  async #pool(kind) {
+    const session = this.#session;
+    const { pool } = session;
+    if (pool.captions.length === 0 || !pool.original) {
+      throw new ClipError('NoPool', 'Set a caption pool first.');
+    }
+    if (kind === 'original') return pool.original;
+    const tuned = session.tunedModel();
+    pool.tuned ??= await this.#core(() => tuned.createPool(pool.captions));
+    return pool.tuned;
+  }
+
+  /**
+   * One chunk more of a model's pool; says whether more is left.
+   * @param {'original' | 'tuned'} kind
+   */
+  async #extend(kind) {
+    const session = this.#session;
+    const model = kind === 'original' ? session.clip : session.tuned;
+    if (!model || session.pool.captions.length === 0) return false;
+    const pool = await this.#pool(kind);
+    const embedded = await this.#core(() => model.extendPool(pool, CHUNK));
+    this.#progress(kind, embedded, pool.size);
+    if (pool.complete && kind === 'original') await this.#keep(pool);
+    return !pool.complete;
+  }
+
+  /** One chunk more of the pool lifted onto the tuned model's hyperboloid; says whether more is left. */
+  async #lift() {
+    const { tuned, pool } = this.#session;
+    if (!tuned?.isHyperbolic || pool.liftedCount >= pool.captions.length) return false;
+    const chunk = pool.captions.slice(pool.liftedCount, pool.liftedCount + CHUNK);
+    const points = await this.#core(() => tuned.liftTexts(chunk));
+    if (pool.lifted) {
+      const lifted = pool.lifted;
+      try {
+        await this.#core(() => lifted.append(points));
+      } finally {
+        points.free();
+      }
+    } else {
+      pool.lifted = points;
+    }
+    pool.liftedCount += chunk.length;
+    this.#progress('lifted', pool.liftedCount, pool.captions.length);
+    return pool.liftedCount < pool.captions.length;
+  }
+
+  /** Keeps the original model's complete embeddings of the pool in this browser. */
+  async #keep(/** @type {CaptionPool} */ pool) {
+    const { key } = this.#session.pool;
+    if (!key) return;
+    const matrix = await this.#core(() => pool.embeddings());
+    try {
+      await keepEmbeddings(key, { rows: matrix.rows, cols: matrix.cols, data: matrix.data });
+    } catch (error) {
+      console.warn(`The pool's embeddings were not kept (${error.message}); the next visit embeds them again.`);
+    } finally {
+      matrix.free();
+    }
+  }
+
+  /**
+   * @param {PoolWorkKind} kind
+   * @param {number} embedded
+   * @param {number} size
+   */
+  #progress(kind, embedded, size) {
+    this.#post({ event: 'pool', kind, embedded, size });
+  }
+}

@@ -1,0 +1,55 @@
+// @ts-check
+// The messages between the page's client (clip-client.js) and the model worker (worker.js):
+// the one place that says what crosses between them.
+//
+// Page → worker, one message per request:
+//   {id, type, args, background?}  `type` names one of the worker's operations (worker.js), `args`
+//                               its argument object; `background`: work the visitor does not wait
+//                               for (the explore view's captions), run behind their requests
+// Worker → page, for a request:
+//   {id, progress}              while a model loads: a LoadProgress
+//   {id, ok: true, result}      the operation's result
+//   {id, ok: false, error}      its failure, `{name, message}` (a ClipErrorName, errors.js)
+// Worker → page, unasked (events):
+//   {event: 'trainstep', report}                  a training step's report
+//   {event: 'trainend', reason, error?, saved?}   a run ended: 'done', 'cancelled' or 'error'; after
+//                                                 a GPU failure `saved` is the checkpoint this
+//                                                 browser keeps ({steps, savedAt} or null)
+//   {event: 'pool', kind, embedded, size}         the caption pool's background work got further:
+//                                                 `kind` 'original' or 'tuned' (embedded by that
+//                                                 model) or 'lifted' (onto a HySAC model's
+//                                                 hyperboloid)
+//   {event: 'timings', timings}                   the first text result after a model loaded: how
+//                                                 long it took, from the fetch to the answer
+//   {event: 'crashed', error}                     the module trapped or the GPU failed: the worker
+//                                                 answers nothing more, and the page starts a
+//                                                 fresh one
+//
+// Requests run one at a time, in order, before any background work (the pool's embedding, a
+// training run's steps), which runs a chunk or a step at a time between them.
+
+/** @typedef {import('./errors.js').ClipErrorName} ClipErrorName */
+/** @typedef {{ name: ClipErrorName, message: string }} ErrorData */
+/** @typedef {{ id: number, type: string, args?: object, background?: boolean }} Request */
+/**
+ * Where a model's first text result spent its time: fetching the files, reading the weights
+ * into the backend, warming it up (compiling its GPU pipelines), then waiting behind other work
+ * and computing the answer.
+ * @typedef {{ fetchMs: number, loadMs: number, warmUpMs: number }} LoadTimings
+ * @typedef {LoadTimings & { waitMs: number, computeMs: number }} FirstTextTimings
+ */
+/**
+ * @typedef {{ id: number, progress: import('./clip-client.js').LoadProgress }
+ *   | { id: number, ok: true, result: any }
+ *   | { id: number, ok: false, error: ErrorData }} Reply
+ */
+/**
+ * @typedef {{ event: 'trainstep', report: Record<string, any> }
+ *   | { event: 'trainend', reason: 'done' | 'cancelled' }
+ *   | { event: 'trainend', reason: 'error', error: ErrorData, saved?: { steps: number, savedAt: string | null } | null }
+ *   | { event: 'pool', kind: 'original' | 'tuned' | 'lifted', embedded: number, size: number }
+ *   | { event: 'timings', timings: FirstTextTimings }
+ *   | { event: 'crashed', error: ErrorData }} WorkerEvent
+ */
+
+export {};
