@@ -60,21 +60,21 @@ else
 fi
 cargo test --profile ci --all-targets "$@" -- "${shared_tests[@]}"
 
-section "the app's type check and unit tests (Node)"
-[ -d node_modules/playwright-core ] && [ -d node_modules/typescript ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent
-npm run --silent check
-npm run --silent test:unit
-
-# The browser tests run on the current source: build.sh is incremental (seconds when nothing
-# changed).
+# The app's core: build.sh is incremental (seconds when nothing changed). clippy-driver lints the
+# browser bindings (src/web/, wasm only) as they build.
 wasm=wasm32-unknown-unknown
 if ! rustup target list --installed 2>/dev/null | grep -qx $wasm && ! rustup target add $wasm; then
-  echo "SKIPPED browser tests: Rust's $wasm target is not installed and cannot be (rustup target add $wasm)"
+  echo "SKIPPED the app's checks and browser tests: Rust's $wasm target is not installed and cannot be (rustup target add $wasm)"
   exit 0
 fi
 section "build the app (./build.sh)"
-unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 ./build.sh
+
+section "the app's type check (against pkg/) and unit tests (Node)"
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+[ -d node_modules/playwright-core ] && [ -d node_modules/typescript ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent
+npm run --silent check
+npm run --silent test:unit
 
 section "browser tests (headless Chromium)"
 node --test tests/e2e/

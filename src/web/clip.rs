@@ -11,6 +11,7 @@ use super::error::{JsResult, js_error, named};
 use super::matrix::{Matrix, read_matrix};
 use crate::Clip;
 use crate::device::{Backend, device, read_f32};
+use crate::error::ErrorKind;
 use crate::hyperbolic::Hyperbolic;
 use crate::preprocess::Pixels;
 use crate::weights::load_adapters;
@@ -21,16 +22,15 @@ thread_local! {
 }
 
 async fn device_for(backend: Backend) -> JsResult<Device> {
-    if backend == Backend::Wgpu {
-        if let Some(gpu) = WEBGPU.with(|d| d.borrow().clone()) {
-            return Ok(gpu);
-        }
+    if backend == Backend::Flex {
+        return device(backend).await.map_err(js_error);
     }
-    let created = device(backend).await.map_err(js_error)?;
-    if backend == Backend::Wgpu {
-        WEBGPU.with(|d| *d.borrow_mut() = Some(created.clone()));
+    if let Some(gpu) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok(gpu);
     }
-    Ok(created)
+    let gpu = device(backend).await.map_err(js_error)?;
+    WEBGPU.with(|d| *d.borrow_mut() = Some(gpu.clone()));
+    Ok(gpu)
 }
 
 #[wasm_bindgen]
@@ -104,8 +104,10 @@ impl WebClip {
         super::error::to_js(self.clip.config())
     }
 
-    /// One short text and one blank image through both towers, read back: the pipelines a first
-    /// search needs are compiled now rather than while the visitor waits.
+    /// One blank image and one short text through the towers, read back: the pipelines a first
+    /// search needs are compiled now rather than while the visitor waits. A tokenizer whose ids
+    /// the model cannot embed leaves the text tower cold (its texts will say why), not the image
+    /// tower.
     #[wasm_bindgen(js_name = warmUp)]
     pub async fn warm_up(&self) -> JsResult<()> {
         let size = self.clip.image_size();
@@ -113,9 +115,13 @@ impl WebClip {
             size,
             values: vec![0.0; 3 * size * size],
         };
-        let texts = self.clip.embed_texts(&["a photo"]).map_err(js_error)?;
-        let images = self.clip.embed_images(&[blank]).map_err(js_error)?;
-        read_f32(Tensor::cat(vec![texts, images], 0).sum())
+        let mut outputs = vec![self.clip.embed_images(&[blank]).map_err(js_error)?];
+        match self.clip.embed_texts(&["a photo"]) {
+            Ok(texts) => outputs.push(texts),
+            Err(e) if e.kind() == ErrorKind::InvalidInput => {}
+            Err(e) => return Err(js_error(e)),
+        }
+        read_f32(Tensor::cat(outputs, 0).sum())
             .await
             .map_err(js_error)?;
         Ok(())
