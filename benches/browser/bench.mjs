@@ -8,7 +8,7 @@
 // Options:
 //   --model DIR      the model folder (default /tmp/safer-clip-bench-model)
 //   --gpu            a machine with a real GPU: no software-adapter flags
-//   --only LIST      comma-separated backends: ours,webgpu,wasm (default all three)
+//   --only LIST      comma-separated backends: ours-gpu,ours-cpu,webgpu,wasm (default all four)
 //   --warmup N       unmeasured calls before each throughput figure (default 1)
 //   --b1 N           measured calls at batch 1 (default 5)
 //   --b32 N          measured calls of 32 texts (default 3)
@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: '/tmp/safer-clip-bench-model' },
     gpu: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'ours,webgpu,wasm' },
+    only: { type: 'string', default: 'ours-gpu,ours-cpu,webgpu,wasm' },
     warmup: { type: 'string', default: '1' },
     b1: { type: 'string', default: '5' },
     b32: { type: 'string', default: '3' },
@@ -197,14 +197,15 @@ async function main() {
     const { context, close } = await launch();
     const page = await newPage(context);
     const t = Date.now();
-    const run = backend === 'ours'
-      ? page.evaluate((o) => window.bench.benchOurs(o), opts)
+    const ours = backend.startsWith('ours-');
+    const run = ours
+      ? page.evaluate(([b, o]) => window.bench.benchOurs(b, o), [backend.slice('ours-'.length), opts])
       : page.evaluate(([d, o]) => window.bench.benchTransformers(d, o), [backend, opts]);
     let timer;
     const limit = new Promise((_, fail) => {
       timer = setTimeout(() => fail(new Error(`no result within --timeout ${args.timeout} s`)), +args.timeout * 1000);
     });
-    const name = backend === 'ours' ? 'ours' : `transformers.js-${backend}`;
+    const name = ours ? backend : `transformers.js-${backend}`;
     try {
       await Promise.race([run, limit]);
     } catch (e) {
@@ -238,7 +239,7 @@ function table(env, seconds) {
     ['images/s, batch 32', 'images_b32', (r) => r.per_s, 'higher'],
     ['LoRA training step, ms', 'train_step', (r) => r.median_ms, 'lower'],
   ];
-  const cols = ['ours', 'transformers.js-webgpu', 'transformers.js-wasm'];
+  const cols = ['ours-gpu', 'ours-cpu', 'transformers.js-webgpu', 'transformers.js-wasm'];
   const cell = (backend, measure, pick) => {
     const r = get(backend, measure);
     if (!r) return get(backend, 'error') ? 'not reached' : '—';
@@ -254,10 +255,12 @@ function table(env, seconds) {
     return cols.map((b) => get(b, measure)?.runs ?? '-').join('/');
   };
   const ratio = (a, b) => (a && b && Number.isFinite(+a) && Number.isFinite(+b) ? (+a / +b).toFixed(2) : '—');
-  const header = ['figure', 'runs (o/gpu/wasm)', ...cols, 'ours/tjs-webgpu', 'ours/tjs-wasm'];
+  // Each of ours beside its like: the GPU path beside ONNX Runtime's WebGPU, the CPU path beside
+  // its WASM back end.
+  const header = ['figure', 'runs (gpu/cpu/tjs-gpu/tjs-wasm)', ...cols, 'gpu ÷ tjs-webgpu', 'cpu ÷ tjs-wasm'];
   const body = rows.map(([label, measure, pick]) => {
-    const [o, w, m] = cols.map((b) => cell(b, measure, pick));
-    return [label, runs(measure), o, w, m, ratio(o, w), ratio(o, m)];
+    const [g, c, w, m] = cols.map((b) => cell(b, measure, pick));
+    return [label, runs(measure), g, c, w, m, ratio(g, w), ratio(c, m)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const fmt = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -276,8 +279,10 @@ function table(env, seconds) {
     const e = get(b, 'error');
     if (e) console.log(`\n${b} failed after ${e.after} (later figures not reached): ${e.error}`);
   }
-  const train = get('ours', 'train_step');
-  if (train?.error) console.log(`\nours' training step failed: ${train.error}`);
+  for (const b of ['ours-gpu', 'ours-cpu']) {
+    const train = get(b, 'train_step');
+    if (train?.error) console.log(`\n${b}'s training step failed: ${train.error}`);
+  }
   console.log('\ntransformers.js cannot train: it runs ONNX models for inference only, so it has no LoRA step.');
 }
 

@@ -90,16 +90,19 @@ async function throughput(backend, measure, items, warmup, runs, fn) {
 const textsFor = (captions, n, k) => Array.from({ length: n }, (_, j) => captions[(k * n + j) % captions.length]);
 const imagesFor = (images, n, k) => Array.from({ length: n }, (_, j) => images[(k * n + j) % images.length]);
 
-/** Ours: the Burn/WebGPU wasm core in pkg/, used as www/worker.js uses it. */
-export async function benchOurs(opts) {
-  const B = 'ours';
+/**
+ * Ours: the wasm core in pkg/, used as www/worker.js uses it, on `backend`: 'gpu' (Burn's
+ * WebGPU backend) or 'cpu' (Burn's flex backend in wasm, SIMD, one thread).
+ */
+export async function benchOurs(backend, opts) {
+  const B = `ours-${backend}`;
   const t0 = now();
   const wasm = await import('/pkg/safer_clip.js');
   await wasm.default();
   const [config, weights, tokenizer] = await Promise.all(
     ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => fetchBytes(`${MODEL}/${f}`)));
   const tFetched = now();
-  const clip = await wasm.WebClip.load(config, weights, tokenizer, 'gpu');
+  const clip = await wasm.WebClip.load(config, weights, tokenizer, backend);
   const tLoaded = now();
   // As the app does right after a load: the first search then pays no shader compilation.
   await clip.warmUp();

@@ -7,6 +7,7 @@ mod drift;
 mod hysac;
 mod report;
 mod retrieval;
+mod sweep;
 mod zero_shot;
 
 pub use classifier::{ClassifierMetrics, classify, fit_threshold};
@@ -19,4 +20,8 @@ pub use retrieval::{
     CategoryRedirection, RECALL_KS, Recall, TextRedirection, VisuRetrieval, recall_at_k,
     text_redirection, visu_retrieval,
 };
-pub use zero_shot::{PromptSet, ZeroShot, class_embeddings, parse_prompt_file, zero_shot_accuracy};
+pub use sweep::{SweepPoint, ZeroShotSet, sweep};
+pub use zero_shot::{
+    PromptSet, ZeroShot, class_embeddings, class_probabilities, parse_prompt_file,
+    zero_shot_accuracy,
+};

@@ -4,7 +4,9 @@
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::device::read_i64;
+use burn::tensor::activation::softmax;
+
+use crate::device::{read_finite, read_i64};
 use crate::error::{Error, Result};
 use crate::model::l2_normalize;
 use crate::pipeline::Clip;
@@ -68,6 +70,33 @@ pub fn class_embeddings(clip: &Clip, prompts: &PromptSet) -> Result<Tensor<2>> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(l2_normalize(Tensor::cat(rows, 0)))
+}
+
+/// Each image's probability of each class: the softmax over classes of
+/// `exp(logit_scale) · cos(image, class)`, as `CLIPModel`'s `logits_per_image` gives them.
+pub async fn class_probabilities(
+    clip: &Clip,
+    prompts: &PromptSet,
+    images: &[Pixels],
+) -> Result<Vec<Vec<f32>>> {
+    if images.is_empty() {
+        return Err(Error::Input("no images to classify".into()));
+    }
+    if prompts.classes.is_empty() || prompts.classes.iter().any(|c| c.trim().is_empty()) {
+        return Err(Error::Input("give class names, none of them blank".into()));
+    }
+    if prompts.templates.is_empty() || prompts.templates.iter().any(|t| !t.contains("{}")) {
+        return Err(Error::Input(
+            "give prompt templates, each with {} where the class name goes".into(),
+        ));
+    }
+    let classes = class_embeddings(clip, prompts)?;
+    let logits = clip
+        .model
+        .logits_per_text(clip.embed_images(images)?, classes);
+    let n = prompts.classes.len();
+    let values = read_finite(softmax(logits, 1), "a class probability").await?;
+    Ok(values.chunks(n).map(<[f32]>::to_vec).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

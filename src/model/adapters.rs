@@ -101,6 +101,11 @@ impl ClipModel {
         Ok(model)
     }
 
+    /// Whether any projection carries an adapter.
+    pub fn has_adapters(&self) -> bool {
+        self.projections().iter().any(|p| p.layer.adapter.is_some())
+    }
+
     /// Every adapter factor, named `<projection>.a` and `<projection>.b`: what training updates
     /// and a checkpoint keeps moments for.
     pub fn adapter_factors(&self) -> Vec<(String, &Param<Tensor<2>>)> {

@@ -9,7 +9,7 @@ use super::traversal::{
     Near, nearest_by_distance, nearest_entailing, to_safe_region, traversal_boundary, walk,
 };
 use crate::error::{Error, Result};
-use crate::hyperbolic::{Hyperbolic, PointKind, is_unsafe, root_distances};
+use crate::hyperbolic::{Hyperbolic, PointKind, Thresholds, is_unsafe, root_distances};
 use crate::pipeline::Clip;
 use crate::preprocess::Pixels;
 
@@ -93,25 +93,47 @@ pub fn lift_images(
 
 /// A point's safe/unsafe reading: its root distance, and whether that is beyond the safe
 /// region's bound for its kind (`None` for images when training had none, so no bound).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reading {
     pub distance: f32,
     #[serde(rename = "unsafe")]
     pub is_unsafe: Option<bool>,
+    /// For a text, with the per-category thresholds `train` fitted on its validation split: the
+    /// categories whose threshold the distance exceeds (empty: none does, or there are none).
+    pub flagged_by: Vec<String>,
 }
 
-fn read(distance: f32, bound: Option<f32>) -> Reading {
+fn read(distance: f32, bound: Option<f32>, thresholds: Option<&Thresholds>) -> Reading {
+    let flagged_by = thresholds
+        .map(|t| {
+            t.by_category
+                .iter()
+                .filter(|(_, t)| is_unsafe(distance, **t))
+                .map(|(c, _)| c.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     Reading {
         distance,
         is_unsafe: bound.map(|b| is_unsafe(distance, b)),
+        flagged_by,
     }
 }
 
-/// HySAC as a classifier: each point's reading.
-pub async fn readings(hyperbolic: &Hyperbolic, points: &LiftedPoints) -> Result<Vec<Reading>> {
+/// HySAC as a classifier: each point's reading (`thresholds`, when the adapter has them, say
+/// which categories' thresholds a text exceeds).
+pub async fn readings(
+    hyperbolic: &Hyperbolic,
+    thresholds: Option<&Thresholds>,
+    points: &LiftedPoints,
+) -> Result<Vec<Reading>> {
     let bound = hyperbolic.region.bound(points.kind);
+    let thresholds = thresholds.filter(|_| points.kind == PointKind::Text);
     let distances = root_distances(points.points.clone(), &hyperbolic.head).await?;
-    Ok(distances.into_iter().map(|d| read(d, bound)).collect())
+    Ok(distances
+        .into_iter()
+        .map(|d| read(d, bound, thresholds))
+        .collect())
 }
 
 /// One lifted text, as a query.
@@ -144,6 +166,7 @@ pub struct Retrieval {
 /// (HySAC's "redirect to safe").
 pub async fn retrieve(
     hyperbolic: &Hyperbolic,
+    thresholds: Option<&Thresholds>,
     pool: &LiftedPoints,
     query: &LiftedPoints,
     k: usize,
@@ -169,7 +192,7 @@ pub async fn retrieve(
     )
     .await?;
     Ok(Retrieval {
-        query: read(distance, Some(hyperbolic.region.text)),
+        query: read(distance, Some(hyperbolic.region.text), thresholds),
         redirected,
         results: found.into_iter().next().unwrap_or_default(),
     })

@@ -12,7 +12,7 @@ use super::matrix::{Matrix, read_matrix};
 use crate::Clip;
 use crate::device::{Backend, device, read_f32};
 use crate::error::ErrorKind;
-use crate::hyperbolic::Hyperbolic;
+use crate::hyperbolic::{Hyperbolic, Thresholds};
 use crate::preprocess::Pixels;
 use crate::weights::load_adapters;
 
@@ -39,6 +39,8 @@ pub struct WebClip {
     pub(crate) backend: Backend,
     /// A HySAC model's head and safe region.
     pub(crate) hyperbolic: Option<Hyperbolic>,
+    /// A HySAC adapter's classifier thresholds per category, when `train` fitted them.
+    pub(crate) thresholds: Option<Thresholds>,
 }
 
 impl WebClip {
@@ -86,6 +88,7 @@ impl WebClip {
             clip,
             backend,
             hyperbolic: None,
+            thresholds: None,
         })
     }
 
@@ -153,6 +156,7 @@ impl WebClip {
             clip: self.clip.with_model(adapter.model),
             backend: self.backend,
             hyperbolic: adapter.hyperbolic,
+            thresholds: adapter.thresholds,
         })
     }
 

@@ -78,7 +78,7 @@ impl WebClip {
     #[wasm_bindgen(js_name = poolSafety)]
     pub async fn pool_safety(&self, points: &HyperbolicPoints) -> JsResult<JsValue> {
         to_js(
-            &readings(self.hysac()?, &points.lifted)
+            &readings(self.hysac()?, self.thresholds.as_ref(), &points.lifted)
                 .await
                 .map_err(js_error)?,
         )
@@ -94,9 +94,16 @@ impl WebClip {
         k: usize,
         redirect: bool,
     ) -> JsResult<JsValue> {
-        let found = retrieve(self.hysac()?, &pool.lifted, &query.lifted, k, redirect)
-            .await
-            .map_err(js_error)?;
+        let found = retrieve(
+            self.hysac()?,
+            self.thresholds.as_ref(),
+            &pool.lifted,
+            &query.lifted,
+            k,
+            redirect,
+        )
+        .await
+        .map_err(js_error)?;
         to_js(&found)
     }
 

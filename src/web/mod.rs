@@ -4,12 +4,14 @@
 //! tests reach it.
 
 mod clip;
+mod dial;
 mod error;
 mod hysac;
 mod matrix;
 mod pool;
 mod trainer;
 mod weights;
+mod zero_shot;
 
 pub use clip::WebClip;
 pub use hysac::HyperbolicPoints;

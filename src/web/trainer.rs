@@ -102,6 +102,7 @@ impl WebTrainer {
             clip: self.trainer.tuned(),
             backend: self.backend,
             hyperbolic: None,
+            thresholds: None,
         }
     }
 
@@ -114,6 +115,7 @@ impl WebTrainer {
             clip: self.trainer.tuned(),
             backend: self.backend,
             hyperbolic,
+            thresholds: None,
         })
     }
 }

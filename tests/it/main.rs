@@ -19,3 +19,4 @@ mod reliability;
 mod strength;
 mod tokenizer;
 mod training;
+mod zero_shot;

@@ -9,7 +9,7 @@ use safer_clip::device::block_on;
 use safer_clip::error::{Error, Result};
 use safer_clip::evaluation::{
     Drift, HysacMetrics, PairMetrics, ZeroShot, drift, hysac_metrics, pair_metrics,
-    parse_prompt_file, zero_shot_accuracy,
+    parse_prompt_file, sweep, zero_shot_accuracy,
 };
 use safer_clip::files::{Limit, read_text};
 use safer_clip::model::check_strength;
@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::inputs::{
     ModelArgs, PairPart, SplitArgs, read_image, read_pair_images, read_pairs, with_adapter,
 };
-use crate::sweep::{SweepPoint, write_sweep};
+use crate::sweep::write_sweep;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -177,23 +177,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let (Some(strengths), Some(path), Some(out), Some((part, _))) =
         (&args.sweep, &args.model.adapter, &args.out, &pairs)
     {
-        let safe: Vec<&str> = part.pairs.iter().map(|p| p.safe.as_str()).collect();
-        let points = strengths
-            .iter()
-            .map(|&strength| {
-                let (tuned, _) = with_adapter(&clip, path, strength)?;
-                let measured = measure(&tuned)?;
-                Ok(SweepPoint {
-                    strength,
-                    safe_top1: measured.pairs.as_ref().map(|p| p.text.safe_top1),
-                    paired_safe: measured.pairs.map(|p| p.text.paired_safe),
-                    zero_shot_accuracy: measured.zero_shot.map(|z| z.accuracy),
-                    safe_caption_cosine: block_on(drift(&clip, &tuned, &safe))?
-                        .safe_captions
-                        .mean_cosine,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let adapted = with_adapter(&clip, path, 1.0)?.0.model;
+        let zero_shot = zero_shot
+            .as_ref()
+            .map(|(prompts, examples)| (prompts, examples.as_slice()));
+        let points = block_on(sweep(&clip, &adapted, strengths, &part.pairs, zero_shot))?;
         write_sweep(out, &points)?;
         return Ok(());
     }

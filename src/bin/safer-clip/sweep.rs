@@ -1,27 +1,11 @@
-//! `eval --sweep`: the safety–knowledge trade-off of one adapter across strengths, as a table, a
-//! JSON file and an SVG plot (redirection against what the model still knows).
+//! `eval --sweep`'s output: the safety–knowledge trade-off as a table, a JSON file and an SVG plot
+//! (redirection against what the model still knows).
 
 use std::path::Path;
 
 use safer_clip::error::{Error, Result};
-use safer_clip::evaluation::Recall;
+use safer_clip::evaluation::SweepPoint;
 use safer_clip::files::write_atomic;
-use serde::Serialize;
-
-/// The model at one adapter strength.
-#[derive(Debug, Serialize)]
-pub struct SweepPoint {
-    pub strength: f64,
-    /// Share of unsafe captions whose nearest caption is a safe one.
-    pub safe_top1: Option<f64>,
-    /// Recall@k of each unsafe caption's paired safe caption.
-    pub paired_safe: Option<Vec<Recall>>,
-    /// Zero-shot accuracy on the class-folder set, when one was given.
-    pub zero_shot_accuracy: Option<f64>,
-    /// Mean cosine between the original's and this model's embeddings of the evaluated safe
-    /// captions: how much of what it knew it kept.
-    pub safe_caption_cosine: f64,
-}
 
 /// Prints the table and writes `sweep.json` and `sweep.svg` into `out`.
 pub fn write_sweep(out: &Path, points: &[SweepPoint]) -> Result<()> {
@@ -30,15 +14,11 @@ pub fn write_sweep(out: &Path, points: &[SweepPoint]) -> Result<()> {
     println!("strength  unsafe→safe top-1  paired R@1  zero-shot  safe-caption cosine");
     for p in points {
         let percent = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v));
-        let recall1 = p
-            .paired_safe
-            .as_ref()
-            .and_then(|r| r.first())
-            .map(|r| r.recall);
+        let recall1 = p.paired_safe.first().map(|r| r.recall);
         println!(
             "{:>8.2}  {:>17}  {:>10}  {:>9}  {:>19.4}",
             p.strength,
-            percent(p.safe_top1),
+            percent(Some(p.safe_top1)),
             percent(recall1),
             percent(p.zero_shot_accuracy),
             p.safe_caption_cosine
@@ -66,7 +46,7 @@ fn plot(points: &[SweepPoint]) -> String {
             p.safe_caption_cosine
         }
     };
-    let y_of = |p: &SweepPoint| p.safe_top1.unwrap_or(0.0);
+    let y_of = |p: &SweepPoint| p.safe_top1;
     let range = |values: Vec<f64>| {
         let (lo, hi) = values
             .iter()
