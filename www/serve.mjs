@@ -55,6 +55,14 @@ const CROSS_ORIGIN_HEADERS = {
   'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
+/**
+ * How long a client may take to send its request headers, and its whole request: a static
+ * server answers GETs, so one that never finishes its headers (a slow-loris client) is cut off
+ * instead of holding a connection for Node's default minute.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 /** The test hooks' file in www/, served only with `testHooks`. */
 const TEST_HOOKS = '/test-hooks.js';
 
@@ -73,7 +81,9 @@ export function createAppServer(roots = {}, { cors = false, testHooks = false } 
   ];
 
   const everyResponse = cors ? { ...ISOLATION_HEADERS, ...CROSS_ORIGIN_HEADERS } : ISOLATION_HEADERS;
-  return createServer(async (request, response) => {
+  // Node checks the timeouts every `connectionsCheckingInterval` (30 s by default).
+  const options = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
+  return createServer(options, async (request, response) => {
     for (const [name, value] of Object.entries(everyResponse)) response.setHeader(name, value);
     try {
       await handle(request, response, mounts, testHooks);
@@ -234,26 +244,40 @@ function send(response, status, body, headers = {}) {
   response.end(body);
 }
 
-function main() {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '8080' },
-      host: { type: 'string', default: '127.0.0.1' },
-      models: { type: 'string' },
-      cors: { type: 'boolean', default: false },
-      'test-hooks': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+const USAGE = 'Usage: node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors] [--test-hooks]';
+
+/** A command-line mistake: said in one line with the usage, exit status 2. */
+function refuse(message) {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: 'string', default: '8080' },
+        host: { type: 'string', default: '127.0.0.1' },
+        models: { type: 'string' },
+        cors: { type: 'boolean', default: false },
+        'test-hooks': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return refuse(/** @type {Error} */ (error).message);
+  }
   if (values.help) {
-    console.log('Usage: node www/serve.mjs [--port 8080] [--host 127.0.0.1] [--models DIR] [--cors] [--test-hooks]');
+    console.log(USAGE);
     return;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`invalid port: ${values.port}`);
-    process.exit(2);
+  if (values.models !== undefined) {
+    const models = await stat(values.models).catch(() => null);
+    if (!models?.isDirectory()) return refuse(`--models ${values.models}: no such folder`);
   }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return refuse(`invalid port: ${values.port}`);
   const server = createAppServer({ models: values.models }, { cors: values.cors, testHooks: values['test-hooks'] });
   server.on('error', (error) => {
     console.error(`cannot serve on ${values.host}:${port}: ${error.message}`);
@@ -267,4 +291,4 @@ function main() {
   });
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

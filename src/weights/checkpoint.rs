@@ -78,10 +78,8 @@ impl<'a> Checkpoint<'a> {
         }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
+            // Little-endian bytes, as on every target this builds for: one copy.
+            Dtype::F32 => bytemuck::pod_collect_to_vec(data),
             Dtype::F16 => data
                 .chunks_exact(2)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
@@ -146,10 +144,16 @@ impl<'a> Checkpoint<'a> {
     ) -> Result<Param<Tensor<2>>> {
         debug_assert_eq!(shape.iter().product::<usize>(), d_in * d_out);
         let values = self.read_f32(key, shape)?;
+        // A blocked transpose: the naive one misses the cache on every write for large matrices.
+        const BLOCK: usize = 64;
         let mut transposed = vec![0.0f32; values.len()];
-        for (o, row) in values.chunks_exact(d_in).enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                transposed[i * d_out + o] = v;
+        for o0 in (0..d_out).step_by(BLOCK) {
+            for i0 in (0..d_in).step_by(BLOCK) {
+                for o in o0..(o0 + BLOCK).min(d_out) {
+                    for i in i0..(i0 + BLOCK).min(d_in) {
+                        transposed[i * d_out + o] = values[o * d_in + i];
+                    }
+                }
             }
         }
         Ok(Param::from_tensor(Tensor::from_data(

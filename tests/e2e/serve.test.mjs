@@ -3,12 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { createAppServer } from '../../www/serve.mjs';
+import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, createAppServer } from '../../www/serve.mjs';
+import { REPO } from './harness.mjs';
 
 /**
  * The port a listening server took.
@@ -176,6 +179,47 @@ describe('www/serve.mjs', () => {
       }
     } finally {
       open.close();
+    }
+  });
+
+  it('cuts off a client that never finishes its headers', async () => {
+    const slow = createAppServer({ www: join(root, 'www'), pkg: join(root, 'pkg'), models: join(root, 'models'), data: join(root, 'data') });
+    assert.equal(slow.headersTimeout, HEADERS_TIMEOUT_MS);
+    assert.equal(slow.requestTimeout, REQUEST_TIMEOUT_MS);
+    // The same mechanism at a test's pace.
+    slow.headersTimeout = 300;
+    await new Promise((resolve) => slow.listen(0, '127.0.0.1', () => resolve(undefined)));
+    try {
+      const started = Date.now();
+      const closed = await new Promise((resolve) => {
+        const socket = connect(port(slow), '127.0.0.1', () => socket.write('GET /app.js HTTP/1.1\r\nHost: x\r\n'));
+        const giveUp = setTimeout(() => { socket.destroy(); resolve(null); }, 5_000);
+        socket.on('data', () => {});
+        socket.on('close', () => { clearTimeout(giveUp); resolve(Date.now() - started); });
+      });
+      assert.notEqual(closed, null, 'the connection was still open after 5 s');
+    } finally {
+      slow.close();
+    }
+  });
+});
+
+describe('node www/serve.mjs', () => {
+  const serve = (...args) => spawnSync(process.execPath, [join(REPO, 'www/serve.mjs'), ...args], { encoding: 'utf8', timeout: 10_000 });
+
+  it('refuses an unknown option or a missing models folder in one line, without a stack trace', () => {
+    /** @type {Array<[string[], RegExp]>} */
+    const cases = [
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['--models', '/nonexistent'], /--models \/nonexistent: no such folder/],
+      [['--port', 'x'], /invalid port: x/],
+    ];
+    for (const [args, expected] of cases) {
+      const { status, stderr } = serve(...args);
+      assert.equal(status, 2, stderr);
+      assert.match(stderr, expected);
+      assert.match(stderr, /^Usage: node www\/serve.mjs/m);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
     }
   });
 });

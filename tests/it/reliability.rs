@@ -551,3 +551,51 @@ fn problems_with_the_data_come_before_any_training() {
         "the file is named: {message}"
     );
 }
+
+#[test]
+fn a_resumed_run_replays_the_same_dropout_masks() {
+    // Each process has the backend's random generator to itself, which tests in one process
+    // share: the runs go through the command line.
+    let model = word_model("dropout-replay");
+    let work = temp_dir("dropout-replay-work");
+    let pairs = work.join("pairs.jsonl");
+    write_pairs(&pairs, 30);
+    let run = |out: &Path, steps: &str, resume: bool| {
+        let mut args = train_args(&model, &pairs, out);
+        let at = args.iter().position(|a| *a == "--dropout").unwrap() + 1;
+        args[at] = "0.3";
+        args.extend(["--max-steps", steps, "--checkpoint-every", "1"]);
+        if resume {
+            args.push("--resume");
+        }
+        succeeded(cli_output(&args));
+    };
+    let (straight, interrupted) = (work.join("straight"), work.join("interrupted"));
+    run(&straight, "6", false);
+    run(&interrupted, "3", false);
+    run(&interrupted, "6", true);
+    // The factors, by name (the header's entries come in no fixed order).
+    let adapter = |dir: &Path| {
+        let bytes = std::fs::read(dir.join("adapter.safetensors")).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut factors: Vec<(String, Vec<u8>)> = file
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.data().to_vec()))
+            .collect();
+        factors.sort();
+        factors
+    };
+    assert!(
+        adapter(&interrupted) == adapter(&straight),
+        "the same masks, batches and moments"
+    );
+    let no_dropout = work.join("no-dropout");
+    let mut args = train_args(&model, &pairs, &no_dropout);
+    args.extend(["--max-steps", "6"]);
+    succeeded(cli_output(&args));
+    assert!(
+        adapter(&no_dropout) != adapter(&straight),
+        "dropout 0.3 changes the run"
+    );
+}
