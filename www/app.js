@@ -4,6 +4,7 @@
 
 import { showBanner } from './banners.js';
 import { ClipClient } from './clip-client.js';
+import { setupDial } from './dial-panel.js';
 import { $ } from './dom.js';
 import { setupExplorePanel } from './explore-panel.js';
 import { setupModelPanel } from './model-panel.js';
@@ -13,10 +14,18 @@ import { setupSearchPanel } from './search-panel.js';
 const client = new ClipClient();
 const search = setupSearchPanel(client);
 const explore = setupExplorePanel(client);
+const dial = setupDial(client, {
+  onStrength: (strength) => {
+    explore.tunedChanged({ strength });
+    search.tunedChanged();
+    safety.strengthChanged();
+  },
+});
 const safety = setupSafetyPanel(client, {
   onTunedChange: () => {
     explore.tunedChanged();
     search.tunedChanged();
+    dial.tunedChanged();
   },
 });
 const modelPanel = setupModelPanel(client, {
@@ -24,6 +33,7 @@ const modelPanel = setupModelPanel(client, {
     search.setModel(model);
     safety.setModel(model);
     explore.setModel(model);
+    dial.setModel(model);
   },
 });
 const gpuStatus = $('gpu-status');

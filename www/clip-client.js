@@ -41,7 +41,8 @@ export { ClipError };
 
 /**
  * Fires the worker's events (protocol.js) as CustomEvents: `trainstep` (`detail`: the step's
- * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `timings` (`detail`:
+ * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `tradeoff` (`detail`:
+ * `{trace, points, size, error?}`), `timings` (`detail`:
  * `{timings}`, FirstTextTimings); and `workerlost` (`detail`: the ClipError: Crashed,
  * DeviceLost, OutOfMemory or WorkerError) when the worker stops and takes the loaded model with
  * it; the next request starts a fresh worker.
@@ -221,6 +222,32 @@ export class ClipClient extends EventTarget {
   /** @param {Uint8Array} bytes an adapter file from a run here or from `safer-clip train` */
   importAdapter(bytes) {
     return this.#request('importAdapter', { bytes });
+  }
+
+  /**
+   * Turns the safety–knowledge dial: every view of the tuned model (nearestSafe, encodeTuned,
+   * rankTuned, hysacView, the tuned model's encodeText) uses the trained adapters with their
+   * update scaled by `strength` from now on: 0 is the original model exactly, 1 the model as
+   * trained, up to 2. Set before there is a tuned model, it waits for one; loading a model sets
+   * it back to 1.
+   * @param {number} strength 0 to 2; others are refused (InvalidInput)
+   * @returns {Promise<{ strength: number }>}
+   */
+  setStrength(strength) {
+    return this.#request('setStrength', { strength });
+  }
+
+  /**
+   * Starts the trained model's safety–knowledge curve on `pairs` (JSONL) at each of `strengths`,
+   * as background work behind the visitor's requests; the points come as `tradeoff` events
+   * (detail: `{trace, points, size, error?}`) with the answer's `trace`. A later curve, or a new
+   * tuned model, ends it. Rejects with NoAdapter without a tuned model.
+   * @param {string} pairs
+   * @param {number[]} strengths
+   * @returns {Promise<{ trace: number }>}
+   */
+  traceTradeoff(pairs, strengths) {
+    return this.#request('traceTradeoff', { pairs, strengths });
   }
 
   /** Ends the worker and the model it holds; a later request starts a fresh one. */

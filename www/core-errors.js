@@ -10,7 +10,7 @@ import { ClipError } from './errors.js';
 /** @typedef {Partial<Record<CoreErrorName, ClipErrorName>>} Renames */
 
 /** @type {ReadonlySet<string>} */
-const CORE_NAMES = new Set(['InvalidModel', 'InvalidInput', 'DeviceError', 'TrainingStopped', 'NotHyperbolic']);
+const CORE_NAMES = new Set(['InvalidModel', 'InvalidInput', 'DeviceError', 'TrainingStopped', 'NotHyperbolic', 'NoAdapter']);
 
 /**
  * Whether `error` is the core's report that its backend failed, or a trap (a panic aborts the

@@ -34,6 +34,8 @@ export function setupExplorePanel(client) {
   let pairs = null;
   /** The original model's embeddings and projection, computed once per model. */
   let original = null;
+  /** The dial's strength, which the tuned model's picture is drawn at. */
+  let strength = 1;
 
   /**
    * The captions as points, each unsafe caption followed by its safe counterpart, so that the
@@ -83,10 +85,11 @@ export function setupExplorePanel(client) {
     const frame = frameFor([...original.coordinates, ...(tuned?.coordinates ?? [])]);
     const originalView = view(points, original);
     const tunedView = tuned && view(points, tuned);
+    const tunedTitle = `Safety-tuned model${strength === 1 ? '' : ` at strength ${strength.toFixed(2)}`}`;
     plots.replaceChildren(
       redirectionPlot({ title: 'Original model', name: 'Original model', frame, ...originalView }),
       tunedView
-        ? redirectionPlot({ title: 'Safety-tuned model', name: 'Safety-tuned model', frame, ...tunedView })
+        ? redirectionPlot({ title: tunedTitle, name: tunedTitle, frame, ...tunedView })
         : placeholder(),
     );
     fillTable(points, originalView.arrows, tunedView?.arrows ?? null);
@@ -149,14 +152,20 @@ export function setupExplorePanel(client) {
       hasModel = model !== null;
       generation++;
       original = null;
+      strength = 1;
       redrawButton.disabled = !hasModel;
       plots.replaceChildren();
       table.tBodies[0].replaceChildren();
       status.textContent = hasModel ? '' : 'Load a model to explore its text space.';
       draw();
     },
-    /** Redraws after the tuned model changed (a run stepped, paused or ended; an adapter came). */
-    tunedChanged() {
+    /**
+     * Redraws after the tuned model changed (a run stepped, paused or ended; an adapter came; the
+     * dial turned to `strength`).
+     * @param {{ strength?: number }} [change]
+     */
+    tunedChanged(change = {}) {
+      strength = change.strength ?? strength;
       draw();
     },
   };

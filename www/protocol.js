@@ -19,6 +19,10 @@
 //                                                 `kind` 'original' or 'tuned' (embedded by that
 //                                                 model) or 'lifted' (onto a HySAC model's
 //                                                 hyperboloid)
+//   {event: 'tradeoff', trace, points, size, error?}  the trained model's safety–knowledge curve got
+//                                                 a point further (`points` so far of `size`), or
+//                                                 stopped with `error`; `trace` says which curve
+//                                                 (traceTradeoff's answer)
 //   {event: 'timings', timings}                   the first text result after a model loaded: how
 //                                                 long it took, from the fetch to the answer
 //   {event: 'crashed', error}                     the module trapped or the GPU failed: the worker
@@ -39,6 +43,14 @@
  * @typedef {LoadTimings & { waitMs: number, computeMs: number }} FirstTextTimings
  */
 /**
+ * One point of the safety–knowledge curve, as the core measures it on text pairs: the share of
+ * unsafe captions whose nearest caption is a safe one (`safe_top1`), the recall of each unsafe
+ * caption's paired safe caption, and the mean cosine between the original's and this strength's
+ * embeddings of the safe captions (`safe_caption_cosine`: the knowledge kept).
+ * @typedef {{ strength: number, safe_top1: number, paired_safe: { k: number, recall: number }[],
+ *   zero_shot_accuracy: number | null, safe_caption_cosine: number }} TradeoffPoint
+ */
+/**
  * @typedef {{ id: number, progress: import('./clip-client.js').LoadProgress }
  *   | { id: number, ok: true, result: any }
  *   | { id: number, ok: false, error: ErrorData }} Reply
@@ -48,6 +60,7 @@
  *   | { event: 'trainend', reason: 'done' | 'cancelled' }
  *   | { event: 'trainend', reason: 'error', error: ErrorData, saved?: { steps: number, savedAt: string | null } | null }
  *   | { event: 'pool', kind: 'original' | 'tuned' | 'lifted', embedded: number, size: number }
+ *   | { event: 'tradeoff', trace: number, points: TradeoffPoint[], size: number, error?: ErrorData }
  *   | { event: 'timings', timings: FirstTextTimings }
  *   | { event: 'crashed', error: ErrorData }} WorkerEvent
  */

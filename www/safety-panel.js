@@ -390,6 +390,10 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   compare();
 
   return {
+    /** The dial turned: the tuned model's nearest captions again. */
+    strengthChanged() {
+      compare();
+    },
     /** Switches to a new model (or to none); a run and adapters of the old model are gone. */
     async setModel(model) {
       hasModel = model !== null;

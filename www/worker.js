@@ -3,8 +3,9 @@
 // freezes: its lifecycle (starting the core, ending all model work after a trap or a GPU
 // failure), its operations, and the one dispatch from the page's requests to them. The messages
 // are described in protocol.js. The visitor's requests run before background work (scheduler.js);
-// the models and pools live in session.js, the pool's background work in pool-work.js, a training
-// run in training-run.js, its checkpoints in checkpoint-cache.js.
+// the models and pools live in session.js, the pool's background work in pool-work.js, the
+// safety–knowledge curve in tradeoff-work.js, a training run in training-run.js, its checkpoints
+// in checkpoint-cache.js.
 
 import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
@@ -16,6 +17,7 @@ import { sha256 } from './pool-cache.js';
 import { PoolWork } from './pool-work.js';
 import { Scheduler } from './scheduler.js';
 import { Session } from './session.js';
+import { TradeoffWork } from './tradeoff-work.js';
 import { Training } from './training-run.js';
 
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
@@ -43,10 +45,14 @@ const scheduler = new Scheduler({
 const session = new Session();
 const lanes = { background, cancel: (/** @type {string} */ key) => scheduler.cancel(key), core, post };
 const pools = new PoolWork({ session, ...lanes });
+const tradeoff = new TradeoffWork({ session, ...lanes });
+/** Whether the tuned model will stay: false while a run steps, each step replacing it. */
+let tunedFinal = true;
 const training = new Training({
   ...lanes,
   onTuned: (model, { final }) => {
     session.setTuned(model);
+    tunedFinal = final;
     pools.tunedChanged({ final });
   },
 });
@@ -93,6 +99,7 @@ const operations = {
     // Free the previous model first: two large models may not fit in memory together.
     training.stop('cancelled');
     pools.clear();
+    tradeoff.cancel();
     session.release();
     firstTextTimings = null;
     // The digest runs off this thread while the core reads the weights.
@@ -305,8 +312,30 @@ const operations = {
     const adapted = await core(() => model.withAdapter(bytes), { InvalidModel: 'InvalidAdapter' });
     training.stop('cancelled');
     session.setTuned(adapted, bytes);
+    tunedFinal = true;
     pools.tunedChanged({ final: true });
     return {};
+  },
+
+  /**
+   * Turns the dial: from now on the tuned model is the trained one with its adapters' update
+   * scaled by `strength` (0: the original model, 1: as trained, up to 2), and its pool work
+   * starts again. Without a trained model the strength waits for one.
+   * @param {{ strength: number }} args
+   */
+  async setStrength({ strength }) {
+    await core(() => session.setStrength(strength));
+    pools.tunedChanged({ final: tunedFinal });
+    return { strength };
+  },
+
+  /**
+   * Starts the trained model's safety–knowledge curve on `pairs` (JSONL) at `strengths`, as
+   * background work; its points follow as `tradeoff` events carrying the answer's `trace`.
+   * @param {{ pairs: string, strengths: number[] }} args
+   */
+  async traceTradeoff({ pairs, strengths }) {
+    return tradeoff.trace(pairs, strengths);
   },
 };
 
