@@ -34,6 +34,7 @@ export { ClipError };
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
+/** @typedef {import('./protocol.js').Reading} Reading */
 /**
  * @typedef {{ method: 'safer' | 'safeclip' | 'hysac', rank?: number, learningRate?: number, batchSize?: number,
  *   epochs?: number, maxSteps?: number, seed?: number }} TrainOptions
@@ -131,13 +132,15 @@ export class ClipClient extends EventTarget {
    * safe region; the `k` nearest captions by Lorentzian distance, after moving an unsafe query to
    * the safe region when `redirect`), `traversal` (the caption retrieved at each of `steps` points from the query to
    * the root, `caption` null where only the root entails the point); over the captions lifted
-   * so far (`poolEmbedded` of `poolSize`).
+   * so far (`poolEmbedded` of `poolSize`). `retrieval.query.flagged_by` names the categories
+   * whose classifier thresholds flag the query; `categories`: those the adapter has thresholds
+   * for (null: it has none).
    * @param {string} query
    * @param {{ k: number, steps: number, redirect: boolean }} options
    * @returns {Promise<{
-   *   retrieval: { query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] },
+   *   retrieval: { query: Reading, redirected: number | null, results: { index: number, distance: number }[] },
    *   traversal: { bound: number, boundary: number, steps: { caption: number | null, distance: number }[] },
-   *   poolEmbedded: number, poolSize: number,
+   *   categories: string[] | null, poolEmbedded: number, poolSize: number,
    * } | null>}
    */
   hysacView(query, { k, steps, redirect }) {
@@ -173,11 +176,12 @@ export class ClipClient extends EventTarget {
    * galleries it keeps (encodeTuned) by Lorentzian distance: the query's reading, where
    * redirection moved it (null: nowhere), the `k.captions` nearest captions by index and the
    * `k.images` nearest images by id; with `redirect`, an unsafe query is first moved to the
-   * safe region.
+   * safe region. The reading's `flagged_by` names the categories whose classifier thresholds
+   * flag the query; `categories`: those the adapter has thresholds for (null: it has none).
    * @param {string} query
    * @param {{ k: { captions: number, images: number }, redirect: boolean }} options
    * @returns {Promise<{ hyperbolic: false, embedding: Float32Array }
-   *   | { hyperbolic: true, query: { distance: number, unsafe: boolean }, redirected: number | null,
+   *   | { hyperbolic: true, query: Reading, categories: string[] | null, redirected: number | null,
    *     captions: { index: number, distance: number }[], images: { id: number, distance: number }[] }>}
    */
   rankTuned(query, { k, redirect }) {

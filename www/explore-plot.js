@@ -43,11 +43,13 @@ export function frameFor(coordinates) {
 }
 
 /**
- * @param {{ title: string, summary: string[], points: PlotPoint[], arrows: PlotArrow[],
- *   frame: Frame, name: string }} plot `name` labels the picture for assistive technology
+ * @param {{ title: string, summary: string[], categories: import('./caption-neighbours.js').CategoryCount[],
+ *   points: PlotPoint[], arrows: PlotArrow[], frame: Frame, name: string }} plot `categories`: per
+ *   category, how many unsafe captions have a safe nearest neighbour; `name` labels the picture
+ *   for assistive technology
  * @returns {HTMLElement}
  */
-export function redirectionPlot({ title, summary, points, arrows, frame, name }) {
+export function redirectionPlot({ title, summary, categories, points, arrows, frame, name }) {
   const id = `plot-${++plots}`;
   const figure = document.createElement('figure');
   figure.className = 'explore-plot';
@@ -57,7 +59,18 @@ export function redirectionPlot({ title, summary, points, arrows, frame, name })
   const facts = document.createElement('ul');
   facts.className = 'explore-summary';
   facts.append(...summary.map((line) => Object.assign(document.createElement('li'), { textContent: line })));
-  heading.append(titleElement, facts);
+  const byCategory = document.createElement('ul');
+  byCategory.className = 'explore-categories';
+  byCategory.setAttribute('aria-label', 'Unsafe captions whose nearest caption is a safe one, by category');
+  byCategory.append(...categories.map(({ category, landsSafe, unsafe }) => {
+    const item = document.createElement('li');
+    item.dataset.category = category;
+    item.dataset.landsSafe = String(landsSafe);
+    item.dataset.unsafe = String(unsafe);
+    item.textContent = `${category.replaceAll('_', ' ')}: ${landsSafe} of ${unsafe}`;
+    return item;
+  }));
+  heading.append(titleElement, facts, byCategory);
 
   const svg = /** @type {SVGSVGElement} */ (element('svg', {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,

@@ -43,6 +43,12 @@
  * @typedef {LoadTimings & { waitMs: number, computeMs: number }} FirstTextTimings
  */
 /**
+ * A HySAC model's reading of a text or image: its root distance, whether that lies beyond the
+ * safe region (null: an image, where the adapter has no bound for images), and for a text the
+ * categories whose classifier thresholds it exceeds (empty without thresholds).
+ * @typedef {{ distance: number, unsafe: boolean | null, flagged_by?: string[] }} Reading
+ */
+/**
  * One point of the safety–knowledge curve, as the core measures it on text pairs: the share of
  * unsafe captions whose nearest caption is a safe one (`safe_top1`), the recall of each unsafe
  * caption's paired safe caption, and the mean cosine between the original's and this strength's

@@ -21,18 +21,40 @@ export function distanceLabel(distance, what = 'distance') {
 }
 
 /**
- * Shows a HySAC model's reading of a prompt on a badge: safe or unsafe, its root distance, the
- * safe region's bound when given, and where redirection moved it (`redirected` null: nowhere).
- * @param {HTMLElement} badge
- * @param {{ distance: number, unsafe: boolean | null }} reading
- * @param {{ bound?: number | null, redirected?: number | null }} [options]
+ * @typedef {import('./protocol.js').Reading} Reading
+ * @typedef {{ bound?: number | null, redirected?: number | null, categories?: string[] | null }} ReadingContext
+ *   `bound`: the safe region's; `redirected`: where redirection moved the prompt (null:
+ *   nowhere); `categories`: those the adapter has thresholds for (null: it has none)
  */
-export function showReading(badge, { distance, unsafe }, { bound = null, redirected = null } = {}) {
+
+/**
+ * Shows a HySAC model's reading of a prompt on a badge (readingText).
+ * @param {HTMLElement} badge
+ * @param {Reading} reading
+ * @param {ReadingContext} [context]
+ */
+export function showReading(badge, reading, context = {}) {
+  badge.dataset.verdict = reading.unsafe ? 'unsafe' : 'safe';
+  badge.dataset.flaggedBy = (reading.flagged_by ?? []).join(' ');
+  badge.textContent = readingText(reading, context);
+}
+
+/**
+ * A HySAC model's reading of a prompt in words: safe or unsafe, its root distance, the safe
+ * region's bound when given, where redirection moved it, and, when the adapter has per-category
+ * thresholds, which of them flag the prompt.
+ * @param {Reading} reading
+ * @param {ReadingContext} [context]
+ */
+export function readingText({ distance, unsafe, flagged_by: flaggedBy = [] }, { bound = null, redirected = null, categories = null } = {}) {
   const verdict = unsafe ? 'unsafe' : 'safe';
-  badge.dataset.verdict = verdict;
-  badge.textContent = `Prompt reads as ${verdict}: root distance ${distance.toFixed(3)}`
+  return `Prompt reads as ${verdict}: root distance ${distance.toFixed(3)}`
     + (bound === null ? '' : ` (safe region up to ${bound.toFixed(3)})`)
-    + (redirected === null ? '' : `; redirected to ${redirected.toFixed(3)}`);
+    + (redirected === null ? '' : `; redirected to ${redirected.toFixed(3)}`)
+    + (categories === null ? '' : flaggedBy.length === 0
+      ? '; within every category’s threshold'
+      : `; flagged by the ${new Intl.ListFormat('en', { type: 'conjunction' }).format(flaggedBy.map((c) => c.replaceAll('_', ' ')))}`
+        + ` threshold${flaggedBy.length > 1 ? 's' : ''}`);
 }
 
 /** A cosine similarity as a number and a bar from 0 to 1. */

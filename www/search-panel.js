@@ -21,8 +21,9 @@ import { captionItem, distanceLabel, note, scoreBar, showReading } from './resul
  */
 /**
  * The safety-tuned model's ranking for a prompt: cosine scores (higher is nearer), or for a HySAC
- * model Lorentzian distances (lower is nearer) with the prompt's reading.
- * @typedef {{ hyperbolic: boolean, query: Safety | null, redirected: number | null,
+ * model Lorentzian distances (lower is nearer) with the prompt's reading (and the categories the
+ * adapter has thresholds for: null, none).
+ * @typedef {{ hyperbolic: boolean, query: import('./protocol.js').Reading | null, categories: string[] | null, redirected: number | null,
  *   captions: { item: string, value: number }[], images: { item: GalleryImage, value: number }[] }} TunedRanking
  */
 
@@ -204,6 +205,7 @@ export function setupSearchPanel(client) {
     return {
       hyperbolic: true,
       query: found.query,
+      categories: found.categories,
       redirected: found.redirected,
       captions: found.captions.map(({ index, distance }) => ({ item: texts[index], value: distance })),
       images: found.images.flatMap(({ id, distance }) => {
@@ -233,6 +235,7 @@ export function setupSearchPanel(client) {
     return {
       hyperbolic: false,
       query: null,
+      categories: null,
       redirected: null,
       captions: rank(query, captionList).map(score),
       images: rank(query, imageList).map(score),
@@ -284,7 +287,7 @@ export function setupSearchPanel(client) {
     const waiting = tunedState === 'training'
       ? 'Training: this column catches up when the run pauses or ends.'
       : prompt ? 'Ranking with the safety-tuned model…' : 'Type a prompt.';
-    if (ranking?.hyperbolic && ranking.query) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
+    if (ranking?.hyperbolic && ranking.query) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected, categories: ranking.categories });
 
     const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS)
       .map(({ item, value }) => captionItem(item, measure(ranking, value)));

@@ -158,10 +158,11 @@ const operations = {
 
   /**
    * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
-   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe
-   * region first with `redirect`), and its traversal to the root in `steps` steps with the
-   * caption retrieved at each; over the part of the pool lifted so far (`poolEmbedded` of
-   * `poolSize`).
+   * safe/unsafe reading (`retrieval.query`, with the categories whose thresholds flag it), the
+   * pool captions nearest to it (moved to the safe region first with `redirect`), and its
+   * traversal to the root in `steps` steps with the caption retrieved at each; over the part of
+   * the pool lifted so far (`poolEmbedded` of `poolSize`). `categories`: those the adapter has
+   * thresholds for (null: none).
    * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
    */
   async hysacView({ query, k, steps, redirect }) {
@@ -172,7 +173,7 @@ const operations = {
     try {
       const retrieval = await core(() => tuned.retrieveHyperbolic(lifted.points, point, k, redirect));
       const traversal = await core(() => tuned.traverse(lifted.points, point, steps));
-      return { retrieval, traversal, poolEmbedded: lifted.count, poolSize: session.pool.captions.length };
+      return { retrieval, traversal, categories: thresholdCategories(tuned), poolEmbedded: lifted.count, poolSize: session.pool.captions.length };
     } finally {
       point.free();
     }
@@ -219,9 +220,10 @@ const operations = {
   /**
    * What the tuned model needs to rank the search panel's galleries for a prompt. A cosine
    * model: the prompt's embedding (the page ranks its own). A HySAC model: its ranking of the
-   * galleries kept here (encodeTuned), with the prompt's safe/unsafe reading, its root distance
-   * after redirection (`redirected`, null when it was not moved), and the `k` nearest captions
-   * (by index) and images (by id), moved to the safe region first with `redirect`.
+   * galleries kept here (encodeTuned), with the prompt's safe/unsafe reading (and the categories
+   * the adapter has thresholds for, null: none), its root distance after redirection
+   * (`redirected`, null when it was not moved), and the `k` nearest captions (by index) and
+   * images (by id), moved to the safe region first with `redirect`.
    * @param {{ query: string, k: { captions: number, images: number }, redirect: boolean }} args
    */
   async rankTuned({ query, k, redirect }) {
@@ -244,6 +246,7 @@ const operations = {
       return {
         hyperbolic: true,
         query: reading.query,
+        categories: thresholdCategories(model),
         redirected: reading.redirected,
         captions: byCaption?.results ?? [],
         images: (byImage?.results ?? []).map((/** @type {{ index: number, distance: number }} */ { index, distance }) => ({ id: images.ids[index], distance })),
@@ -338,6 +341,16 @@ const operations = {
     return tradeoff.trace(pairs, strengths);
   },
 };
+
+/**
+ * The categories a HySAC model's adapter has classifier thresholds for, or null without any.
+ * @param {import('../pkg/safer_clip.js').WebClip} model
+ * @returns {string[] | null}
+ */
+function thresholdCategories(model) {
+  const thresholds = model.thresholds;
+  return thresholds ? Object.keys(thresholds.by_category) : null;
+}
 
 /** @param {Blob[]} images */
 function imageBytes(images) {

@@ -1,12 +1,13 @@
 // @ts-check
 // HySAC in the browser (on the CPU path): a few training steps, then the prompt's safe/unsafe
 // reading, the redirect toggle on retrieval, and the traversal to the root; the downloaded
-// adapter brings the same views back on a fresh page.
+// adapter brings the same views back on a fresh page, and with per-category thresholds in its
+// header (as `safer-clip train` fits them) the badges name the categories that flag the prompt.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
 
 import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot, startTraining } from './harness.mjs';
 
@@ -29,6 +30,27 @@ async function loadFullVocab(page) {
  * @param {string | null} text
  */
 const number = (pattern, text) => Number(pattern.exec(text ?? '')?.[1]);
+
+/**
+ * A copy of an adapter file with HySAC classifier thresholds in its header, as `safer-clip train`
+ * records them (`hysac_thresholds`).
+ * @param {string} adapter the adapter file
+ * @param {{ global: number, by_category: Record<string, number> }} thresholds
+ * @returns {string} the copy's path
+ */
+function withThresholds(adapter, thresholds) {
+  const bytes = readFileSync(adapter);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString());
+  header.__metadata__ = { ...header.__metadata__, hysac_thresholds: JSON.stringify(thresholds) };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const path = `${adapter}.thresholds.safetensors`;
+  writeFileSync(path, Buffer.concat([size, Buffer.from(json), bytes.subarray(8 + length)]));
+  return path;
+}
 
 /**
  * Checks the HySAC views for the prompt and returns the badge's and bounds' figures.
@@ -104,6 +126,20 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.fill('#compare-prompt', PROMPT);
     const again = await checkViews(page);
     assert.ok(Math.abs(again.distance - distance) < 1e-4, `the same head and adapters: ${again.badge} / ${badge}`);
+    assert.doesNotMatch(again.badge, /flagged|threshold/, 'an adapter without thresholds names no category');
+
+    // With thresholds: every root distance exceeds 0, none exceeds a threshold beyond it.
+    const beyond = distance + 100;
+    await page.setInputFiles('#adapter-upload', withThresholds(adapterPath, {
+      global: beyond, by_category: { violence: 0, weapons: 0, drugs: beyond },
+    }));
+    await page.locator('#compare-safety', { hasText: 'flagged by the violence and weapons thresholds' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.locator('#compare-safety').getAttribute('data-flagged-by'), 'violence weapons');
+    await page.fill('#prompt', PROMPT);
+    await page.locator('#search-safety', { hasText: 'flagged by the violence and weapons thresholds' }).waitFor({ timeout: TIMEOUT });
+    await page.setInputFiles('#adapter-upload', withThresholds(adapterPath, { global: beyond, by_category: { violence: beyond } }));
+    await page.locator('#compare-safety', { hasText: 'within every category’s threshold' }).waitFor({ timeout: TIMEOUT });
+    await screenshot(page, 'hysac-thresholds');
     await page.close();
   });
 });
