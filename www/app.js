@@ -10,21 +10,25 @@ import { setupExplorePanel } from './explore-panel.js';
 import { setupModelPanel } from './model-panel.js';
 import { setupSafetyPanel } from './safety-panel.js';
 import { setupSearchPanel } from './search-panel.js';
+import { setupZeroShotPanel } from './zero-shot-panel.js';
 
 const client = new ClipClient();
 const search = setupSearchPanel(client);
 const explore = setupExplorePanel(client);
+const zeroShot = setupZeroShotPanel(client);
 const dial = setupDial(client, {
   onStrength: (strength) => {
     explore.tunedChanged({ strength });
     search.tunedChanged();
     safety.strengthChanged();
+    zeroShot.tunedChanged();
   },
 });
 const safety = setupSafetyPanel(client, {
   onTunedChange: () => {
     explore.tunedChanged();
     search.tunedChanged();
+    zeroShot.tunedChanged();
     dial.tunedChanged();
   },
 });
@@ -33,6 +37,7 @@ const modelPanel = setupModelPanel(client, {
     search.setModel(model);
     safety.setModel(model);
     explore.setModel(model);
+    zeroShot.setModel(model);
     dial.setModel(model);
   },
 });

@@ -36,6 +36,11 @@ export { ClipError };
 /** @typedef {{ index: number, score: number }} Neighbour */
 /** @typedef {import('./protocol.js').Reading} Reading */
 /**
+ * One image's zero-shot reading: a probability per class, in the classes' order, or why the model
+ * could not read it.
+ * @typedef {{ probabilities: number[] } | { error: import('./protocol.js').ErrorData }} ClassReading
+ */
+/**
  * @typedef {{ method: 'safer' | 'safeclip' | 'hysac', rank?: number, learningRate?: number, batchSize?: number,
  *   epochs?: number, maxSteps?: number, seed?: number }} TrainOptions
  */
@@ -226,6 +231,19 @@ export class ClipClient extends EventTarget {
   /** @param {Uint8Array} bytes an adapter file from a run here or from `safer-clip train` */
   importAdapter(bytes) {
     return this.#request('importAdapter', { bytes });
+  }
+
+  /**
+   * Zero-shot classification: each image's probability of each of `classes`, described by
+   * `templates` (`{}` where the class name goes; a class's embedding is the normalised mean of
+   * its templates'), by the original model and by the tuned model at the dial's `strength`
+   * (`tuned` null without one). An image the model cannot read gets its own `error`; the others
+   * are classified.
+   * @param {{ classes: string[], templates: string[], images: Blob[] }} input
+   * @returns {Promise<{ original: ClassReading[], tuned: ClassReading[] | null, strength: number }>}
+   */
+  zeroShot(input) {
+    return this.#request('zeroShot', input);
   }
 
   /**

@@ -22,6 +22,15 @@ export function isDeviceFailure(error) {
 }
 
 /**
+ * Whether an error is the core refusing an input, which in a batch may be one item's alone (an
+ * image it cannot read): InvalidInput.
+ * @param {unknown} error
+ */
+export function isInputError(error) {
+  return error instanceof ClipError && error.name === 'InvalidInput';
+}
+
+/**
  * A readable core error as a ClipError, its name renamed by `renames` for the call that failed;
  * anything else the core threw (not one of its names) as a WorkerError.
  * @param {unknown} error

@@ -9,8 +9,9 @@
 
 import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
-import { isDeviceFailure, namedError } from './core-errors.js';
-import { ClipError } from './errors.js';
+import { settleEach } from './batches.js';
+import { isDeviceFailure, isInputError, namedError } from './core-errors.js';
+import { ClipError, errorData } from './errors.js';
 import { gpuFailure, gpuFailureBehind, watchGpu } from './gpu-watch.js';
 import { fetchModelFiles } from './model-files.js';
 import { sha256 } from './pool-cache.js';
@@ -321,6 +322,24 @@ const operations = {
   },
 
   /**
+   * Zero-shot classification of images into `classes` (each class described by `templates`,
+   * with `{}` where its name goes), by the original model and, when there is one, the tuned
+   * model at the dial's strength: per image, each class's probability, or the error that image
+   * alone met (one the model cannot read fails alone).
+   * @param {{ classes: string[], templates: string[], images: Blob[] }} args
+   */
+  async zeroShot({ classes, templates, images }) {
+    const model = session.loadedModel();
+    const bytes = await imageBytes(images);
+    /** @param {import('../pkg/safer_clip.js').WebClip} clip */
+    const classify = async (clip) => (await settleEach(bytes, (some) => core(() => clip.zeroShot(classes, templates, some)), isInputError))
+      .map((settled) => (settled.ok ? { probabilities: settled.value } : { error: errorData(settled.error) }));
+    const original = await classify(model);
+    const tuned = session.tuned;
+    return { original, tuned: tuned ? await classify(tuned) : null, strength: session.strength };
+  },
+
+  /**
    * Turns the dial: from now on the tuned model is the trained one with its adapters' update
    * scaled by `strength` (0: the original model, 1: as trained, up to 2), and its pool work
    * starts again. Without a trained model the strength waits for one.
@@ -499,7 +518,6 @@ async function handle(id, type, args, waitedMs) {
     }
     self.postMessage({ id, ok: true, result }, result?.data ? [result.data.buffer] : []);
   } catch (error) {
-    const { name, message } = error instanceof ClipError ? error : new ClipError('WorkerError', String(error?.message ?? error));
-    self.postMessage({ id, ok: false, error: { name, message } });
+    self.postMessage({ id, ok: false, error: errorData(error) });
   }
 }
