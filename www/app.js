@@ -7,6 +7,7 @@ import { ClipClient } from './clip-client.js';
 import { setupDial } from './dial-panel.js';
 import { $ } from './dom.js';
 import { setupExplorePanel } from './explore-panel.js';
+import { setupFolderPanel } from './folder-panel.js';
 import { setupModelPanel } from './model-panel.js';
 import { setupSafetyPanel } from './safety-panel.js';
 import { setupSearchPanel } from './search-panel.js';
@@ -14,6 +15,7 @@ import { setupZeroShotPanel } from './zero-shot-panel.js';
 
 const client = new ClipClient();
 const search = setupSearchPanel(client);
+const folder = setupFolderPanel(client);
 const explore = setupExplorePanel(client);
 const zeroShot = setupZeroShotPanel(client);
 const dial = setupDial(client, {
@@ -21,6 +23,7 @@ const dial = setupDial(client, {
     explore.tunedChanged({ strength });
     search.tunedChanged();
     safety.strengthChanged();
+    folder.tunedChanged();
     zeroShot.tunedChanged();
   },
 });
@@ -28,6 +31,7 @@ const safety = setupSafetyPanel(client, {
   onTunedChange: () => {
     explore.tunedChanged();
     search.tunedChanged();
+    folder.tunedChanged();
     zeroShot.tunedChanged();
     dial.tunedChanged();
   },
@@ -35,6 +39,7 @@ const safety = setupSafetyPanel(client, {
 const modelPanel = setupModelPanel(client, {
   onModel: (model) => {
     search.setModel(model);
+    folder.setModel(model);
     safety.setModel(model);
     explore.setModel(model);
     zeroShot.setModel(model);

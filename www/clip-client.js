@@ -35,6 +35,8 @@ export { ClipError };
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
 /** @typedef {import('./protocol.js').Reading} Reading */
+/** @typedef {import('./protocol.js').FolderSummary} FolderSummary */
+/** @typedef {import('./protocol.js').FolderSearch} FolderSearch */
 /**
  * One image's zero-shot reading: a probability per class, in the classes' order, or why the model
  * could not read it.
@@ -48,7 +50,7 @@ export { ClipError };
 /**
  * Fires the worker's events (protocol.js) as CustomEvents: `trainstep` (`detail`: the step's
  * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `tradeoff` (`detail`:
- * `{trace, points, size, error?}`), `timings` (`detail`:
+ * `{trace, points, size, error?}`), `folder` (`detail`: `{summary}`), `timings` (`detail`:
  * `{timings}`, FirstTextTimings); and `workerlost` (`detail`: the ClipError: Crashed,
  * DeviceLost, OutOfMemory or WorkerError) when the worker stops and takes the loaded model with
  * it; the next request starts a fresh worker.
@@ -270,6 +272,76 @@ export class ClipClient extends EventTarget {
    */
   traceTradeoff(pairs, strengths) {
     return this.#request('traceTradeoff', { pairs, strengths });
+  }
+
+  /**
+   * Adds images to the folder of the visitor's own images (`replace`: a new folder in place of
+   * it): those whose embeddings by the loaded model this browser kept are restored, the others
+   * embedded in the background, a batch at a time (`folder` events, detail `{summary}`, tell how
+   * far). Files of other types, and images the model cannot read, are listed as skipped.
+   * @param {File[]} files
+   * @param {{ replace?: boolean }} [options]
+   * @returns {Promise<FolderSummary & { restored: number }>}
+   */
+  addFolderImages(files, { replace = false } = {}) {
+    return this.#request('addFolderImages', { files, replace });
+  }
+
+  /**
+   * Brings the folder up to date with the loaded model: after a reload, the folder this browser
+   * kept, with the embeddings it kept (`restored`: how many now); the images it has files for and
+   * no embedding of are embedded in the background. Also goes on after cancelFolder.
+   * @returns {Promise<FolderSummary & { restored: number }>}
+   */
+  updateFolder() {
+    return this.#request('updateFolder');
+  }
+
+  /**
+   * The folder as it stands: how far the original and the tuned model got with it.
+   * @returns {Promise<FolderSummary>}
+   */
+  folderSummary() {
+    return this.#request('folderSummary');
+  }
+
+  /**
+   * Stops embedding the folder; what is embedded stays searchable.
+   * @returns {Promise<FolderSummary>}
+   */
+  cancelFolder() {
+    return this.#request('cancelFolder');
+  }
+
+  /**
+   * Forgets the folder, and everything this browser kept of it.
+   * @returns {Promise<FolderSummary>}
+   */
+  forgetFolder() {
+    return this.#request('forgetFolder');
+  }
+
+  /**
+   * The folder's `k` images nearest to a text, or to one of its images (by id, itself left out),
+   * by the original model and by the tuned model at the dial's strength, over the images each has
+   * embedded so far. A HySAC tuned model ranks texts only (`tuned` null for an image), by
+   * Lorentzian distance after moving an unsafe text to the safe region when `redirect`, with its
+   * reading of the text and of each image.
+   * @param {{ text: string } | { image: number }} query
+   * @param {{ k: number, redirect?: boolean }} options
+   * @returns {Promise<FolderSearch>}
+   */
+  searchFolder(query, { k, redirect = true }) {
+    return this.#request('searchFolder', { ...query, k, redirect });
+  }
+
+  /**
+   * The small thumbnails this browser keeps of the folder's images, by id (null: none kept).
+   * @param {number[]} ids
+   * @returns {Promise<{ id: number, thumbnail: Blob | null }[]>}
+   */
+  folderThumbnails(ids) {
+    return this.#request('folderThumbnails', { ids });
   }
 
   /** Ends the worker and the model it holds; a later request starts a fresh one. */

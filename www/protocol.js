@@ -23,6 +23,8 @@
 //                                                 a point further (`points` so far of `size`), or
 //                                                 stopped with `error`; `trace` says which curve
 //                                                 (traceTradeoff's answer)
+//   {event: 'folder', summary}                    the folder of the visitor's images got further
+//                                                 (a batch embedded): a FolderSummary
 //   {event: 'timings', timings}                   the first text result after a model loaded: how
 //                                                 long it took, from the fetch to the answer
 //   {event: 'crashed', error}                     the module trapped or the GPU failed: the worker
@@ -57,6 +59,27 @@
  *   zero_shot_accuracy: number | null, safe_caption_cosine: number }} TradeoffPoint
  */
 /**
+ * The folder of the visitor's images: how many it holds, how many the loaded model has embedded,
+ * how many wait for it, how many it cannot embed because their files are gone (the page
+ * reloaded: the folder must be picked again), those skipped with their reason, whether the
+ * visitor stopped the embedding, and how far the tuned model got with the images it has files for
+ * (null: there is no tuned model).
+ * @typedef {{ size: number, embedded: number, pending: number, withoutFiles: number,
+ *   skipped: { id: number, path: string, reason: string }[], cancelled: boolean,
+ *   tuned: { hyperbolic: boolean, embedded: number, embeddable: number } | null }} FolderSummary
+ */
+/**
+ * An image found in the folder: by cosine (`score`, higher is nearer), or by a HySAC model's
+ * Lorentzian distance (`distance`, lower is nearer) with its safe/unsafe reading.
+ * @typedef {{ id: number, path: string, score?: number, distance?: number, reading?: Reading | null }} FolderHit
+ */
+/**
+ * The images nearest to a query by the original model, and by the tuned model (null: there is
+ * none, or it cannot take this query), with a HySAC model's reading of a text query.
+ * @typedef {{ original: FolderHit[], tuned: { hyperbolic: boolean, results: FolderHit[], query: Reading | null,
+ *   categories: string[] | null, redirected: number | null } | null }} FolderSearch
+ */
+/**
  * @typedef {{ id: number, progress: import('./clip-client.js').LoadProgress }
  *   | { id: number, ok: true, result: any }
  *   | { id: number, ok: false, error: ErrorData }} Reply
@@ -67,6 +90,7 @@
  *   | { event: 'trainend', reason: 'error', error: ErrorData, saved?: { steps: number, savedAt: string | null } | null }
  *   | { event: 'pool', kind: 'original' | 'tuned' | 'lifted', embedded: number, size: number }
  *   | { event: 'tradeoff', trace: number, points: TradeoffPoint[], size: number, error?: ErrorData }
+ *   | { event: 'folder', summary: FolderSummary }
  *   | { event: 'timings', timings: FirstTextTimings }
  *   | { event: 'crashed', error: ErrorData }} WorkerEvent
  */

@@ -1,6 +1,7 @@
 // @ts-check
 // Pieces of the result lists: a caption with its measure, a score bar, a distance, a HySAC
-// model's safe/unsafe reading, and a line of explanation in place of results.
+// model's safe/unsafe reading of a prompt or an image, and a line of explanation in place of
+// results.
 
 /** A ranked caption: its text and its measure (a score bar or a distance). */
 export function captionItem(text, measure) {
@@ -55,6 +56,24 @@ export function readingText({ distance, unsafe, flagged_by: flaggedBy = [] }, { 
       ? '; within every category’s threshold'
       : `; flagged by the ${new Intl.ListFormat('en', { type: 'conjunction' }).format(flaggedBy.map((c) => c.replaceAll('_', ' ')))}`
         + ` threshold${flaggedBy.length > 1 ? 's' : ''}`);
+}
+
+/**
+ * A HySAC model's reading of an image; only its root distance when the adapter has no bound for
+ * images.
+ * @param {Reading} reading
+ */
+export function imageBadge({ distance, unsafe }) {
+  const p = document.createElement('p');
+  p.className = 'safety-badge';
+  if (unsafe === null) {
+    p.textContent = `root distance ${distance.toFixed(3)}`;
+    p.title = 'This adapter was trained without images, so it has no safe-region bound for an image.';
+  } else {
+    p.dataset.verdict = unsafe ? 'unsafe' : 'safe';
+    p.textContent = `${unsafe ? 'unsafe' : 'safe'} · ${distance.toFixed(3)}`;
+  }
+  return p;
 }
 
 /** A cosine similarity as a number and a bar from 0 to 1. */

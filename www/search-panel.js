@@ -9,7 +9,7 @@ import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
 import { latestOnly } from './latest-only.js';
-import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
+import { captionItem, distanceLabel, imageBadge, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
@@ -310,20 +310,6 @@ export function setupSearchPanel(client) {
   /** A cosine score bar, or a HySAC distance. */
   function measure(ranking, value) {
     return ranking.hyperbolic ? distanceLabel(value) : scoreBar(value);
-  }
-
-  /** An image's safe/unsafe reading; only its root distance when the adapter has no image bound. */
-  function imageBadge(safety) {
-    const p = document.createElement('p');
-    p.className = 'safety-badge';
-    if (safety.unsafe === null) {
-      p.textContent = `root distance ${safety.distance.toFixed(3)}`;
-      p.title = `This adapter was trained without images, so it has no safe-region bound for an image.`;
-    } else {
-      p.dataset.verdict = safety.unsafe ? 'unsafe' : 'safe';
-      p.textContent = `${safety.unsafe ? 'unsafe' : 'safe'} · ${safety.distance.toFixed(3)}`;
-    }
-    return p;
   }
 
   function renderCaptions() {

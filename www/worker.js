@@ -4,8 +4,8 @@
 // failure), its operations, and the one dispatch from the page's requests to them. The messages
 // are described in protocol.js. The visitor's requests run before background work (scheduler.js);
 // the models and pools live in session.js, the pool's background work in pool-work.js, the
-// safety–knowledge curve in tradeoff-work.js, a training run in training-run.js, its checkpoints
-// in checkpoint-cache.js.
+// safety–knowledge curve in tradeoff-work.js, a folder of the visitor's images in folder-work.js,
+// a training run in training-run.js, its checkpoints in checkpoint-cache.js.
 
 import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
@@ -13,6 +13,7 @@ import { settleEach } from './batches.js';
 import { isDeviceFailure, isInputError, namedError } from './core-errors.js';
 import { ClipError, errorData } from './errors.js';
 import { gpuFailure, gpuFailureBehind, watchGpu } from './gpu-watch.js';
+import { FolderWork } from './folder-work.js';
 import { fetchModelFiles } from './model-files.js';
 import { sha256 } from './pool-cache.js';
 import { PoolWork } from './pool-work.js';
@@ -47,14 +48,14 @@ const session = new Session();
 const lanes = { background, cancel: (/** @type {string} */ key) => scheduler.cancel(key), core, post };
 const pools = new PoolWork({ session, ...lanes });
 const tradeoff = new TradeoffWork({ session, ...lanes });
+const folder = new FolderWork({ session, ...lanes });
 /** Whether the tuned model will stay: false while a run steps, each step replacing it. */
 let tunedFinal = true;
 const training = new Training({
   ...lanes,
   onTuned: (model, { final }) => {
     session.setTuned(model);
-    tunedFinal = final;
-    pools.tunedChanged({ final });
+    tunedChanged({ final });
   },
 });
 
@@ -101,6 +102,7 @@ const operations = {
     training.stop('cancelled');
     pools.clear();
     tradeoff.cancel();
+    folder.modelChanged();
     session.release();
     firstTextTimings = null;
     // The digest runs off this thread while the core reads the weights.
@@ -316,8 +318,7 @@ const operations = {
     const adapted = await core(() => model.withAdapter(bytes), { InvalidModel: 'InvalidAdapter' });
     training.stop('cancelled');
     session.setTuned(adapted, bytes);
-    tunedFinal = true;
-    pools.tunedChanged({ final: true });
+    tunedChanged({ final: true });
     return {};
   },
 
@@ -347,7 +348,7 @@ const operations = {
    */
   async setStrength({ strength }) {
     await core(() => session.setStrength(strength));
-    pools.tunedChanged({ final: tunedFinal });
+    tunedChanged({ final: tunedFinal });
     return { strength };
   },
 
@@ -359,7 +360,68 @@ const operations = {
   async traceTradeoff({ pairs, strengths }) {
     return tradeoff.trace(pairs, strengths);
   },
+
+  /**
+   * Adds images to the folder of the visitor's images (with `replace`, a new folder in place of
+   * it): those this browser kept for the loaded model are restored, the others embedded in the
+   * background (`folder` events tell how far).
+   * @param {{ files: File[], replace?: boolean }} args
+   */
+  async addFolderImages({ files, replace = false }) {
+    return folder.add(files, { replace });
+  },
+
+  /**
+   * Brings the folder up to date with the loaded model: after a reload, the folder this browser
+   * kept, with the embeddings it kept; the images it has files for and no embedding of are
+   * embedded in the background.
+   */
+  async updateFolder() {
+    return folder.update();
+  },
+
+  /** The folder as it stands: how far its embedding got, by the original and the tuned model. */
+  async folderSummary() {
+    return folder.summary();
+  },
+
+  /** Stops embedding the folder; updateFolder goes on. */
+  async cancelFolder() {
+    return folder.cancel();
+  },
+
+  /** Forgets the folder and everything this browser kept of it. */
+  async forgetFolder() {
+    return folder.forget();
+  },
+
+  /**
+   * The folder's images nearest to a text or to one of its images (by id).
+   * @param {{ text?: string, image?: number, k: number, redirect?: boolean }} args
+   */
+  async searchFolder({ text, image, k, redirect = true }) {
+    return folder.search({ text, image, k, redirect });
+  },
+
+  /**
+   * The kept thumbnails of the folder's images, by id.
+   * @param {{ ids: number[] }} args
+   */
+  async folderThumbnails({ ids }) {
+    return folder.thumbnails(ids);
+  },
 };
+
+/**
+ * The tuned model changed (Session.setTuned, setStrength): the work done with the old one starts
+ * again, right away when the model is `final`, else (a run steps) when asked for.
+ * @param {{ final: boolean }} change
+ */
+function tunedChanged({ final }) {
+  tunedFinal = final;
+  pools.tunedChanged({ final });
+  folder.tunedChanged({ final });
+}
 
 /**
  * The categories a HySAC model's adapter has classifier thresholds for, or null without any.
@@ -461,6 +523,7 @@ function fail(error) {
   if (crash) return crash;
   crash = error;
   session.abandon();
+  folder.abandon();
   const stopped = training.abandon();
   const { name, message } = error;
   savedCheckpoint().catch(() => null).then((saved) => {

@@ -3,6 +3,7 @@
 // reading, the redirect toggle on retrieval, and the traversal to the root; the downloaded
 // adapter brings the same views back on a fresh page, and with per-category thresholds in its
 // header (as `safer-clip train` fits them) the badges name the categories that flag the prompt.
+// The folder panel ranks the visitor's images by distance and reads each one.
 
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -117,6 +118,19 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.click('#image-results [aria-label="Remove down-57x83.png"]');
     await page.waitForFunction(() => document.querySelectorAll('#image-results-tuned .distance').length === 1, null, { timeout: TIMEOUT });
     assert.deepEqual(await page.locator('#image-results-tuned figcaption').allTextContents(), ['wide-200x31.png']);
+
+    // The folder panel: the tuned model lifts the images, ranks them by distance for a text and
+    // reads each one; it ranks no image for another image.
+    await page.setInputFiles('#folder-files', [IMAGE, SECOND_IMAGE]);
+    await page.locator('#folder-query:enabled').waitFor({ timeout: TIMEOUT });
+    await page.fill('#folder-query', PROMPT);
+    await page.locator('#folder-results-tuned .distance').nth(1).waitFor({ timeout: TIMEOUT });
+    const folderBadge = await page.locator('#folder-safety').textContent();
+    assert.ok(Math.abs(number(/root distance (\d+(?:\.\d+)?)/, folderBadge) - distance) < 1e-3, `${folderBadge} / ${badge}`);
+    assert.deepEqual(await page.locator('#folder-results-tuned .safety-badge').evaluateAll((badges) => badges.map((b) => /^root distance \d+\.\d+$/.test(b.textContent ?? ''))), [true, true]);
+    await page.click('#folder-results [aria-label="Find images like down-57x83.png"]');
+    await page.locator('#folder-results-tuned', { hasText: 'A HySAC model ranks images for a text' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.locator('#folder-results li .score').count(), 1, 'the original model ranks the other image');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
     const adapterPath = await download.path();
