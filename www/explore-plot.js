@@ -59,9 +59,13 @@ export function redirectionPlot({ title, summary, categories, points, arrows, fr
   const facts = document.createElement('ul');
   facts.className = 'explore-summary';
   facts.append(...summary.map((line) => Object.assign(document.createElement('li'), { textContent: line })));
+  const lead = document.createElement('p');
+  lead.className = 'explore-categories-lead';
+  lead.id = `${id}-categories`;
+  lead.textContent = 'By category:';
   const byCategory = document.createElement('ul');
   byCategory.className = 'explore-categories';
-  byCategory.setAttribute('aria-label', 'Unsafe captions whose nearest caption is a safe one, by category');
+  byCategory.setAttribute('aria-labelledby', lead.id);
   byCategory.append(...categories.map(({ category, landsSafe, unsafe }) => {
     const item = document.createElement('li');
     item.dataset.category = category;
@@ -70,7 +74,7 @@ export function redirectionPlot({ title, summary, categories, points, arrows, fr
     item.textContent = `${category.replaceAll('_', ' ')}: ${landsSafe} of ${unsafe}`;
     return item;
   }));
-  heading.append(titleElement, facts, byCategory);
+  heading.append(titleElement, facts, lead, byCategory);
 
   const svg = /** @type {SVGSVGElement} */ (element('svg', {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
