@@ -16,6 +16,8 @@ const RIGHT = 24;
 const TOP = 14;
 const BOTTOM = 46;
 const TICKS = 4;
+/** Points closer than this, in the picture's units, share one label. */
+const LABEL_REACH = 10;
 
 /**
  * @param {{ places: CurvePlace[], dial: CurvePlace | null, strength: number }} curve `places` in
@@ -53,18 +55,27 @@ export function tradeoffPlot({ places, dial, strength }) {
   svg.append(axes);
 
   svg.append(element('polyline', { class: 'tradeoff-line', points: places.map((p) => `${x(p.kept)},${y(p.redirected)}`).join(' ') }));
+  /** @type {{ at: [number, number], strengths: number[] }[]} points close enough to share a label */
+  const labels = [];
   for (const place of places) {
-    const point = element('circle', { class: 'tradeoff-point', cx: x(place.kept), cy: y(place.redirected), r: 4.5 });
+    const at = /** @type {[number, number]} */ ([x(place.kept), y(place.redirected)]);
+    const point = element('circle', { class: 'tradeoff-point', cx: at[0], cy: at[1], r: 4.5 });
     point.dataset.strength = String(place.strength);
     point.dataset.redirected = String(place.redirected);
     point.dataset.kept = String(place.kept);
     const tooltip = element('title');
     tooltip.textContent = `Strength ${place.strength}: ${words(place)}`;
     point.append(tooltip);
+    svg.append(point);
+    const near = labels.find((label) => Math.hypot(label.at[0] - at[0], label.at[1] - at[1]) < LABEL_REACH);
+    if (near) near.strengths.push(place.strength);
+    else labels.push({ at, strengths: [place.strength] });
+  }
+  for (const { at: [px, py], strengths } of labels) {
     // Labels go on the side with room: the curve runs from the right edge (strength 0 keeps all).
-    const leftward = x(place.kept) > (LEFT + WIDTH - RIGHT) / 2;
-    svg.append(point, text(String(place.strength), {
-      x: x(place.kept) + (leftward ? -7 : 7), y: y(place.redirected) - 7, 'text-anchor': leftward ? 'end' : 'start', class: 'tradeoff-label', 'aria-hidden': 'true',
+    const leftward = px > (LEFT + WIDTH - RIGHT) / 2;
+    svg.append(text(strengths.join(', '), {
+      x: px + (leftward ? -7 : 7), y: py - 7, 'text-anchor': leftward ? 'end' : 'start', class: 'tradeoff-label', 'aria-hidden': 'true',
     }));
   }
   if (dial) {
