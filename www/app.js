@@ -4,26 +4,46 @@
 
 import { showBanner } from './banners.js';
 import { ClipClient } from './clip-client.js';
+import { setupDial } from './dial-panel.js';
 import { $ } from './dom.js';
 import { setupExplorePanel } from './explore-panel.js';
+import { setupFolderPanel } from './folder-panel.js';
 import { setupModelPanel } from './model-panel.js';
 import { setupSafetyPanel } from './safety-panel.js';
 import { setupSearchPanel } from './search-panel.js';
+import { setupZeroShotPanel } from './zero-shot-panel.js';
 
 const client = new ClipClient();
 const search = setupSearchPanel(client);
+const folder = setupFolderPanel(client);
 const explore = setupExplorePanel(client);
+const zeroShot = setupZeroShotPanel(client);
+const dial = setupDial(client, {
+  onStrength: (strength) => {
+    explore.tunedChanged({ strength });
+    search.tunedChanged();
+    safety.strengthChanged();
+    folder.tunedChanged();
+    zeroShot.tunedChanged();
+  },
+});
 const safety = setupSafetyPanel(client, {
   onTunedChange: () => {
     explore.tunedChanged();
     search.tunedChanged();
+    folder.tunedChanged();
+    zeroShot.tunedChanged();
+    dial.tunedChanged();
   },
 });
 const modelPanel = setupModelPanel(client, {
   onModel: (model) => {
     search.setModel(model);
+    folder.setModel(model);
     safety.setModel(model);
     explore.setModel(model);
+    zeroShot.setModel(model);
+    dial.setModel(model);
   },
 });
 const gpuStatus = $('gpu-status');

@@ -34,6 +34,14 @@ export { ClipError };
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */
+/** @typedef {import('./protocol.js').Reading} Reading */
+/** @typedef {import('./protocol.js').FolderSummary} FolderSummary */
+/** @typedef {import('./protocol.js').FolderSearch} FolderSearch */
+/**
+ * One image's zero-shot reading: a probability per class, in the classes' order, or why the model
+ * could not read it.
+ * @typedef {{ probabilities: number[] } | { error: import('./protocol.js').ErrorData }} ClassReading
+ */
 /**
  * @typedef {{ method: 'safer' | 'safeclip' | 'hysac', rank?: number, learningRate?: number, batchSize?: number,
  *   epochs?: number, maxSteps?: number, seed?: number }} TrainOptions
@@ -41,7 +49,8 @@ export { ClipError };
 
 /**
  * Fires the worker's events (protocol.js) as CustomEvents: `trainstep` (`detail`: the step's
- * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `timings` (`detail`:
+ * report), `trainend`, `pool` (`detail`: `{kind, embedded, size}`), `tradeoff` (`detail`:
+ * `{trace, points, size, error?}`), `folder` (`detail`: `{summary}`), `timings` (`detail`:
  * `{timings}`, FirstTextTimings); and `workerlost` (`detail`: the ClipError: Crashed,
  * DeviceLost, OutOfMemory or WorkerError) when the worker stops and takes the loaded model with
  * it; the next request starts a fresh worker.
@@ -130,13 +139,15 @@ export class ClipClient extends EventTarget {
    * safe region; the `k` nearest captions by Lorentzian distance, after moving an unsafe query to
    * the safe region when `redirect`), `traversal` (the caption retrieved at each of `steps` points from the query to
    * the root, `caption` null where only the root entails the point); over the captions lifted
-   * so far (`poolEmbedded` of `poolSize`).
+   * so far (`poolEmbedded` of `poolSize`). `retrieval.query.flagged_by` names the categories
+   * whose classifier thresholds flag the query; `categories`: those the adapter has thresholds
+   * for (null: it has none).
    * @param {string} query
    * @param {{ k: number, steps: number, redirect: boolean }} options
    * @returns {Promise<{
-   *   retrieval: { query: { distance: number, unsafe: boolean }, redirected: number | null, results: { index: number, distance: number }[] },
+   *   retrieval: { query: Reading, redirected: number | null, results: { index: number, distance: number }[] },
    *   traversal: { bound: number, boundary: number, steps: { caption: number | null, distance: number }[] },
-   *   poolEmbedded: number, poolSize: number,
+   *   categories: string[] | null, poolEmbedded: number, poolSize: number,
    * } | null>}
    */
   hysacView(query, { k, steps, redirect }) {
@@ -172,11 +183,12 @@ export class ClipClient extends EventTarget {
    * galleries it keeps (encodeTuned) by Lorentzian distance: the query's reading, where
    * redirection moved it (null: nowhere), the `k.captions` nearest captions by index and the
    * `k.images` nearest images by id; with `redirect`, an unsafe query is first moved to the
-   * safe region.
+   * safe region. The reading's `flagged_by` names the categories whose classifier thresholds
+   * flag the query; `categories`: those the adapter has thresholds for (null: it has none).
    * @param {string} query
    * @param {{ k: { captions: number, images: number }, redirect: boolean }} options
    * @returns {Promise<{ hyperbolic: false, embedding: Float32Array }
-   *   | { hyperbolic: true, query: { distance: number, unsafe: boolean }, redirected: number | null,
+   *   | { hyperbolic: true, query: Reading, categories: string[] | null, redirected: number | null,
    *     captions: { index: number, distance: number }[], images: { id: number, distance: number }[] }>}
    */
   rankTuned(query, { k, redirect }) {
@@ -221,6 +233,115 @@ export class ClipClient extends EventTarget {
   /** @param {Uint8Array} bytes an adapter file from a run here or from `safer-clip train` */
   importAdapter(bytes) {
     return this.#request('importAdapter', { bytes });
+  }
+
+  /**
+   * Zero-shot classification: each image's probability of each of `classes`, described by
+   * `templates` (`{}` where the class name goes; a class's embedding is the normalised mean of
+   * its templates'), by the original model and by the tuned model at the dial's `strength`
+   * (`tuned` null without one). An image the model cannot read gets its own `error`; the others
+   * are classified.
+   * @param {{ classes: string[], templates: string[], images: Blob[] }} input
+   * @returns {Promise<{ original: ClassReading[], tuned: ClassReading[] | null, strength: number }>}
+   */
+  zeroShot(input) {
+    return this.#request('zeroShot', input);
+  }
+
+  /**
+   * Turns the safety–knowledge dial: every view of the tuned model (nearestSafe, encodeTuned,
+   * rankTuned, hysacView, the tuned model's encodeText) uses the trained adapters with their
+   * update scaled by `strength` from now on: 0 is the original model exactly, 1 the model as
+   * trained, up to 2. Set before there is a tuned model, it waits for one; loading a model sets
+   * it back to 1.
+   * @param {number} strength 0 to 2; others are refused (InvalidInput)
+   * @returns {Promise<{ strength: number }>}
+   */
+  setStrength(strength) {
+    return this.#request('setStrength', { strength });
+  }
+
+  /**
+   * Starts the trained model's safety–knowledge curve on `pairs` (JSONL) at each of `strengths`,
+   * as background work behind the visitor's requests; the points come as `tradeoff` events
+   * (detail: `{trace, points, size, error?}`) with the answer's `trace`. A later curve, or a new
+   * tuned model, ends it. Rejects with NoAdapter without a tuned model.
+   * @param {string} pairs
+   * @param {number[]} strengths
+   * @returns {Promise<{ trace: number }>}
+   */
+  traceTradeoff(pairs, strengths) {
+    return this.#request('traceTradeoff', { pairs, strengths });
+  }
+
+  /**
+   * Adds images to the folder of the visitor's own images (`replace`: a new folder in place of
+   * it): those whose embeddings by the loaded model this browser kept are restored, the others
+   * embedded in the background, a batch at a time (`folder` events, detail `{summary}`, tell how
+   * far). Files of other types, and images the model cannot read, are listed as skipped.
+   * @param {File[]} files
+   * @param {{ replace?: boolean }} [options]
+   * @returns {Promise<FolderSummary & { restored: number }>}
+   */
+  addFolderImages(files, { replace = false } = {}) {
+    return this.#request('addFolderImages', { files, replace });
+  }
+
+  /**
+   * Brings the folder up to date with the loaded model: after a reload, the folder this browser
+   * kept, with the embeddings it kept (`restored`: how many now); the images it has files for and
+   * no embedding of are embedded in the background. Also goes on after cancelFolder.
+   * @returns {Promise<FolderSummary & { restored: number }>}
+   */
+  updateFolder() {
+    return this.#request('updateFolder');
+  }
+
+  /**
+   * The folder as it stands: how far the original and the tuned model got with it.
+   * @returns {Promise<FolderSummary>}
+   */
+  folderSummary() {
+    return this.#request('folderSummary');
+  }
+
+  /**
+   * Stops embedding the folder; what is embedded stays searchable.
+   * @returns {Promise<FolderSummary>}
+   */
+  cancelFolder() {
+    return this.#request('cancelFolder');
+  }
+
+  /**
+   * Forgets the folder, and everything this browser kept of it.
+   * @returns {Promise<FolderSummary>}
+   */
+  forgetFolder() {
+    return this.#request('forgetFolder');
+  }
+
+  /**
+   * The folder's `k` images nearest to a text, or to one of its images (by id, itself left out),
+   * by the original model and by the tuned model at the dial's strength, over the images each has
+   * embedded so far. A HySAC tuned model ranks texts only (`tuned` null for an image), by
+   * Lorentzian distance after moving an unsafe text to the safe region when `redirect`, with its
+   * reading of the text and of each image.
+   * @param {{ text: string } | { image: number }} query
+   * @param {{ k: number, redirect?: boolean }} options
+   * @returns {Promise<FolderSearch>}
+   */
+  searchFolder(query, { k, redirect = true }) {
+    return this.#request('searchFolder', { ...query, k, redirect });
+  }
+
+  /**
+   * The small thumbnails this browser keeps of the folder's images, by id (null: none kept).
+   * @param {number[]} ids
+   * @returns {Promise<{ id: number, thumbnail: Blob | null }[]>}
+   */
+  folderThumbnails(ids) {
+    return this.#request('folderThumbnails', { ids });
   }
 
   /** Ends the worker and the model it holds; a later request starts a fresh one. */

@@ -10,7 +10,7 @@ import { ClipError } from './errors.js';
 /** @typedef {Partial<Record<CoreErrorName, ClipErrorName>>} Renames */
 
 /** @type {ReadonlySet<string>} */
-const CORE_NAMES = new Set(['InvalidModel', 'InvalidInput', 'DeviceError', 'TrainingStopped', 'NotHyperbolic']);
+const CORE_NAMES = new Set(['InvalidModel', 'InvalidInput', 'DeviceError', 'TrainingStopped', 'NotHyperbolic', 'NoAdapter']);
 
 /**
  * Whether `error` is the core's report that its backend failed, or a trap (a panic aborts the
@@ -19,6 +19,15 @@ const CORE_NAMES = new Set(['InvalidModel', 'InvalidInput', 'DeviceError', 'Trai
  */
 export function isDeviceFailure(error) {
   return error instanceof WebAssembly.RuntimeError || (error instanceof Error && error.name === 'DeviceError');
+}
+
+/**
+ * Whether an error is the core refusing an input, which in a batch may be one item's alone (an
+ * image it cannot read): InvalidInput.
+ * @param {unknown} error
+ */
+export function isInputError(error) {
+  return error instanceof ClipError && error.name === 'InvalidInput';
 }
 
 /**

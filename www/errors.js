@@ -13,7 +13,7 @@
  *   | 'InvalidInput'          // a text, image, option or pool the model refuses
  *   | 'NoPool'                // a search or a run was asked for before a caption pool was set
  *   | 'InvalidPool'           // a caption pool file with a blank line, or none
- *   | 'NoAdapter'             // the tuned model was asked for before training or an upload
+ *   | 'NoAdapter'             // the tuned model (its dial, its curve) was asked for before training or an upload
  *   | 'InvalidAdapter'        // an uploaded adapter file does not fit the model
  *   | 'NoTraining'            // a run was to be resumed where none is going
  *   | 'NoCheckpoint'          // a kept run was to be resumed where this browser keeps none
@@ -33,7 +33,7 @@
  * The names the core gives its errors (pkg/safer_clip.js); the worker passes them on, renamed
  * per call where the page needs to know more (an InvalidModel from an adapter file is an
  * InvalidAdapter).
- * @typedef {'InvalidModel' | 'InvalidInput' | 'DeviceError' | 'TrainingStopped' | 'NotHyperbolic'} CoreErrorName
+ * @typedef {'InvalidModel' | 'InvalidInput' | 'DeviceError' | 'TrainingStopped' | 'NotHyperbolic' | 'NoAdapter'} CoreErrorName
  */
 
 export class ClipError extends Error {
@@ -45,4 +45,15 @@ export class ClipError extends Error {
     super(message);
     this.name = name;
   }
+}
+
+/**
+ * An error as it crosses to the page: a ClipError's name and message; anything else is a
+ * WorkerError.
+ * @param {unknown} error
+ * @returns {{ name: ClipErrorName, message: string }}
+ */
+export function errorData(error) {
+  if (error instanceof ClipError) return { name: /** @type {ClipErrorName} */ (error.name), message: error.message };
+  return { name: 'WorkerError', message: String(/** @type {any} */ (error)?.message ?? error) };
 }

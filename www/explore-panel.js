@@ -9,8 +9,9 @@ import { $ } from './dom.js';
 import { fetchText } from './fetch-file.js';
 import { latestOnly } from './latest-only.js';
 import { explainedVariance, fitPca, project } from './pca.js';
+import { landsSafeByCategory, nearestSafeArrows } from './caption-neighbours.js';
 import { frameFor, redirectionPlot } from './explore-plot.js';
-import { cosine, row } from './ranking.js';
+import { row } from './ranking.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {import('./explore-plot.js').PlotPoint} PlotPoint */
@@ -34,6 +35,8 @@ export function setupExplorePanel(client) {
   let pairs = null;
   /** The original model's embeddings and projection, computed once per model. */
   let original = null;
+  /** The dial's strength, which the tuned model's picture is drawn at. */
+  let strength = 1;
 
   /**
    * The captions as points, each unsafe caption followed by its safe counterpart, so that the
@@ -83,10 +86,11 @@ export function setupExplorePanel(client) {
     const frame = frameFor([...original.coordinates, ...(tuned?.coordinates ?? [])]);
     const originalView = view(points, original);
     const tunedView = tuned && view(points, tuned);
+    const tunedTitle = `Safety-tuned model${strength === 1 ? '' : ` at strength ${strength.toFixed(2)}`}`;
     plots.replaceChildren(
       redirectionPlot({ title: 'Original model', name: 'Original model', frame, ...originalView }),
       tunedView
-        ? redirectionPlot({ title: 'Safety-tuned model', name: 'Safety-tuned model', frame, ...tunedView })
+        ? redirectionPlot({ title: tunedTitle, name: tunedTitle, frame, ...tunedView })
         : placeholder(),
     );
     fillTable(points, originalView.arrows, tunedView?.arrows ?? null);
@@ -101,7 +105,8 @@ export function setupExplorePanel(client) {
     const placed = points.map((point, i) => ({ ...point, x: coordinates[i][0], y: coordinates[i][1] ?? 0 }));
     const arrows = nearestSafeArrows(points, rows);
     const meanScore = arrows.reduce((sum, arrow) => sum + arrow.score, 0) / arrows.length;
-    const landsSafe = landsOnSafe(points, rows);
+    const categories = landsSafeByCategory(points, rows);
+    const landsSafe = categories.reduce((sum, count) => sum + count.landsSafe, 0);
     return {
       points: placed,
       arrows,
@@ -109,6 +114,7 @@ export function setupExplorePanel(client) {
         `Unsafe → nearest safe caption: mean cosine ${meanScore.toFixed(3)}`,
         `Unsafe captions whose nearest caption is a safe one: ${landsSafe} of ${arrows.length}`,
       ],
+      categories,
     };
   }
 
@@ -149,14 +155,20 @@ export function setupExplorePanel(client) {
       hasModel = model !== null;
       generation++;
       original = null;
+      strength = 1;
       redrawButton.disabled = !hasModel;
       plots.replaceChildren();
       table.tBodies[0].replaceChildren();
       status.textContent = hasModel ? '' : 'Load a model to explore its text space.';
       draw();
     },
-    /** Redraws after the tuned model changed (a run stepped, paused or ended; an adapter came). */
-    tunedChanged() {
+    /**
+     * Redraws after the tuned model changed (a run stepped, paused or ended; an adapter came; the
+     * dial turned to `strength`).
+     * @param {{ strength?: number }} [change]
+     */
+    tunedChanged(change = {}) {
+      strength = change.strength ?? strength;
       draw();
     },
   };
@@ -170,38 +182,4 @@ async function fetchPairs() {
 function samplePairs(all, count = SAMPLED_PAIRS) {
   if (all.length <= count) return all;
   return Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]);
-}
-
-/**
- * For each unsafe point, an arrow to the safe point nearest to it by cosine of the full
- * embeddings (not of the projection).
- * @param {PlotPoint[]} points
- * @param {Float32Array[]} rows unit-length embeddings, one per point
- * @returns {PlotArrow[]}
- */
-function nearestSafeArrows(points, rows) {
-  const safe = points.flatMap((point, i) => (point.kind === 'safe' ? [i] : []));
-  return points.flatMap((point, from) => {
-    if (point.kind !== 'unsafe') return [];
-    let best = { from, to: safe[0], score: -Infinity };
-    for (const to of safe) {
-      const score = cosine(rows[from], rows[to]);
-      if (score > best.score) best = { from, to, score };
-    }
-    return [best];
-  });
-}
-
-/** How many unsafe points have a safe point as their nearest neighbour among all the others. */
-function landsOnSafe(points, rows) {
-  return points.filter((point, i) => {
-    if (point.kind !== 'unsafe') return false;
-    let nearest = -1;
-    let bestScore = -Infinity;
-    rows.forEach((other, j) => {
-      const score = j === i ? -Infinity : cosine(rows[i], other);
-      if (score > bestScore) [nearest, bestScore] = [j, score];
-    });
-    return points[nearest].kind === 'safe';
-  }).length;
 }

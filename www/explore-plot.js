@@ -4,7 +4,8 @@
 // box; one tab stop per picture, the arrow keys move between points, and the focused (or
 // hovered) point's caption is written out below the picture.
 
-const SVG = 'http://www.w3.org/2000/svg';
+import { svgElement as element } from './svg.js';
+
 export const WIDTH = 400;
 export const HEIGHT = 300;
 const MARGIN = 16;
@@ -42,11 +43,13 @@ export function frameFor(coordinates) {
 }
 
 /**
- * @param {{ title: string, summary: string[], points: PlotPoint[], arrows: PlotArrow[],
- *   frame: Frame, name: string }} plot `name` labels the picture for assistive technology
+ * @param {{ title: string, summary: string[], categories: import('./caption-neighbours.js').CategoryCount[],
+ *   points: PlotPoint[], arrows: PlotArrow[], frame: Frame, name: string }} plot `categories`: per
+ *   category, how many unsafe captions have a safe nearest neighbour; `name` labels the picture
+ *   for assistive technology
  * @returns {HTMLElement}
  */
-export function redirectionPlot({ title, summary, points, arrows, frame, name }) {
+export function redirectionPlot({ title, summary, categories, points, arrows, frame, name }) {
   const id = `plot-${++plots}`;
   const figure = document.createElement('figure');
   figure.className = 'explore-plot';
@@ -56,13 +59,28 @@ export function redirectionPlot({ title, summary, points, arrows, frame, name })
   const facts = document.createElement('ul');
   facts.className = 'explore-summary';
   facts.append(...summary.map((line) => Object.assign(document.createElement('li'), { textContent: line })));
-  heading.append(titleElement, facts);
+  const lead = document.createElement('p');
+  lead.className = 'explore-categories-lead';
+  lead.id = `${id}-categories`;
+  lead.textContent = 'By category:';
+  const byCategory = document.createElement('ul');
+  byCategory.className = 'explore-categories';
+  byCategory.setAttribute('aria-labelledby', lead.id);
+  byCategory.append(...categories.map(({ category, landsSafe, unsafe }) => {
+    const item = document.createElement('li');
+    item.dataset.category = category;
+    item.dataset.landsSafe = String(landsSafe);
+    item.dataset.unsafe = String(unsafe);
+    item.textContent = `${category.replaceAll('_', ' ')}: ${landsSafe} of ${unsafe}`;
+    return item;
+  }));
+  heading.append(titleElement, facts, lead, byCategory);
 
-  const svg = element('svg', {
+  const svg = /** @type {SVGSVGElement} */ (element('svg', {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
     role: 'group',
     'aria-label': `${name}: ${points.length} captions; use the arrow keys to move between them`,
-  });
+  }));
   const defs = element('defs');
   const marker = element('marker', {
     id: `${id}-head`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse',
@@ -123,13 +141,13 @@ export function redirectionPlot({ title, summary, points, arrows, frame, name })
     arrowLines.forEach((line, a) => line.classList.toggle('highlight', arrows[a].from === i || arrows[a].to === i));
   };
   svg.addEventListener('focusin', (event) => {
-    const i = Number(event.target.dataset?.index);
+    const i = pointIndex(event);
     if (!Number.isInteger(i)) return;
     markers.forEach((marker, m) => marker.setAttribute('tabindex', m === i ? '0' : '-1'));
     show(i);
   });
   svg.addEventListener('pointerover', (event) => {
-    const i = Number(event.target.dataset?.index);
+    const i = pointIndex(event);
     if (Number.isInteger(i)) show(i);
   });
   svg.addEventListener('pointerdown', (event) => {
@@ -147,7 +165,7 @@ export function redirectionPlot({ title, summary, points, arrows, frame, name })
     if (nearest >= 0) markers[nearest].focus();
   });
   svg.addEventListener('keydown', (event) => {
-    const i = Number(event.target.dataset?.index);
+    const i = pointIndex(event);
     if (!Number.isInteger(i)) return;
     const next = {
       ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: points.length - 1,
@@ -159,6 +177,14 @@ export function redirectionPlot({ title, summary, points, arrows, frame, name })
 
   figure.append(heading, svg, label);
   return figure;
+}
+
+/**
+ * The index of the point an event happened on (NaN when it was not on a point).
+ * @param {Event} event
+ */
+function pointIndex(event) {
+  return Number(/** @type {SVGElement | null} */ (event.target)?.dataset?.index);
 }
 
 /** What a point is, in words: its caption and where its arrow points (or what points at it). */
@@ -173,10 +199,4 @@ function describe(points, arrows, i) {
   return incoming === 0
     ? `${head}; no unsafe caption here is nearest to it`
     : `${head}; the nearest safe caption of ${incoming} unsafe caption${incoming > 1 ? 's' : ''} here`;
-}
-
-function element(name, attributes = {}) {
-  const node = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  return node;
 }

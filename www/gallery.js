@@ -1,7 +1,7 @@
 // @ts-check
-// One of the search panel's galleries (its captions, or the user's images) lifted onto a HySAC
-// tuned model's hyperboloid and kept in the worker, so that a prompt is ranked against it without
-// the page sending the gallery again. Its items are known by the page's ids, in order.
+// A gallery (the search panel's captions or images, or the folder of the visitor's images) lifted
+// onto a HySAC tuned model's hyperboloid and kept in the worker, so that a prompt is ranked
+// against it without the page sending the gallery again. Its items are known by ids, in order.
 
 /** @typedef {import('../pkg/safer_clip.js').WebClip} WebClip */
 /** @typedef {import('../pkg/safer_clip.js').HyperbolicPoints} HyperbolicPoints */

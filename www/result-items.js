@@ -1,6 +1,7 @@
 // @ts-check
 // Pieces of the result lists: a caption with its measure, a score bar, a distance, a HySAC
-// model's safe/unsafe reading, and a line of explanation in place of results.
+// model's safe/unsafe reading of a prompt or an image, and a line of explanation in place of
+// results.
 
 /** A ranked caption: its text and its measure (a score bar or a distance). */
 export function captionItem(text, measure) {
@@ -21,18 +22,58 @@ export function distanceLabel(distance, what = 'distance') {
 }
 
 /**
- * Shows a HySAC model's reading of a prompt on a badge: safe or unsafe, its root distance, the
- * safe region's bound when given, and where redirection moved it (`redirected` null: nowhere).
- * @param {HTMLElement} badge
- * @param {{ distance: number, unsafe: boolean | null }} reading
- * @param {{ bound?: number | null, redirected?: number | null }} [options]
+ * @typedef {import('./protocol.js').Reading} Reading
+ * @typedef {{ bound?: number | null, redirected?: number | null, categories?: string[] | null }} ReadingContext
+ *   `bound`: the safe region's; `redirected`: where redirection moved the prompt (null:
+ *   nowhere); `categories`: those the adapter has thresholds for (null: it has none)
  */
-export function showReading(badge, { distance, unsafe }, { bound = null, redirected = null } = {}) {
+
+/**
+ * Shows a HySAC model's reading of a prompt on a badge (readingText).
+ * @param {HTMLElement} badge
+ * @param {Reading} reading
+ * @param {ReadingContext} [context]
+ */
+export function showReading(badge, reading, context = {}) {
+  badge.dataset.verdict = reading.unsafe ? 'unsafe' : 'safe';
+  badge.dataset.flaggedBy = (reading.flagged_by ?? []).join(' ');
+  badge.textContent = readingText(reading, context);
+}
+
+/**
+ * A HySAC model's reading of a prompt in words: safe or unsafe, its root distance, the safe
+ * region's bound when given, where redirection moved it, and, when the adapter has per-category
+ * thresholds, which of them flag the prompt.
+ * @param {Reading} reading
+ * @param {ReadingContext} [context]
+ */
+export function readingText({ distance, unsafe, flagged_by: flaggedBy = [] }, { bound = null, redirected = null, categories = null } = {}) {
   const verdict = unsafe ? 'unsafe' : 'safe';
-  badge.dataset.verdict = verdict;
-  badge.textContent = `Prompt reads as ${verdict}: root distance ${distance.toFixed(3)}`
+  return `Prompt reads as ${verdict}: root distance ${distance.toFixed(3)}`
     + (bound === null ? '' : ` (safe region up to ${bound.toFixed(3)})`)
-    + (redirected === null ? '' : `; redirected to ${redirected.toFixed(3)}`);
+    + (redirected === null ? '' : `; redirected to ${redirected.toFixed(3)}`)
+    + (categories === null ? '' : flaggedBy.length === 0
+      ? '; within every category’s threshold'
+      : `; flagged by the ${new Intl.ListFormat('en', { type: 'conjunction' }).format(flaggedBy.map((c) => c.replaceAll('_', ' ')))}`
+        + ` threshold${flaggedBy.length > 1 ? 's' : ''}`);
+}
+
+/**
+ * A HySAC model's reading of an image; only its root distance when the adapter has no bound for
+ * images.
+ * @param {Reading} reading
+ */
+export function imageBadge({ distance, unsafe }) {
+  const p = document.createElement('p');
+  p.className = 'safety-badge';
+  if (unsafe === null) {
+    p.textContent = `root distance ${distance.toFixed(3)}`;
+    p.title = 'This adapter was trained without images, so it has no safe-region bound for an image.';
+  } else {
+    p.dataset.verdict = unsafe ? 'unsafe' : 'safe';
+    p.textContent = `${unsafe ? 'unsafe' : 'safe'} · ${distance.toFixed(3)}`;
+  }
+  return p;
 }
 
 /** A cosine similarity as a number and a bar from 0 to 1. */

@@ -329,7 +329,7 @@ export function setupSafetyPanel(client, { onTunedChange }) {
     traversal.hidden = !hysac;
     if (!hysac) return;
     const { retrieval, traversal: walk } = hysac;
-    showReading(safetyBadge, retrieval.query, { bound: walk.bound, redirected: retrieval.redirected });
+    showReading(safetyBadge, retrieval.query, { bound: walk.bound, redirected: retrieval.redirected, categories: hysac.categories });
     $('traversal-bounds').textContent = `Safe region: root distance up to ${walk.bound.toFixed(3)};`
       + ` a redirected query stops at the traversal boundary, ${walk.boundary.toFixed(3)}.`;
     $('traversal-steps').replaceChildren(...walk.steps.map(({ caption, distance }) => captionItem(
@@ -390,6 +390,10 @@ export function setupSafetyPanel(client, { onTunedChange }) {
   compare();
 
   return {
+    /** The dial turned: the tuned model's nearest captions again. */
+    strengthChanged() {
+      compare();
+    },
     /** Switches to a new model (or to none); a run and adapters of the old model are gone. */
     async setModel(model) {
       hasModel = model !== null;

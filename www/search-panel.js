@@ -9,7 +9,7 @@ import { acceptDrops } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
 import { latestOnly } from './latest-only.js';
-import { captionItem, distanceLabel, note, scoreBar, showReading } from './result-items.js';
+import { captionItem, distanceLabel, imageBadge, note, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
@@ -21,8 +21,9 @@ import { captionItem, distanceLabel, note, scoreBar, showReading } from './resul
  */
 /**
  * The safety-tuned model's ranking for a prompt: cosine scores (higher is nearer), or for a HySAC
- * model Lorentzian distances (lower is nearer) with the prompt's reading.
- * @typedef {{ hyperbolic: boolean, query: Safety | null, redirected: number | null,
+ * model Lorentzian distances (lower is nearer) with the prompt's reading (and the categories the
+ * adapter has thresholds for: null, none).
+ * @typedef {{ hyperbolic: boolean, query: import('./protocol.js').Reading | null, categories: string[] | null, redirected: number | null,
  *   captions: { item: string, value: number }[], images: { item: GalleryImage, value: number }[] }} TunedRanking
  */
 
@@ -204,6 +205,7 @@ export function setupSearchPanel(client) {
     return {
       hyperbolic: true,
       query: found.query,
+      categories: found.categories,
       redirected: found.redirected,
       captions: found.captions.map(({ index, distance }) => ({ item: texts[index], value: distance })),
       images: found.images.flatMap(({ id, distance }) => {
@@ -233,6 +235,7 @@ export function setupSearchPanel(client) {
     return {
       hyperbolic: false,
       query: null,
+      categories: null,
       redirected: null,
       captions: rank(query, captionList).map(score),
       images: rank(query, imageList).map(score),
@@ -284,7 +287,7 @@ export function setupSearchPanel(client) {
     const waiting = tunedState === 'training'
       ? 'Training: this column catches up when the run pauses or ends.'
       : prompt ? 'Ranking with the safety-tuned model…' : 'Type a prompt.';
-    if (ranking?.hyperbolic && ranking.query) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected });
+    if (ranking?.hyperbolic && ranking.query) showReading(safetyBadge, ranking.query, { redirected: ranking.redirected, categories: ranking.categories });
 
     const captionItems = (ranking?.captions ?? []).slice(0, SHOWN_CAPTIONS)
       .map(({ item, value }) => captionItem(item, measure(ranking, value)));
@@ -307,20 +310,6 @@ export function setupSearchPanel(client) {
   /** A cosine score bar, or a HySAC distance. */
   function measure(ranking, value) {
     return ranking.hyperbolic ? distanceLabel(value) : scoreBar(value);
-  }
-
-  /** An image's safe/unsafe reading; only its root distance when the adapter has no image bound. */
-  function imageBadge(safety) {
-    const p = document.createElement('p');
-    p.className = 'safety-badge';
-    if (safety.unsafe === null) {
-      p.textContent = `root distance ${safety.distance.toFixed(3)}`;
-      p.title = `This adapter was trained without images, so it has no safe-region bound for an image.`;
-    } else {
-      p.dataset.verdict = safety.unsafe ? 'unsafe' : 'safe';
-      p.textContent = `${safety.unsafe ? 'unsafe' : 'safe'} · ${safety.distance.toFixed(3)}`;
-    }
-    return p;
   }
 
   function renderCaptions() {

@@ -1,7 +1,8 @@
 // @ts-check
 // What the worker holds for the page: the loaded model, the safety-tuned model (from a training
-// run or an uploaded adapter), the caption pool, embedded by each model as far as the background
-// work has got, and the search panel's galleries as a HySAC tuned model lifted them. Every handle here owns memory in the WebAssembly core (and on the
+// run or an uploaded adapter) as trained and at the dial's strength, the caption pool, embedded by
+// each model as far as the background work has got, and the search panel's galleries as a HySAC
+// tuned model lifted them. Every handle here owns memory in the WebAssembly core (and on the
 // GPU), so whatever is replaced is freed.
 
 import { ClipError } from './errors.js';
@@ -23,7 +24,14 @@ export class Session {
   clip = null;
   /** The SHA-256 of the loaded model's weights file: the model's name in this browser's caches. */
   weights = '';
-  /** @type {WebClip | null} the model with safety adapters */
+  /** @type {WebClip | null} the model with safety adapters, as trained (strength 1) */
+  trained = null;
+  /** The dial: how much of the adapters' update the tuned model applies, 0 (none) to 2. */
+  strength = 1;
+  /**
+   * @type {WebClip | null} `trained` at the dial's strength (`trained` itself at 1): the model
+   *   every view of the tuned model uses
+   */
   tuned = null;
   /** @type {Uint8Array | null} the adapter file `tuned` came from, when it was uploaded */
   uploadedAdapter = null;
@@ -53,9 +61,10 @@ export class Session {
     this.weights = weights;
   }
 
-  /** Frees the model and everything derived from it. */
+  /** Frees the model and everything derived from it; the dial goes back to 1. */
   release() {
     this.setTuned(null);
+    this.strength = 1;
     this.setPool(emptyPool());
     this.clip?.free();
     this.clip = null;
@@ -68,21 +77,47 @@ export class Session {
    */
   abandon() {
     this.clip = null;
+    this.trained = null;
     this.tuned = null;
     this.pool = emptyPool();
     this.galleries = { captions: new Gallery(false), images: new Gallery(true) };
   }
 
   /**
-   * A new tuned model (or none): the pool's tuned embeddings and lifted points, and the lifted
-   * galleries, go with the old.
+   * A new tuned model (or none), as trained; the tuned model is it at the dial's strength. The
+   * pool's tuned embeddings and lifted points, and the lifted galleries, go with the old.
    * @param {WebClip | null} model
    * @param {Uint8Array | null} [uploadedAdapter] the adapter file it came from, if uploaded
    */
   setTuned(model, uploadedAdapter = null) {
-    this.tuned?.free();
-    this.tuned = model;
+    this.#freeTuned();
+    this.trained?.free();
+    this.trained = model;
     this.uploadedAdapter = uploadedAdapter;
+    this.tuned = model && atStrength(model, this.strength);
+    this.#dropTunedViews();
+  }
+
+  /**
+   * Turns the dial: the tuned model becomes the trained one at `strength`, and what it embedded
+   * goes. Without a trained model the strength waits for one.
+   * @param {number} strength 0 to 2; the core refuses others (InvalidInput)
+   */
+  setStrength(strength) {
+    const dialed = this.trained && atStrength(this.trained, strength);
+    this.#freeTuned();
+    this.strength = strength;
+    this.tuned = dialed;
+    this.#dropTunedViews();
+  }
+
+  /** Frees the tuned model when it is a dialed copy, not the trained model itself. */
+  #freeTuned() {
+    if (this.tuned && this.tuned !== this.trained) this.tuned.free();
+    this.tuned = null;
+  }
+
+  #dropTunedViews() {
     this.pool.tuned?.free();
     this.pool.lifted?.free();
     this.pool.tuned = null;
@@ -100,6 +135,14 @@ export class Session {
     old.lifted?.free();
     this.pool = pool;
   }
+}
+
+/**
+ * @param {WebClip} trained
+ * @param {number} strength
+ */
+function atStrength(trained, strength) {
+  return strength === 1 ? trained : trained.withStrength(strength);
 }
 
 /** @returns {Pool} */

@@ -3,19 +3,23 @@
 // freezes: its lifecycle (starting the core, ending all model work after a trap or a GPU
 // failure), its operations, and the one dispatch from the page's requests to them. The messages
 // are described in protocol.js. The visitor's requests run before background work (scheduler.js);
-// the models and pools live in session.js, the pool's background work in pool-work.js, a training
-// run in training-run.js, its checkpoints in checkpoint-cache.js.
+// the models and pools live in session.js, the pool's background work in pool-work.js, the
+// safety–knowledge curve in tradeoff-work.js, a folder of the visitor's images in folder-work.js,
+// a training run in training-run.js, its checkpoints in checkpoint-cache.js.
 
 import { gpuAdapter, hasWasmSimd, resolveBackend } from './capabilities.js';
 import { checkpointOptions, savedCheckpoint, storedCheckpoint } from './checkpoint-cache.js';
-import { isDeviceFailure, namedError } from './core-errors.js';
-import { ClipError } from './errors.js';
+import { settleEach } from './batches.js';
+import { isDeviceFailure, isInputError, namedError } from './core-errors.js';
+import { ClipError, errorData } from './errors.js';
 import { gpuFailure, gpuFailureBehind, watchGpu } from './gpu-watch.js';
+import { FolderWork } from './folder-work.js';
 import { fetchModelFiles } from './model-files.js';
 import { sha256 } from './pool-cache.js';
 import { PoolWork } from './pool-work.js';
 import { Scheduler } from './scheduler.js';
 import { Session } from './session.js';
+import { TradeoffWork } from './tradeoff-work.js';
 import { Training } from './training-run.js';
 
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
@@ -43,11 +47,15 @@ const scheduler = new Scheduler({
 const session = new Session();
 const lanes = { background, cancel: (/** @type {string} */ key) => scheduler.cancel(key), core, post };
 const pools = new PoolWork({ session, ...lanes });
+const tradeoff = new TradeoffWork({ session, ...lanes });
+const folder = new FolderWork({ session, ...lanes });
+/** Whether the tuned model will stay: false while a run steps, each step replacing it. */
+let tunedFinal = true;
 const training = new Training({
   ...lanes,
   onTuned: (model, { final }) => {
     session.setTuned(model);
-    pools.tunedChanged({ final });
+    tunedChanged({ final });
   },
 });
 
@@ -93,6 +101,8 @@ const operations = {
     // Free the previous model first: two large models may not fit in memory together.
     training.stop('cancelled');
     pools.clear();
+    tradeoff.cancel();
+    folder.modelChanged();
     session.release();
     firstTextTimings = null;
     // The digest runs off this thread while the core reads the weights.
@@ -151,10 +161,11 @@ const operations = {
 
   /**
    * What a HySAC model makes of a query, or null when the tuned model is not a HySAC one: its
-   * safe/unsafe reading (`retrieval.query`), the pool captions nearest to it (moved to the safe
-   * region first with `redirect`), and its traversal to the root in `steps` steps with the
-   * caption retrieved at each; over the part of the pool lifted so far (`poolEmbedded` of
-   * `poolSize`).
+   * safe/unsafe reading (`retrieval.query`, with the categories whose thresholds flag it), the
+   * pool captions nearest to it (moved to the safe region first with `redirect`), and its
+   * traversal to the root in `steps` steps with the caption retrieved at each; over the part of
+   * the pool lifted so far (`poolEmbedded` of `poolSize`). `categories`: those the adapter has
+   * thresholds for (null: none).
    * @param {{ query: string, k: number, steps: number, redirect: boolean }} args
    */
   async hysacView({ query, k, steps, redirect }) {
@@ -165,7 +176,7 @@ const operations = {
     try {
       const retrieval = await core(() => tuned.retrieveHyperbolic(lifted.points, point, k, redirect));
       const traversal = await core(() => tuned.traverse(lifted.points, point, steps));
-      return { retrieval, traversal, poolEmbedded: lifted.count, poolSize: session.pool.captions.length };
+      return { retrieval, traversal, categories: thresholdCategories(tuned), poolEmbedded: lifted.count, poolSize: session.pool.captions.length };
     } finally {
       point.free();
     }
@@ -212,9 +223,10 @@ const operations = {
   /**
    * What the tuned model needs to rank the search panel's galleries for a prompt. A cosine
    * model: the prompt's embedding (the page ranks its own). A HySAC model: its ranking of the
-   * galleries kept here (encodeTuned), with the prompt's safe/unsafe reading, its root distance
-   * after redirection (`redirected`, null when it was not moved), and the `k` nearest captions
-   * (by index) and images (by id), moved to the safe region first with `redirect`.
+   * galleries kept here (encodeTuned), with the prompt's safe/unsafe reading (and the categories
+   * the adapter has thresholds for, null: none), its root distance after redirection
+   * (`redirected`, null when it was not moved), and the `k` nearest captions (by index) and
+   * images (by id), moved to the safe region first with `redirect`.
    * @param {{ query: string, k: { captions: number, images: number }, redirect: boolean }} args
    */
   async rankTuned({ query, k, redirect }) {
@@ -237,6 +249,7 @@ const operations = {
       return {
         hyperbolic: true,
         query: reading.query,
+        categories: thresholdCategories(model),
         redirected: reading.redirected,
         captions: byCaption?.results ?? [],
         images: (byImage?.results ?? []).map((/** @type {{ index: number, distance: number }} */ { index, distance }) => ({ id: images.ids[index], distance })),
@@ -305,10 +318,120 @@ const operations = {
     const adapted = await core(() => model.withAdapter(bytes), { InvalidModel: 'InvalidAdapter' });
     training.stop('cancelled');
     session.setTuned(adapted, bytes);
-    pools.tunedChanged({ final: true });
+    tunedChanged({ final: true });
     return {};
   },
+
+  /**
+   * Zero-shot classification of images into `classes` (each class described by `templates`,
+   * with `{}` where its name goes), by the original model and, when there is one, the tuned
+   * model at the dial's strength: per image, each class's probability, or the error that image
+   * alone met (one the model cannot read fails alone).
+   * @param {{ classes: string[], templates: string[], images: Blob[] }} args
+   */
+  async zeroShot({ classes, templates, images }) {
+    const model = session.loadedModel();
+    const bytes = await imageBytes(images);
+    /** @param {import('../pkg/safer_clip.js').WebClip} clip */
+    const classify = async (clip) => (await settleEach(bytes, (some) => core(() => clip.zeroShot(classes, templates, some)), isInputError))
+      .map((settled) => (settled.ok ? { probabilities: settled.value } : { error: errorData(settled.error) }));
+    const original = await classify(model);
+    const tuned = session.tuned;
+    return { original, tuned: tuned ? await classify(tuned) : null, strength: session.strength };
+  },
+
+  /**
+   * Turns the dial: from now on the tuned model is the trained one with its adapters' update
+   * scaled by `strength` (0: the original model, 1: as trained, up to 2), and its pool work
+   * starts again. Without a trained model the strength waits for one.
+   * @param {{ strength: number }} args
+   */
+  async setStrength({ strength }) {
+    await core(() => session.setStrength(strength));
+    tunedChanged({ final: tunedFinal });
+    return { strength };
+  },
+
+  /**
+   * Starts the trained model's safety–knowledge curve on `pairs` (JSONL) at `strengths`, as
+   * background work; its points follow as `tradeoff` events carrying the answer's `trace`.
+   * @param {{ pairs: string, strengths: number[] }} args
+   */
+  async traceTradeoff({ pairs, strengths }) {
+    return tradeoff.trace(pairs, strengths);
+  },
+
+  /**
+   * Adds images to the folder of the visitor's images (with `replace`, a new folder in place of
+   * it): those this browser kept for the loaded model are restored, the others embedded in the
+   * background (`folder` events tell how far).
+   * @param {{ files: File[], replace?: boolean }} args
+   */
+  async addFolderImages({ files, replace = false }) {
+    return folder.add(files, { replace });
+  },
+
+  /**
+   * Brings the folder up to date with the loaded model: after a reload, the folder this browser
+   * kept, with the embeddings it kept; the images it has files for and no embedding of are
+   * embedded in the background.
+   */
+  async updateFolder() {
+    return folder.update();
+  },
+
+  /** The folder as it stands: how far its embedding got, by the original and the tuned model. */
+  async folderSummary() {
+    return folder.summary();
+  },
+
+  /** Stops embedding the folder; updateFolder goes on. */
+  async cancelFolder() {
+    return folder.cancel();
+  },
+
+  /** Forgets the folder and everything this browser kept of it. */
+  async forgetFolder() {
+    return folder.forget();
+  },
+
+  /**
+   * The folder's images nearest to a text or to one of its images (by id).
+   * @param {{ text?: string, image?: number, k: number, redirect?: boolean }} args
+   */
+  async searchFolder({ text, image, k, redirect = true }) {
+    return folder.search({ text, image, k, redirect });
+  },
+
+  /**
+   * The kept thumbnails of the folder's images, by id.
+   * @param {{ ids: number[] }} args
+   */
+  async folderThumbnails({ ids }) {
+    return folder.thumbnails(ids);
+  },
 };
+
+/**
+ * The tuned model changed (Session.setTuned, setStrength): the work done with the old one starts
+ * again, right away when the model is `final`, else (a run steps) when asked for.
+ * @param {{ final: boolean }} change
+ */
+function tunedChanged({ final }) {
+  tunedFinal = final;
+  pools.tunedChanged({ final });
+  folder.tunedChanged({ final });
+}
+
+/**
+ * The categories a HySAC model's adapter has classifier thresholds for, or null without any.
+ * @param {import('../pkg/safer_clip.js').WebClip} model
+ * @returns {string[] | null}
+ */
+function thresholdCategories(model) {
+  const thresholds = model.thresholds;
+  return thresholds ? Object.keys(thresholds.by_category) : null;
+}
 
 /** @param {Blob[]} images */
 function imageBytes(images) {
@@ -400,6 +523,7 @@ function fail(error) {
   if (crash) return crash;
   crash = error;
   session.abandon();
+  folder.abandon();
   const stopped = training.abandon();
   const { name, message } = error;
   savedCheckpoint().catch(() => null).then((saved) => {
@@ -457,7 +581,6 @@ async function handle(id, type, args, waitedMs) {
     }
     self.postMessage({ id, ok: true, result }, result?.data ? [result.data.buffer] : []);
   } catch (error) {
-    const { name, message } = error instanceof ClipError ? error : new ClipError('WorkerError', String(error?.message ?? error));
-    self.postMessage({ id, ok: false, error: { name, message } });
+    self.postMessage({ id, ok: false, error: errorData(error) });
   }
 }

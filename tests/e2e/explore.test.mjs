@@ -1,6 +1,7 @@
 // @ts-check
 // The explore view in headless Chromium (on the CPU path): the original model's picture of the
-// bundled pairs, keyboard use, and the tuned model's picture after two training steps.
+// bundled pairs with its per-category counts, keyboard use, and the tuned model's picture after
+// two training steps.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -30,7 +31,33 @@ function plotContents(page) {
     })),
     arrows: figure.querySelectorAll('line.arrow').length,
     summary: figure.querySelector('.explore-summary')?.textContent ?? '',
+    categories: [...figure.querySelectorAll('.explore-categories li')].map((item) => ({
+      category: /** @type {HTMLElement} */ (item).dataset.category ?? '',
+      landsSafe: Number(/** @type {HTMLElement} */ (item).dataset.landsSafe),
+      unsafe: Number(/** @type {HTMLElement} */ (item).dataset.unsafe),
+      text: item.textContent ?? '',
+    })),
   })));
+}
+
+/**
+ * Checks a picture's per-category counts against the pairs shown and its overall count.
+ * @param {Awaited<ReturnType<typeof plotContents>>[number]} plot
+ */
+function checkCategories(plot) {
+  const shown = new Map();
+  for (const { label, kind } of plot.points) {
+    if (kind !== 'unsafe') continue;
+    const category = (/\((.+?)\)/.exec(label)?.[1] ?? '').replaceAll(' ', '_');
+    shown.set(category, (shown.get(category) ?? 0) + 1);
+  }
+  assert.deepEqual(new Map(plot.categories.map(({ category, unsafe }) => [category, unsafe])), shown, 'a count per category of the pairs shown');
+  for (const { category, landsSafe, unsafe, text } of plot.categories) {
+    assert.ok(landsSafe >= 0 && landsSafe <= unsafe, `${category}: ${landsSafe} of ${unsafe}`);
+    assert.equal(text, `${category.replaceAll('_', ' ')}: ${landsSafe} of ${unsafe}`);
+  }
+  const overall = Number(/safe one: (\d+) of/.exec(plot.summary)?.[1]);
+  assert.equal(plot.categories.reduce((sum, { landsSafe }) => sum + landsSafe, 0), overall, plot.summary);
 }
 
 describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
@@ -46,6 +73,8 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     assert.equal(original.points.filter((p) => p.kind === 'safe').length, PAIRS);
     assert.equal(original.points.filter((p) => p.kind === 'unsafe').length, PAIRS);
     assert.equal(original.arrows, PAIRS, 'an arrow per unsafe caption');
+    assert.equal(original.categories.length, 9, 'the sample holds every category of the bundled pairs');
+    checkCategories(original);
     assert.match(original.summary, /mean cosine -?\d\.\d{3}/);
     assert.match(await page.locator('#explore-plots').textContent() ?? '', /Train a few steps or upload an adapter/);
     assert.match(await page.locator('#explore-status').textContent() ?? '', /Train first/);
@@ -79,6 +108,7 @@ describe('the explore view', { skip, timeout: TIMEOUT * 8 }, () => {
     assert.equal(after.title, 'Safety-tuned model');
     assert.equal(after.points.length, 2 * PAIRS);
     assert.equal(after.arrows, PAIRS);
+    checkCategories(after);
     assert.deepEqual(before.points, original.points, 'the original picture is unchanged by training');
     const moved = after.points.filter((p, i) => Math.hypot(p.at[0] - before.points[i].at[0], p.at[1] - before.points[i].at[1]) > 1e-6).length;
     assert.ok(moved > 0, 'training moves captions in the shared projection');

@@ -1,12 +1,14 @@
 // @ts-check
 // HySAC in the browser (on the CPU path): a few training steps, then the prompt's safe/unsafe
 // reading, the redirect toggle on retrieval, and the traversal to the root; the downloaded
-// adapter brings the same views back on a fresh page.
+// adapter brings the same views back on a fresh page, and with per-category thresholds in its
+// header (as `safer-clip train` fits them) the badges name the categories that flag the prompt.
+// The folder panel ranks the visitor's images by distance and reads each one.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
 
 import { REPO, appSession, browserSkipReason, loadFromServer, openApp, screenshot, startTraining } from './harness.mjs';
 
@@ -29,6 +31,27 @@ async function loadFullVocab(page) {
  * @param {string | null} text
  */
 const number = (pattern, text) => Number(pattern.exec(text ?? '')?.[1]);
+
+/**
+ * A copy of an adapter file with HySAC classifier thresholds in its header, as `safer-clip train`
+ * records them (`hysac_thresholds`).
+ * @param {string} adapter the adapter file
+ * @param {{ global: number, by_category: Record<string, number> }} thresholds
+ * @returns {string} the copy's path
+ */
+function withThresholds(adapter, thresholds) {
+  const bytes = readFileSync(adapter);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString());
+  header.__metadata__ = { ...header.__metadata__, hysac_thresholds: JSON.stringify(thresholds) };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const path = `${adapter}.thresholds.safetensors`;
+  writeFileSync(path, Buffer.concat([size, Buffer.from(json), bytes.subarray(8 + length)]));
+  return path;
+}
 
 /**
  * Checks the HySAC views for the prompt and returns the badge's and bounds' figures.
@@ -96,6 +119,19 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.waitForFunction(() => document.querySelectorAll('#image-results-tuned .distance').length === 1, null, { timeout: TIMEOUT });
     assert.deepEqual(await page.locator('#image-results-tuned figcaption').allTextContents(), ['wide-200x31.png']);
 
+    // The folder panel: the tuned model lifts the images, ranks them by distance for a text and
+    // reads each one; it ranks no image for another image.
+    await page.setInputFiles('#folder-files', [IMAGE, SECOND_IMAGE]);
+    await page.locator('#folder-query:enabled').waitFor({ timeout: TIMEOUT });
+    await page.fill('#folder-query', PROMPT);
+    await page.locator('#folder-results-tuned .distance').nth(1).waitFor({ timeout: TIMEOUT });
+    const folderBadge = await page.locator('#folder-safety').textContent();
+    assert.ok(Math.abs(number(/root distance (\d+(?:\.\d+)?)/, folderBadge) - distance) < 1e-3, `${folderBadge} / ${badge}`);
+    assert.deepEqual(await page.locator('#folder-results-tuned .safety-badge').evaluateAll((badges) => badges.map((b) => /^root distance \d+\.\d+$/.test(b.textContent ?? ''))), [true, true]);
+    await page.click('#folder-results [aria-label="Find images like down-57x83.png"]');
+    await page.locator('#folder-results-tuned', { hasText: 'A HySAC model ranks images for a text' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.locator('#folder-results li .score').count(), 1, 'the original model ranks the other image');
+
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#adapter-download')]);
     const adapterPath = await download.path();
     await page.reload();
@@ -104,6 +140,20 @@ describe('HySAC in the browser', { skip, timeout: TIMEOUT * 8 }, () => {
     await page.fill('#compare-prompt', PROMPT);
     const again = await checkViews(page);
     assert.ok(Math.abs(again.distance - distance) < 1e-4, `the same head and adapters: ${again.badge} / ${badge}`);
+    assert.doesNotMatch(again.badge, /flagged|threshold/, 'an adapter without thresholds names no category');
+
+    // With thresholds: every root distance exceeds 0, none exceeds a threshold beyond it.
+    const beyond = distance + 100;
+    await page.setInputFiles('#adapter-upload', withThresholds(adapterPath, {
+      global: beyond, by_category: { violence: 0, weapons: 0, drugs: beyond },
+    }));
+    await page.locator('#compare-safety', { hasText: 'flagged by the violence and weapons thresholds' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.locator('#compare-safety').getAttribute('data-flagged-by'), 'violence weapons');
+    await page.fill('#prompt', PROMPT);
+    await page.locator('#search-safety', { hasText: 'flagged by the violence and weapons thresholds' }).waitFor({ timeout: TIMEOUT });
+    await page.setInputFiles('#adapter-upload', withThresholds(adapterPath, { global: beyond, by_category: { violence: beyond } }));
+    await page.locator('#compare-safety', { hasText: 'within every category’s threshold' }).waitFor({ timeout: TIMEOUT });
+    await screenshot(page, 'hysac-thresholds');
     await page.close();
   });
 });
