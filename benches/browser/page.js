@@ -190,7 +190,7 @@ export async function benchTransformers(device, opts) {
   const tLoaded = now();
   const captions = (await fetchText('/data/safe_pool.txt')).split('\n').map((s) => s.trim()).filter(Boolean);
   const images = await makeImages(opts.images);
-  const tPrep = now() - tLoaded - warmUp;
+  const tPrep = now() - tLoaded;
 
   // The same work as ours: strings → tokens → unit embeddings; PNG bytes → decode, resize,
   // crop, normalise → unit embeddings, read back to the CPU.

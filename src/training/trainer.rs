@@ -399,32 +399,55 @@ impl Trainer {
             *head = trainable(clamped);
         }
 
-        let mut scalars = vec![loss.inner()];
-        scalars.extend(terms.iter().map(|t| t.value.clone().inner()));
-        scalars.push(grad_norm);
-        let head_at = scalars.len();
-        if let Some(head) = &self.head {
-            scalars.extend(
-                head.named()
-                    .map(|(_, value)| value.clone().inner().exp().reshape([1])),
-            );
+        // The step's scalars in one transfer, each with what it is, for the message when one is
+        // not finite.
+        let mut scalars: Vec<(String, Tensor<1>)> = vec![("the loss".into(), loss.inner())];
+        for term in &terms {
+            scalars.push((
+                format!("the loss term {}", term.name),
+                term.value.clone().inner(),
+            ));
         }
-        let read = read_f32(Tensor::cat(scalars, 0)).await?;
+        scalars.push(("the gradient norm".into(), grad_norm));
+        if let Some(head) = &self.head {
+            for (name, value) in head.named() {
+                let scalar = name.trim_start_matches("log_");
+                scalars.push((
+                    format!("HySAC's {scalar}"),
+                    value.clone().inner().exp().reshape([1]),
+                ));
+            }
+        }
+        let (labels, tensors): (Vec<String>, Vec<Tensor<1>>) = scalars.into_iter().unzip();
+        let read = read_f32(Tensor::cat(tensors, 0)).await?;
         if let Some(bad) = read.iter().position(|v| !v.is_finite()) {
             (self.model, self.optimizer, self.head) = previous;
-            let what = match bad {
-                0 => "the loss".to_string(),
-                i if i <= terms.len() => format!("the loss term {}", terms[i - 1].name),
-                i if i < head_at => "the gradient norm".to_string(),
-                _ => "a HySAC scalar (curvature, scales)".to_string(),
-            };
             return Err(Error::Training(format!(
-                "{what} became {} at step {}; the adapters from step {} are kept (try a lower learning rate)",
+                "{} became {} at step {}; the adapters from step {} are kept (try a lower learning rate)",
+                labels[bad],
                 read[bad],
                 self.steps_done() + 1,
                 self.steps_done()
             )));
         }
+        let mut values = read.into_iter();
+        let mut next = || values.next().expect("one value per scalar");
+        let loss = next();
+        let term_values: Vec<TermValue> = terms
+            .iter()
+            .map(|t| TermValue {
+                name: t.name,
+                weight: t.weight,
+                value: next(),
+            })
+            .collect();
+        let grad_norm = next();
+        let head = self.head.as_ref().map(|_| HeadValues {
+            curvature: next(),
+            text_scale: next(),
+            image_scale: next(),
+            logit_scale: next(),
+        });
         let seconds = started.elapsed().as_secs_f64();
         Ok(Some(StepReport {
             step: self.steps_done(),
@@ -432,23 +455,10 @@ impl Trainer {
             epoch: batch.epoch,
             stage: batch.stage,
             examples: batch.pairs.len(),
-            loss: read[0],
-            terms: terms
-                .iter()
-                .zip(&read[1..])
-                .map(|(t, &value)| TermValue {
-                    name: t.name,
-                    weight: t.weight,
-                    value,
-                })
-                .collect(),
-            grad_norm: read[head_at - 1],
-            head: self.head.as_ref().map(|_| HeadValues {
-                curvature: read[head_at],
-                text_scale: read[head_at + 1],
-                image_scale: read[head_at + 2],
-                logit_scale: read[head_at + 3],
-            }),
+            loss,
+            terms: term_values,
+            grad_norm,
+            head,
             seconds,
             examples_per_s: batch.pairs.len() as f64 / seconds.max(1e-9),
         }))

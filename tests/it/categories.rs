@@ -2,33 +2,23 @@
 //! pairs' category, the parts add up to the whole, a category the training never saw is named,
 //! and a HySAC adapter carries the thresholds fitted on its validation split.
 
-use crate::common::temp_dir;
-use crate::reliability::{cli_output, succeeded, train_args, word_model, write_pairs};
+use crate::reliability::{Workspace, cli_output, succeeded, train_args, workspace};
 use safer_clip::device::{Backend, device};
 use safer_clip::weights::load_adapters;
 
-fn train(
-    method: &str,
-    test: &str,
-) -> (
-    crate::common::TempDir,
-    crate::common::TempDir,
-    serde_json::Value,
-) {
-    let model = word_model(&format!("categories-{method}"));
-    let work = temp_dir(&format!("categories-{method}-work"));
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 24);
-    // One pair of a category of its own: the test split takes it, and training never sees it.
+/// A run of `method` with `--test` at `test`, on pairs with a one-pair category of its own: the
+/// test split takes it, and training never sees it. The workspace and the report.
+fn train(method: &str, test: &str) -> (Workspace, serde_json::Value) {
+    let run = workspace(&format!("categories-{method}"), 24);
     let rare = serde_json::json!({"safe": "a cat on a bench", "unsafe": "a cat with blood on a bench", "category": "rare"});
-    let text = std::fs::read_to_string(&pairs).unwrap();
-    std::fs::write(&pairs, format!("{text}\n{rare}")).unwrap();
-    let mut args = train_args(&model, &pairs, &work);
+    let text = std::fs::read_to_string(&run.pairs).unwrap();
+    std::fs::write(&run.pairs, format!("{text}\n{rare}")).unwrap();
+    let mut args = train_args(&run.model, &run.pairs, &run.work);
     let at = args.iter().position(|a| *a == "--test").unwrap() + 1;
     args[at] = test;
     args.extend(["--max-steps", "2", "--method", method, "--json"]);
     let report = serde_json::from_str(&succeeded(cli_output(&args))).unwrap();
-    (model, work, report)
+    (run, report)
 }
 
 /// `Σ weight · value / Σ weight` over the categories.
@@ -47,7 +37,7 @@ fn weighted(
 
 #[test]
 fn redirection_by_category_adds_up_and_an_unseen_category_is_named() {
-    let (_model, _work, report) = train("safer", "0.5");
+    let (_run, report) = train("safer", "0.5");
     assert_eq!(
         report["data"]["unseen_categories"],
         serde_json::json!(["rare"])
@@ -80,7 +70,8 @@ fn redirection_by_category_adds_up_and_an_unseen_category_is_named() {
 
 #[test]
 fn hysac_classifies_by_category_and_its_adapter_keeps_the_thresholds() {
-    let (model, work, report) = train("hysac", "0.3");
+    let (run, report) = train("hysac", "0.3");
+    let (model, work) = (&run.model, &run.work);
     let tuned = &report["hysac"]["tuned"];
     let parts = tuned["text_by_category"].as_array().unwrap();
     let items = |p: &serde_json::Value| p["global"]["items"].as_f64().unwrap();
@@ -93,7 +84,7 @@ fn hysac_classifies_by_category_and_its_adapter_keeps_the_thresholds() {
         (accuracy - tuned["text"]["accuracy"].as_f64().unwrap()).abs() < 1e-12,
         "{accuracy}"
     );
-    let clip = safer_clip::Clip::from_dir(&model, &device(Backend::Flex).unwrap()).unwrap();
+    let clip = safer_clip::Clip::from_dir(model, &device(Backend::Flex).unwrap()).unwrap();
     let adapter = load_adapters(
         clip.model,
         &std::fs::read(work.join("adapter.safetensors")).unwrap(),

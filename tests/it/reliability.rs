@@ -90,6 +90,36 @@ pub fn write_pairs(path: &Path, n: usize) {
     std::fs::write(path, lines.join("\n")).unwrap();
 }
 
+/// A test's own tiny model, a folder to work in, and pairs written there.
+pub struct Workspace {
+    pub model: TempDir,
+    pub work: TempDir,
+    pub pairs: PathBuf,
+}
+
+/// [`Workspace`] with `pairs` short pairs.
+pub fn workspace(test: &str, pairs: usize) -> Workspace {
+    let model = word_model(test);
+    let work = temp_dir(&format!("{test}-work"));
+    let path = work.join("pairs.jsonl");
+    write_pairs(&path, pairs);
+    Workspace {
+        model,
+        work,
+        pairs: path,
+    }
+}
+
+impl Workspace {
+    /// `train` into `out` with the tests' small settings and `extra` options, which must succeed;
+    /// its standard output.
+    pub fn train(&self, out: &Path, extra: &[&str]) -> String {
+        let mut args = train_args(&self.model, &self.pairs, out);
+        args.extend(extra);
+        succeeded(cli_output(&args))
+    }
+}
+
 pub fn cli_output(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_safer-clip"))
         .args(args)
@@ -227,16 +257,14 @@ fn merge_never_writes_through_its_input_nor_replaces_a_folder_unasked() {
 
 #[test]
 fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() {
-    let model = word_model("kill-model");
-    let work = temp_dir("kill-work");
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 40);
+    let run = workspace("kill", 40);
+    let (model, work, pairs): (&Path, &Path, &Path) = (&run.model, &run.work, &run.pairs);
     let mut rng = SplitMix64::new(11);
     // Once, a kill while the checkpoint was being written left it at 0 bytes or truncated, and
     // `--resume` failed with the last good checkpoint gone.
     for round in 0..8 {
         let out = work.join(format!("run-{round}"));
-        let mut args = train_args(&model, &pairs, &out);
+        let mut args = train_args(model, pairs, &out);
         args.extend([
             "--epochs",
             "20",
@@ -257,7 +285,7 @@ fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() 
         if !out.join("checkpoint.safetensors").exists() {
             continue;
         }
-        let mut resume = train_args(&model, &pairs, &out);
+        let mut resume = train_args(model, pairs, &out);
         resume.extend(["--epochs", "20", "--max-steps", "40", "--resume", "--json"]);
         let report: serde_json::Value =
             serde_json::from_str(&succeeded(cli_output(&resume))).unwrap();
@@ -280,11 +308,11 @@ fn a_training_run_killed_at_any_moment_leaves_files_that_resume_and_eval_read() 
         succeeded(cli_output(&[
             "eval",
             "--model",
-            path(&model),
+            path(model),
             "--adapter",
             path(&adapter),
             "--pairs",
-            path(&pairs),
+            path(pairs),
         ]));
         let scratch = std::fs::read_dir(&out).unwrap().filter(|e| {
             e.as_ref()
@@ -456,15 +484,13 @@ fn values_that_make_results_meaningless_are_refused_by_name() {
 
 #[test]
 fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
-    let model = word_model("resume-flags");
-    let work = temp_dir("resume-flags-work");
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 30);
-    let mut first = train_args(&model, &pairs, &work);
+    let run = workspace("resume-flags", 30);
+    let (model, work, pairs): (&Path, &Path, &Path) = (&run.model, &run.work, &run.pairs);
+    let mut first = train_args(model, pairs, work);
     first.extend(["--max-steps", "4", "--checkpoint-every", "2"]);
     succeeded(cli_output(&first));
     // Once, `--resume` ignored `--lr` and rewrote report.json with only the steps after it.
-    let mut changed = train_args(&model, &pairs, &work);
+    let mut changed = train_args(model, pairs, work);
     changed.extend(["--max-steps", "6", "--resume"]);
     let lr = changed.iter().position(|a| *a == "1e-2").unwrap();
     changed[lr] = "0.5";
@@ -473,7 +499,7 @@ fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
         message.contains("learning rate (0.5 here, 0.01 in the checkpoint)"),
         "{message}"
     );
-    let mut longer = train_args(&model, &pairs, &work);
+    let mut longer = train_args(model, pairs, work);
     longer.extend(["--max-steps", "6", "--resume", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&succeeded(cli_output(&longer))).unwrap();
     let steps: Vec<u64> = report["steps"]
@@ -485,7 +511,7 @@ fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
     assert_eq!(steps, [1, 2, 3, 4, 5, 6]);
     assert_eq!(report["config"]["max_steps"], 6);
     // Nothing left to do: the summary says so instead of printing "-0.0 pairs/s".
-    let mut again = train_args(&model, &pairs, &work);
+    let mut again = train_args(model, pairs, work);
     again.extend(["--max-steps", "6", "--resume"]);
     let summary = succeeded(cli_output(&again));
     assert!(
@@ -496,13 +522,11 @@ fn a_resumed_run_applies_or_refuses_each_option_and_keeps_its_whole_report() {
 
 #[test]
 fn problems_with_the_data_come_before_any_training() {
-    let model = word_model("late-errors");
-    let work = temp_dir("late-errors-work");
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 1);
+    let run = workspace("late-errors", 1);
+    let (model, work, pairs): (&Path, &Path, &Path) = (&run.model, &run.work, &run.pairs);
     let out = work.join("run");
     // Once, a one-pair file trained fully and wrote an adapter before failing on the split.
-    let message = refused(cli_output(&train_args(&model, &pairs, &out)));
+    let message = refused(cli_output(&train_args(model, pairs, &out)));
     assert!(
         message.contains("the test split holds 0 of the 1 pairs"),
         "{message}"
@@ -510,11 +534,11 @@ fn problems_with_the_data_come_before_any_training() {
     assert!(!out.join("adapter.safetensors").exists());
 
     // Repeated pairs once landed in both the training and the test split.
-    write_pairs(&pairs, 12);
-    let text = std::fs::read_to_string(&pairs).unwrap();
+    write_pairs(pairs, 12);
+    let text = std::fs::read_to_string(pairs).unwrap();
     let first = text.lines().next().unwrap().to_string();
-    std::fs::write(&pairs, format!("{text}\n{first}")).unwrap();
-    let message = refused(cli_output(&train_args(&model, &pairs, &out)));
+    std::fs::write(pairs, format!("{text}\n{first}")).unwrap();
+    let message = refused(cli_output(&train_args(model, pairs, &out)));
     assert!(
         message.contains("line 13: repeats the pair of line 1"),
         "{message}"
@@ -523,7 +547,7 @@ fn problems_with_the_data_come_before_any_training() {
         !message.contains("invalid input: invalid input"),
         "{message}"
     );
-    let mut dropping = train_args(&model, &pairs, &out);
+    let mut dropping = train_args(model, pairs, &out);
     dropping.extend(["--drop-duplicates", "--max-steps", "1"]);
     let output = cli_output(&dropping);
     assert!(
@@ -543,7 +567,7 @@ fn problems_with_the_data_come_before_any_training() {
         .unwrap();
     }
     std::fs::copy(model.join("tokenizer.json"), other.join("tokenizer.json")).unwrap();
-    let mut resume = train_args(&other, &pairs, &out);
+    let mut resume = train_args(&other, pairs, &out);
     resume.extend(["--drop-duplicates", "--resume"]);
     let message = refused(cli_output(&resume));
     assert!(
@@ -556,12 +580,10 @@ fn problems_with_the_data_come_before_any_training() {
 fn a_resumed_run_replays_the_same_dropout_masks() {
     // Each process has the backend's random generator to itself, which tests in one process
     // share: the runs go through the command line.
-    let model = word_model("dropout-replay");
-    let work = temp_dir("dropout-replay-work");
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 30);
+    let run = workspace("dropout-replay", 30);
+    let (model, work, pairs): (&Path, &Path, &Path) = (&run.model, &run.work, &run.pairs);
     let run = |out: &Path, steps: &str, resume: bool| {
-        let mut args = train_args(&model, &pairs, out);
+        let mut args = train_args(model, pairs, out);
         let at = args.iter().position(|a| *a == "--dropout").unwrap() + 1;
         args[at] = "0.3";
         args.extend(["--max-steps", steps, "--checkpoint-every", "1"]);
@@ -591,7 +613,7 @@ fn a_resumed_run_replays_the_same_dropout_masks() {
         "the same masks, batches and moments"
     );
     let no_dropout = work.join("no-dropout");
-    let mut args = train_args(&model, &pairs, &no_dropout);
+    let mut args = train_args(model, pairs, &no_dropout);
     args.extend(["--max-steps", "6"]);
     succeeded(cli_output(&args));
     assert!(

@@ -1,10 +1,9 @@
 //! The safety–knowledge dial: an adapter at strength 0 is the original model exactly, at 1 the
 //! model as trained, and `eval --sweep` gives, at each strength, what separate runs give.
 
-use crate::common::temp_dir;
-use crate::reliability::{
-    cli_output, path, refused, succeeded, train_args, word_model, write_pairs,
-};
+use std::path::Path;
+
+use crate::reliability::{cli_output, path, refused, succeeded, workspace};
 
 fn json(output: std::process::Output) -> serde_json::Value {
     serde_json::from_str(&succeeded(output)).unwrap()
@@ -12,19 +11,15 @@ fn json(output: std::process::Output) -> serde_json::Value {
 
 #[test]
 fn strength_zero_is_the_original_and_one_the_trained_model() {
-    let model = word_model("strength");
-    let work = temp_dir("strength-work");
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 24);
-    let mut train = train_args(&model, &pairs, &work);
-    train.extend(["--max-steps", "4"]);
-    succeeded(cli_output(&train));
+    let run = workspace("strength", 24);
+    run.train(&run.work, &["--max-steps", "4"]);
+    let (model, work): (&Path, &Path) = (&run.model, &run.work);
     let adapter = work.join("adapter.safetensors");
     let encode = |extra: &[&str]| {
         let mut args = vec![
             "encode",
             "--model",
-            path(&model),
+            path(model),
             "--text",
             "a dog on the beach",
             "--text",
@@ -60,7 +55,7 @@ fn strength_zero_is_the_original_and_one_the_trained_model() {
         let message = refused(cli_output(&[
             "encode",
             "--model",
-            path(&model),
+            path(model),
             "--adapter",
             path(&adapter),
             &strength,
@@ -76,23 +71,19 @@ fn strength_zero_is_the_original_and_one_the_trained_model() {
 
 #[test]
 fn a_sweep_has_every_strength_and_agrees_with_separate_evaluations() {
-    let model = word_model("sweep");
-    let work = temp_dir("sweep-work");
-    let pairs = work.join("pairs.jsonl");
-    write_pairs(&pairs, 24);
-    let mut train = train_args(&model, &pairs, &work);
-    train.extend(["--max-steps", "4"]);
-    succeeded(cli_output(&train));
+    let run = workspace("sweep", 24);
+    run.train(&run.work, &["--max-steps", "4"]);
+    let (model, work, pairs): (&Path, &Path, &Path) = (&run.model, &run.work, &run.pairs);
     let adapter = work.join("adapter.safetensors");
     let out = work.join("sweep");
     let base = [
         "eval",
         "--model",
-        path(&model),
+        path(model),
         "--adapter",
         path(&adapter),
         "--pairs",
-        path(&pairs),
+        path(pairs),
     ];
     let mut sweep = base.to_vec();
     sweep.extend(["--sweep", "0,0.5,1,1.5", "--out", path(&out)]);
