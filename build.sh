@@ -52,7 +52,13 @@ if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $bindgen_version" ]
   # --debug: an unoptimised CLI installs in 2 minutes instead of 7, and still takes seconds.
   echo "==> cargo install --debug wasm-bindgen-cli $bindgen_version (once; 2 minutes)"
   # Without --locked: the CLI's own lock file pins a webpki-roots release that is gone.
-  cargo install --debug wasm-bindgen-cli --version "$bindgen_version"
+  # --force: cargo's record of an install outlives a binary that was deleted or moved.
+  cargo install --debug --force wasm-bindgen-cli --version "$bindgen_version"
+  if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $bindgen_version" ]]; then
+    echo "wasm-bindgen $bindgen_version was installed but is not the one on PATH;" \
+      "put cargo's bin folder (${CARGO_HOME:-$HOME/.cargo}/bin) first on PATH" >&2
+    exit 1
+  fi
 fi
 
 echo "==> cargo rustc ($target, $profile)"
