@@ -194,6 +194,12 @@ pub fn convert(bytes: &[u8], dtype: StorageDtype) -> Result<Vec<u8>> {
                 ));
             }
             StorageDtype::F16 => {
+                if let Some(beyond) = values.iter().find(|v| v.abs() > f16::MAX.to_f32()) {
+                    return Err(Error::Input(format!(
+                        "`{name}` holds {beyond}, beyond f16's range (±65504): convert it to q8 \
+                         or keep it as it is"
+                    )));
+                }
                 let half: Vec<u8> = values
                     .iter()
                     .flat_map(|&v| f16::from_f32(v).to_le_bytes())
@@ -239,6 +245,19 @@ mod tests {
                 "{i}: {v} vs {b} (step {step})"
             );
         }
+    }
+
+    #[test]
+    fn a_value_beyond_f16s_range_is_refused_by_key_rather_than_stored_as_infinity() {
+        let values: Vec<u8> = [1.0f32, 1.0e5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let view = TensorView::new(Dtype::F32, vec![2], &values).unwrap();
+        let file = safetensors::serialize([("big", view)], None).unwrap();
+        let error = convert(&file, StorageDtype::F16).unwrap_err().to_string();
+        assert!(error.contains("`big` holds 100000"), "{error}");
+        assert!(convert(&file, StorageDtype::Q8).is_ok());
     }
 
     #[test]
