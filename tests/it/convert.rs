@@ -9,7 +9,7 @@ use safer_clip::weights::{Checkpoint, StorageDtype, convert, load_clip};
 use safetensors::SafeTensors;
 
 use crate::common::{fixtures, matrix, temp_dir};
-use crate::reliability::{cli_output, refused, word_model};
+use crate::reliability::{cli_output, refused, succeeded, train_args, word_model, workspace};
 
 fn reference_embeddings(weights: &[u8]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let device = device(Backend::Flex).unwrap();
@@ -166,4 +166,37 @@ fn the_command_writes_a_folder_the_cli_loads_and_refuses_what_encode_refuses() {
         "{message}"
     );
     assert!(!other.exists(), "no folder is left behind");
+}
+
+#[test]
+fn lora_trains_on_half_and_quarter_size_base_weights_and_its_adapters_stay_f32() {
+    let ws = workspace("convert-train", 12);
+    for dtype in ["f16", "q8"] {
+        let base = ws.work.join(dtype);
+        let (model, out) = (ws.model.to_str().unwrap(), base.to_str().unwrap());
+        succeeded(cli_output(&[
+            "convert", "--model", model, "--dtype", dtype, "--out", out,
+        ]));
+        let run = ws.work.join(format!("run-{dtype}"));
+        let mut args = train_args(&base, &ws.pairs, &run);
+        args.extend(["--max-steps", "2"]);
+        succeeded(cli_output(&args));
+
+        let adapter = std::fs::read(run.join("adapter.safetensors")).unwrap();
+        let adapter = SafeTensors::deserialize(&adapter).unwrap();
+        assert!(!adapter.is_empty());
+        for (key, view) in adapter.tensors() {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{dtype}: `{key}`");
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2, "{dtype}");
+        for step in steps {
+            assert!(
+                step["loss"].as_f64().is_some_and(f64::is_finite),
+                "{dtype}: {step}"
+            );
+        }
+    }
 }
