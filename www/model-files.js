@@ -1,12 +1,14 @@
 // @ts-check
 // Fetching a checkpoint's three files from wherever the user points: this server's models/
 // folder, a folder at any URL (the embeddable element's `model` attribute), the Hugging Face hub
-// (cached with the Cache API, so a second visit works offline), or files the user picked. A copy
+// (cached with the Cache API, so a second visit works offline; fp32 weights are kept as f16, half
+// the disk, for a cosine of 1.000000 to the original), or files the user picked. A copy
 // of the last model fetched from a server or folder is kept too, so that the model can be
 // loaded again (on the other backend, or in a fresh worker after a GPU failure) without the
 // network. Runs in the worker.
 
 import { ClipError } from './errors.js';
+import { safetensorsDtypes } from './safetensors.js';
 
 /** @typedef {import('./clip-client.js').ModelSource} ModelSource */
 /** @typedef {import('./clip-client.js').LoadProgress} LoadProgress */
@@ -20,17 +22,19 @@ const HUB = 'https://huggingface.co';
 const HUB_CACHE = 'safer-clip-hub-v1';
 /** The last model fetched from a server or folder, by URL. */
 const COPY_CACHE = 'safer-clip-model-copy-v1';
+const HALVE_LIMIT = 1 << 30;
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
  * @param {ModelSource} source
  * @param {(progress: LoadProgress) => void} onProgress
- * @param {{ again?: boolean }} [options] `again`: the model was fetched before in this browser;
- *   read its kept copy when there is one
+ * @param {{ again?: boolean, halve?: (weights: Uint8Array) => Uint8Array }} [options] `again`: the
+ *   model was fetched before in this browser; read its kept copy when there is one. `halve`: the
+ *   weights with their fp32 tensors stored as f16, for the hub cache
  * @returns {Promise<ModelBytes>}
  */
-export async function fetchModelFiles(source, onProgress, { again = false } = {}) {
+export async function fetchModelFiles(source, onProgress, { again = false, halve } = {}) {
   switch (source.kind) {
     case 'server':
     case 'url': {
@@ -45,7 +49,7 @@ export async function fetchModelFiles(source, onProgress, { again = false } = {}
       if (!REPO_ID.test(source.repo)) {
         throw new ClipError('ModelFileMissing', `“${source.repo}” is not a Hugging Face repo id (like openai/clip-vit-base-patch32).`);
       }
-      return fetchEach((file) => fetchFromHub(source.repo, file, onProgress));
+      return fetchEach((file) => fetchFromHub(source.repo, file, onProgress, file === WEIGHTS ? halve : undefined));
     case 'files':
       return readPickedFiles(source.files, onProgress);
     default:
@@ -113,7 +117,15 @@ async function fetchCopied(url, file, copies, download, onProgress) {
   return bytes;
 }
 
-async function fetchFromHub(repo, file, onProgress) {
+/**
+ * A hub file from this browser's cache, or downloaded and cached (the weights through `halve`
+ * when they hold fp32 tensors). This visit gets the bytes as downloaded.
+ * @param {string} repo
+ * @param {string} file
+ * @param {(progress: LoadProgress) => void} onProgress
+ * @param {((weights: Uint8Array) => Uint8Array) | undefined} halve
+ */
+async function fetchFromHub(repo, file, onProgress, halve) {
   const url = `${HUB}/${repo}/resolve/main/${file}`;
   const cache = await openCache(HUB_CACHE);
   const cached = await cache?.match(url);
@@ -135,16 +147,38 @@ async function fetchFromHub(repo, file, onProgress) {
   if (!response.ok) {
     throw new ClipError('NetworkError', `huggingface.co answered ${response.status} for ${repo}/${file}. ${offlineHint}`);
   }
-  // The cache reads its own copy of the body; a failed or truncated download is not stored.
-  const stored = cache?.put(url, response.clone()).catch((error) => {
-    console.warn(`${repo}/${file} was not cached (${error.message}); it will be downloaded again next time.`);
-  });
+  let bytes;
   try {
-    return await readStream(response.body, { file, total: contentLength(response) }, onProgress);
+    bytes = await readStream(response.body, { file, total: contentLength(response) }, onProgress);
   } catch (error) {
     throw new ClipError('NetworkError', `The download of ${file} from huggingface.co broke off (${error.message}). ${offlineHint}`);
-  } finally {
-    await stored;
+  }
+  // Only a complete download is stored.
+  const kept = halve ? halvedOrAsIs(bytes, halve, `${repo}/${file}`) : bytes;
+  await cache?.put(url, new Response(kept, { headers: { 'Content-Length': String(kept.length) } })).catch((error) => {
+    console.warn(`${repo}/${file} was not cached (${error.message}); it will be downloaded again next time.`);
+  });
+  return bytes;
+}
+
+/**
+ * Weights with fp32 tensors, stored as f16; others as they are: weights in f16, bf16 or q8
+ * already, weights the conversion refuses (a value beyond f16's range), and weights over
+ * HALVE_LIMIT, whose conversion would need about twice their size in the core's memory while it
+ * must still hold the model (WebAssembly's memory stops at 4 GiB and never shrinks).
+ * @param {Uint8Array<ArrayBuffer>} weights
+ * @param {(weights: Uint8Array) => Uint8Array} halve
+ * @param {string} name for the console
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+function halvedOrAsIs(weights, halve, name) {
+  try {
+    const dtypes = safetensorsDtypes(weights);
+    if (!dtypes.has('F32') || dtypes.has('I8') || weights.length > HALVE_LIMIT) return weights;
+    return /** @type {Uint8Array<ArrayBuffer>} */ (halve(weights));
+  } catch (error) {
+    console.warn(`${name} is cached as downloaded, not as f16: ${error.message}`);
+    return weights;
   }
 }
 

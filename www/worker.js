@@ -95,7 +95,8 @@ const operations = {
     const backend = resolveBackend(choice, gpu);
     if (backend === 'gpu' && !gpu) throw noWebGpu();
     const fetchStarted = performance.now();
-    const files = await fetchModelFiles(source, onProgress, { again });
+    const halve = (/** @type {Uint8Array} */ weights) => module.convertWeights(weights, 'f16');
+    const files = await fetchModelFiles(source, onProgress, { again, halve });
     const loadStarted = performance.now();
     onProgress({ stage: 'init', backend });
     // Free the previous model first: two large models may not fit in memory together.

@@ -54,23 +54,37 @@ async function waitForImages(page, count) {
 }
 
 /**
- * The full-vocab model's embeddings of the reference texts and images on `backend`, through the
- * client API, as plain arrays.
+ * A served model's embeddings of the reference images and of `texts` on `backend`, through the
+ * client API, as plain arrays; with `dtype`, of its weights converted by the core in the page and
+ * opened as picked files.
  * @param {Page} page
  * @param {'cpu' | 'gpu'} backend
+ * @param {{ model?: string, texts?: string[], dtype?: 'f16' | 'q8' }} [options] by default the
+ *   full-vocab model, the reference texts and the weights as served
  */
-function referenceEmbeddings(page, backend) {
-  return page.evaluate(async ({ texts, images, backend }) => {
+function referenceEmbeddings(page, backend, { model = 'full-vocab', texts = REFERENCE_INPUT.texts, dtype } = {}) {
+  return page.evaluate(async ({ texts, images, backend, model, dtype }) => {
     const { ClipClient } = await import(/** @type {string} */ ('/clip-client.js'));
+    /** @param {string} file */
+    const served = async (file) => new Uint8Array(await (await fetch(`/models/${model}/${file}`)).arrayBuffer());
+    /** @type {import('../../www/clip-client.js').ModelSource} */
+    let source = { kind: 'server', name: model };
+    if (dtype) {
+      const core = await import(/** @type {string} */ ('/pkg/safer_clip.js'));
+      await core.default();
+      const weights = core.convertWeights(await served('model.safetensors'), dtype);
+      const files = [['config.json', await served('config.json')], ['tokenizer.json', await served('tokenizer.json')], ['model.safetensors', weights]];
+      source = { kind: 'files', files: files.map(([name, bytes]) => new File([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], /** @type {string} */ (name))) };
+    }
     const client = new ClipClient();
-    const loaded = await client.loadModel({ kind: 'server', name: 'full-vocab' }, () => {}, { backend });
+    const loaded = await client.loadModel(source, () => {}, { backend });
     const blobs = images.map((bytes) => new Blob([new Uint8Array(bytes)], { type: 'image/png' }));
     /** @param {{ rows: number, cols: number, data: Float32Array }} m */
     const rows = (m) => Array.from({ length: m.rows }, (_, i) => [...m.data.slice(i * m.cols, (i + 1) * m.cols)]);
     const result = { backend: loaded.backend, texts: rows(await client.encodeText(texts)), images: rows(await client.encodeImage(blobs)) };
     client.close();
     return result;
-  }, { ...REFERENCE_INPUT, backend });
+  }, { images: REFERENCE_INPUT.images, texts, backend, model, dtype });
 }
 
 /**
@@ -283,7 +297,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 8 }, () => {
     }
   });
 
-  it('downloads from the hub once, then loads offline from the cache', { timeout: TIMEOUT }, async () => {
+  it('downloads from the hub once, keeps fp32 weights as f16, then loads offline from the cache', { timeout: TIMEOUT }, async () => {
     /** @type {Record<string, Buffer>} */
     const files = {
       'config.json': readFileSync(join(FIXTURE, 'config.json')),
@@ -326,6 +340,19 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 8 }, () => {
         },
       });
       assert.deepEqual(served.sort(), Object.keys(files).sort());
+      const { page } = await openApp(session.browser.context, session.server.url);
+      const cached = await page.evaluate(async () => {
+        const cache = await caches.open('safer-clip-hub-v1');
+        const response = await cache.match('https://huggingface.co/test/tiny-clip/resolve/main/model.safetensors');
+        const bytes = new Uint8Array(await /** @type {Response} */ (response).arrayBuffer());
+        const length = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+        const { __metadata__: _, ...tensors } = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+        return { size: bytes.length, dtypes: [...new Set(Object.values(tensors).map((t) => t.dtype))] };
+      });
+      await page.close();
+      assert.deepEqual(cached.dtypes, ['F16'], 'the cached weights are f16');
+      const downloaded = files['model.safetensors'].length;
+      assert.ok(cached.size < downloaded * 0.55, `cached ${cached.size} bytes of ${downloaded}`);
       await session.browser.context.unroute('https://huggingface.co/test/tiny-clip/resolve/main/*');
       await session.browser.context.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
       await loadFromHub();
@@ -370,6 +397,28 @@ describe('the app without WebGPU: the CPU path', { skip, timeout: TIMEOUT * 6 },
     const result = await referenceEmbeddings(page, 'cpu');
     assert.equal(result.backend, 'cpu');
     assertMatchesReference(result, 'CPU path');
+    await page.close();
+  });
+
+  it('loads f16 and q8 weights that the core converts, within their drift from fp32', { timeout: TIMEOUT }, async () => {
+    const { page } = await openApp(session.browser.context, session.server.url);
+    // tiny-words: fp32 weights (full-vocab's are stored as f16 already) and a tokenizer that fits.
+    const options = { model: 'tiny-words', texts: ['a photo of dog', 'red car parked on city street', 'child riding bicycle in park'] };
+    const original = await referenceEmbeddings(page, 'cpu', options);
+    /** @param {number[][]} a @param {number[][]} b */
+    const drift = (a, b) => ({
+      maxAbs: Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j])))),
+      minCos: Math.min(...a.map((row, i) => row.reduce((sum, v, j) => sum + v * b[i][j], 0))),
+    });
+    // The bounds tests/it/convert.rs holds the same loader to natively.
+    for (const [dtype, maxAbs, minCos] of /** @type {const} */ ([['f16', 5e-3, 0.999], ['q8', Infinity, 0.99]])) {
+      const converted = await referenceEmbeddings(page, 'cpu', { ...options, dtype });
+      for (const kind of /** @type {const} */ (['texts', 'images'])) {
+        const d = drift(converted[kind], original[kind]);
+        console.log(`browser ${dtype} ${kind} drift from fp32: max abs ${d.maxAbs.toExponential(2)}, min cosine ${d.minCos.toFixed(6)}`);
+        assert.ok(d.maxAbs <= maxAbs && d.minCos >= minCos, `${dtype} ${kind}: ${JSON.stringify(d)}`);
+      }
+    }
     await page.close();
   });
 

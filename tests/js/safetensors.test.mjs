@@ -1,10 +1,10 @@
 // @ts-check
-// Reading a safetensors file's header metadata (www/safetensors.js).
+// Reading a safetensors file's header: its metadata and its tensors' dtypes (www/safetensors.js).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { safetensorsMetadata } from '../../www/safetensors.js';
+import { safetensorsDtypes, safetensorsMetadata } from '../../www/safetensors.js';
 
 /** A safetensors file with this header and `data` bytes after it, at an offset in a larger buffer. */
 function file(header, data = 4) {
@@ -31,5 +31,18 @@ describe('safetensorsMetadata', () => {
     assert.throws(() => safetensorsMetadata(new Uint8Array(5)), /shorter than its header length/);
     const bytes = file({ __metadata__: { a: 'b' } }, 0);
     assert.throws(() => safetensorsMetadata(bytes.subarray(0, bytes.length - 1)), /runs past the end/);
+  });
+});
+
+describe('safetensorsDtypes', () => {
+  it('lists the dtypes the tensors are stored as, leaving out the metadata', () => {
+    const bytes = file({
+      __metadata__: { safer_clip_quantization: 'q8_block32' },
+      'a.weight': { dtype: 'I8', shape: [2, 2], data_offsets: [0, 4] },
+      'a.weight.q8_scales': { dtype: 'F16', shape: [2, 1], data_offsets: [4, 8] },
+      'a.bias': { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+    }, 12);
+    assert.deepEqual([...safetensorsDtypes(bytes)].sort(), ['F16', 'F32', 'I8']);
+    assert.deepEqual([...safetensorsDtypes(file({}))], []);
   });
 });
