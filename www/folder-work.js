@@ -16,11 +16,11 @@ import {
   openFolderCache,
 } from './folder-cache.js';
 import { Gallery } from './gallery.js';
+import { IMAGE_TYPES } from './image-types.js';
 import { cosine } from './ranking.js';
 import { thumbnail } from './thumbnail.js';
 
-/** @typedef {import('./session.js').Session} Session */
-/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./scheduler.js').WorkContext} WorkContext */
 /** @typedef {import('./protocol.js').Reading} Reading */
 /** @typedef {import('./protocol.js').FolderSummary} FolderSummary */
 /** @typedef {import('./protocol.js').FolderSearch} FolderSearch */
@@ -36,14 +36,9 @@ import { thumbnail } from './thumbnail.js';
 /** Images embedded in one turn of background work. */
 export const FOLDER_BATCH = 16;
 const JOBS = /** @type {const} */ ({ original: 'folder:original', tuned: 'folder:tuned' });
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 
 export class FolderWork {
-  #session;
-  #background;
-  #cancel;
-  #core;
-  #post;
+  #context;
   /** @type {FolderImage[]} in the order they came; an image's id is its place here */
   #images = [];
   /** The images a HySAC tuned model lifted, by id. */
@@ -55,19 +50,9 @@ export class FolderWork {
   /** @type {Promise<IDBDatabase | null> | null} */
   #db = null;
 
-  /**
-   * @param {{ session: Session,
-   *   background: (key: string, turn: () => Promise<boolean>) => void,
-   *   cancel: (key: string) => void,
-   *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
-   *   post: (event: WorkerEvent) => void }} worker
-   */
-  constructor({ session, background, cancel, core, post }) {
-    this.#session = session;
-    this.#background = background;
-    this.#cancel = cancel;
-    this.#core = core;
-    this.#post = post;
+  /** @param {WorkContext} context */
+  constructor(context) {
+    this.#context = context;
   }
 
   /**
@@ -79,7 +64,7 @@ export class FolderWork {
    * @returns {Promise<FolderSummary & { restored: number }>}
    */
   async add(files, { replace }) {
-    this.#session.loadedModel();
+    this.#context.session.loadedModel();
     if (replace) this.#clear();
     else await this.#readKeptList();
     const byKey = new Map(this.#images.map((image) => [image.key, image]));
@@ -114,7 +99,7 @@ export class FolderWork {
    * @returns {Promise<FolderSummary & { restored: number }>} `restored`: the embeddings restored now
    */
   async update() {
-    const model = this.#session.loadedModel();
+    const model = this.#context.session.loadedModel();
     await this.#readKeptList();
     const missing = this.#images.filter((image) => !image.original && !image.skipped);
     const db = await this.#cache();
@@ -134,8 +119,8 @@ export class FolderWork {
 
   /** Stops embedding; what is embedded stays searchable, and `update` goes on. */
   cancel() {
-    this.#cancel(JOBS.original);
-    this.#cancel(JOBS.tuned);
+    this.#context.cancel(JOBS.original);
+    this.#context.cancel(JOBS.tuned);
     this.#cancelled = true;
     return this.#summary();
   }
@@ -153,8 +138,8 @@ export class FolderWork {
    * by `update`).
    */
   modelChanged() {
-    this.#cancel(JOBS.original);
-    this.#cancel(JOBS.tuned);
+    this.#context.cancel(JOBS.original);
+    this.#context.cancel(JOBS.tuned);
     for (const image of this.#images) [image.original, image.tuned, image.reading] = [null, null, null];
     this.#lifted.clear();
   }
@@ -166,7 +151,7 @@ export class FolderWork {
    */
   tunedChanged({ final }) {
     this.#tunedFinal = final;
-    this.#cancel(JOBS.tuned);
+    this.#context.cancel(JOBS.tuned);
     for (const image of this.#images) [image.tuned, image.reading] = [null, null];
     this.#lifted.clear();
     this.#schedule();
@@ -187,7 +172,7 @@ export class FolderWork {
    * @returns {Promise<FolderSearch>}
    */
   async search({ text, image, k, redirect }) {
-    const model = this.#session.loadedModel();
+    const model = this.#context.session.loadedModel();
     const embedded = this.#images.filter((item) => item.original);
     const byImage = image === undefined ? null : this.#images[image];
     if (byImage === undefined || (byImage && !byImage.original)) {
@@ -196,7 +181,7 @@ export class FolderWork {
     const others = (/** @type {FolderImage[]} */ list) => list.filter((item) => item !== byImage);
     const originalQuery = byImage ? /** @type {Float32Array} */ (byImage.original) : await this.#embedText(model, /** @type {string} */ (text));
     const original = nearest(others(embedded), (item) => /** @type {Float32Array} */ (item.original), originalQuery, k);
-    const tuned = this.#session.tuned;
+    const tuned = this.#context.session.tuned;
     if (!tuned) return { original, tuned: null };
     if (tuned.isHyperbolic) {
       if (byImage || text === undefined) return { original, tuned: null };
@@ -228,7 +213,7 @@ export class FolderWork {
   /** @returns {FolderSummary} */
   #summary() {
     const images = this.#images;
-    const tuned = this.#session.tuned;
+    const tuned = this.#context.session.tuned;
     const tunedDone = (/** @type {FolderImage} */ image) => (tuned?.isHyperbolic ? image.reading !== null : image.tuned !== null);
     const embeddable = images.filter((image) => !image.skipped);
     return {
@@ -248,16 +233,16 @@ export class FolderWork {
 
   #schedule() {
     if (this.#cancelled) return;
-    if (this.#images.some((image) => image.file && !image.skipped && !image.original)) this.#background(JOBS.original, () => this.#embedOriginal());
+    if (this.#images.some((image) => image.file && !image.skipped && !image.original)) this.#context.background(JOBS.original, () => this.#embedOriginal());
     this.#scheduleTuned();
   }
 
   /** The tuned model's work, when it will stay and has images to embed. */
   #scheduleTuned() {
-    const tuned = this.#session.tuned;
+    const tuned = this.#context.session.tuned;
     if (this.#cancelled || !tuned || !this.#tunedFinal) return;
     if (this.#images.some((image) => image.file && !image.skipped && image.original && !this.#hasTuned(image, tuned))) {
-      this.#background(JOBS.tuned, () => this.#embedTuned());
+      this.#context.background(JOBS.tuned, () => this.#embedTuned());
     }
   }
 
@@ -266,13 +251,13 @@ export class FolderWork {
    * says whether more is left.
    */
   async #embedOriginal() {
-    const model = this.#session.clip;
+    const model = this.#context.session.clip;
     if (!model) return false;
     const batch = this.#images.filter((image) => image.file && !image.original && !image.skipped).slice(0, FOLDER_BATCH);
     if (batch.length === 0) return false;
     const read = await this.#read(batch);
     const settled = await settleEach(read, (some) => this.#embedImages(model, some), isInputError);
-    if (this.#session.clip !== model) return false;
+    if (this.#context.session.clip !== model) return false;
     /** @type {[string, Float32Array][]} */
     const embeddings = [];
     const embedded = /** @type {{ image: FolderImage, bytes: Uint8Array }[]} */ ([]);
@@ -295,7 +280,7 @@ export class FolderWork {
 
   /** One batch more embedded (or lifted and read) by the tuned model; says whether more is left. */
   async #embedTuned() {
-    const tuned = this.#session.tuned;
+    const tuned = this.#context.session.tuned;
     if (!tuned || !this.#tunedFinal) return false;
     const batch = this.#images.filter((image) => image.file && image.original && !image.skipped && !this.#hasTuned(image, tuned))
       .slice(0, FOLDER_BATCH);
@@ -304,7 +289,7 @@ export class FolderWork {
     /** @type {(some: typeof read) => Promise<(Float32Array | Reading)[]>} */
     const embed = (some) => (tuned.isHyperbolic ? this.#lift(tuned, some) : this.#embedImages(tuned, some));
     const settled = await settleEach(read, embed, isInputError);
-    if (this.#session.tuned !== tuned) return false;
+    if (this.#context.session.tuned !== tuned) return false;
     settled.forEach((result, i) => {
       const { image } = read[i];
       if (!result.ok) image.skipped = /** @type {Error} */ (result.error).message;
@@ -338,7 +323,7 @@ export class FolderWork {
    * @param {{ bytes: Uint8Array }[]} images
    */
   async #embedImages(model, images) {
-    const matrix = await this.#core(() => model.embedImages(images.map((image) => image.bytes)));
+    const matrix = await this.#context.core(() => model.embedImages(images.map((image) => image.bytes)));
     try {
       const { cols } = matrix;
       const data = matrix.data;
@@ -355,15 +340,15 @@ export class FolderWork {
    * @returns {Promise<Reading[]>}
    */
   async #lift(model, images) {
-    const points = await this.#core(() => model.liftImages(images.map((image) => image.bytes)));
+    const points = await this.#context.core(() => model.liftImages(images.map((image) => image.bytes)));
     let readings;
     try {
-      readings = await this.#core(() => model.poolSafety(points));
+      readings = await this.#context.core(() => model.poolSafety(points));
     } catch (error) {
       points.free();
       throw error;
     }
-    await this.#core(() => this.#lifted.add(images.map(({ image }) => image.id), points));
+    await this.#context.core(() => this.#lifted.add(images.map(({ image }) => image.id), points));
     return readings;
   }
 
@@ -378,15 +363,15 @@ export class FolderWork {
   async #rankLifted(model, text, k, redirect) {
     const thresholds = model.thresholds;
     const categories = thresholds ? Object.keys(thresholds.by_category) : null;
-    const point = await this.#core(() => model.liftTexts([text]));
+    const point = await this.#context.core(() => model.liftTexts([text]));
     try {
       const points = this.#lifted.points;
       const ids = this.#lifted.ids;
       if (!points || ids.length === 0) {
-        const [query] = await this.#core(() => model.poolSafety(point));
+        const [query] = await this.#context.core(() => model.poolSafety(point));
         return { hyperbolic: true, results: [], query, categories, redirected: null };
       }
-      const found = await this.#core(() => model.retrieveHyperbolic(points, point, Math.min(k, ids.length), redirect));
+      const found = await this.#context.core(() => model.retrieveHyperbolic(points, point, Math.min(k, ids.length), redirect));
       return {
         hyperbolic: true,
         results: found.results.map((/** @type {{ index: number, distance: number }} */ { index, distance }) => ({
@@ -406,7 +391,7 @@ export class FolderWork {
    * @param {string} text
    */
   async #embedText(model, text) {
-    const matrix = await this.#core(() => model.embedTexts([text]));
+    const matrix = await this.#context.core(() => model.embedTexts([text]));
     try {
       return matrix.data;
     } finally {
@@ -450,7 +435,7 @@ export class FolderWork {
    * @param {WebClip} model
    */
   #embeddingKey(image, model) {
-    return embeddingKey({ weights: this.#session.weights, backend: model.backend, image: image.key });
+    return embeddingKey({ weights: this.#context.session.weights, backend: model.backend, image: image.key });
   }
 
   /** Keeps the folder's list, with the images skipped so far, in this browser. */
@@ -472,15 +457,15 @@ export class FolderWork {
   }
 
   #clear() {
-    this.#cancel(JOBS.original);
-    this.#cancel(JOBS.tuned);
+    this.#context.cancel(JOBS.original);
+    this.#context.cancel(JOBS.tuned);
     this.#images = [];
     this.#lifted.clear();
     this.#cancelled = false;
   }
 
   #progress() {
-    this.#post({ event: 'folder', summary: this.#summary() });
+    this.#context.post({ event: 'folder', summary: this.#summary() });
   }
 
   #cache() {

@@ -9,10 +9,9 @@ import { ClipError } from './errors.js';
 import { keepEmbeddings, keptEmbeddings, poolKey } from './pool-cache.js';
 import { emptyPool } from './session.js';
 
-/** @typedef {import('./session.js').Session} Session */
+/** @typedef {import('./scheduler.js').WorkContext} WorkContext */
 /** @typedef {import('./session.js').Pool} Pool */
 /** @typedef {import('../pkg/safer_clip.js').CaptionPool} CaptionPool */
-/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
 /** @typedef {'original' | 'tuned' | 'lifted'} PoolWorkKind */
 
 /** Captions embedded or lifted in one turn of background work. */
@@ -21,27 +20,11 @@ export const CHUNK = 64;
 const JOBS = /** @type {const} */ ({ original: 'pool:original', tuned: 'pool:tuned', lifted: 'pool:lifted' });
 
 export class PoolWork {
-  #session;
-  #background;
-  #cancel;
-  #core;
-  #post;
+  #context;
 
-  /**
-   * @param {{ session: Session,
-   *   background: (key: string, turn: () => Promise<boolean>) => void,
-   *   cancel: (key: string) => void,
-   *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
-   *   post: (event: WorkerEvent) => void }} worker `background` adds a job to the worker's
-   *   background lane, `cancel` drops one; `core` runs a call of the core, turning its failures
-   *   into ClipErrors
-   */
-  constructor({ session, background, cancel, core, post }) {
-    this.#session = session;
-    this.#background = background;
-    this.#cancel = cancel;
-    this.#core = core;
-    this.#post = post;
+  /** @param {WorkContext} context */
+  constructor(context) {
+    this.#context = context;
   }
 
   /**
@@ -52,22 +35,22 @@ export class PoolWork {
    */
   async set(captions) {
     this.clear();
-    const session = this.#session;
+    const session = this.#context.session;
     const model = session.loadedModel();
     const key = await poolKey({ weights: session.weights, captions, backend: model.backend });
     const kept = await keptEmbeddings(key).catch(() => null);
-    const restored = kept && await this.#core(() => model.poolFromEmbeddings(captions, kept.data)).catch(() => null);
-    const original = restored ?? await this.#core(() => model.createPool(captions));
+    const restored = kept && await this.#context.core(() => model.poolFromEmbeddings(captions, kept.data)).catch(() => null);
+    const original = restored ?? await this.#context.core(() => model.createPool(captions));
     session.setPool({ ...emptyPool(), captions, key, original, restored: Boolean(restored) });
-    if (!original.complete) this.#background(JOBS.original, () => this.#extend('original'));
+    if (!original.complete) this.#context.background(JOBS.original, () => this.#extend('original'));
     this.tunedChanged({ final: true });
     return { size: original.size, embedded: original.embedded, restored: Boolean(restored) };
   }
 
   /** Stops all pool work and frees the pool. */
   clear() {
-    for (const job of Object.values(JOBS)) this.#cancel(job);
-    this.#session.setPool(emptyPool());
+    for (const job of Object.values(JOBS)) this.#context.cancel(job);
+    this.#context.session.setPool(emptyPool());
   }
 
   /**
@@ -77,12 +60,12 @@ export class PoolWork {
    * @param {{ final: boolean }} options
    */
   tunedChanged({ final }) {
-    this.#cancel(JOBS.tuned);
-    this.#cancel(JOBS.lifted);
-    const { tuned, pool } = this.#session;
+    this.#context.cancel(JOBS.tuned);
+    this.#context.cancel(JOBS.lifted);
+    const { tuned, pool } = this.#context.session;
     if (!final || !tuned || pool.captions.length === 0) return;
-    if (tuned.isHyperbolic) this.#background(JOBS.lifted, () => this.#lift());
-    else this.#background(JOBS.tuned, () => this.#extend('tuned'));
+    if (tuned.isHyperbolic) this.#context.background(JOBS.lifted, () => this.#lift());
+    else this.#context.background(JOBS.tuned, () => this.#extend('tuned'));
   }
 
   /**
@@ -94,7 +77,7 @@ export class PoolWork {
   async ready(kind) {
     const pool = await this.#pool(kind);
     if (pool.embedded === 0) await this.#extend(kind);
-    if (!pool.complete) this.#background(JOBS[kind], () => this.#extend(kind));
+    if (!pool.complete) this.#context.background(JOBS[kind], () => this.#extend(kind));
     return pool;
   }
 
@@ -102,7 +85,7 @@ export class PoolWork {
   async complete() {
     const pool = await this.#pool('original');
     while (!pool.complete) await this.#extend('original');
-    this.#cancel(JOBS.original);
+    this.#context.cancel(JOBS.original);
     return pool;
   }
 
@@ -111,10 +94,10 @@ export class PoolWork {
    * @returns {Promise<{ points: import('../pkg/safer_clip.js').HyperbolicPoints, count: number }>}
    */
   async lifted() {
-    const { pool } = this.#session;
+    const { pool } = this.#context.session;
     if (pool.captions.length === 0) throw new ClipError('NoPool', 'Set a caption pool first.');
     if (!pool.lifted) await this.#lift();
-    if (pool.liftedCount < pool.captions.length) this.#background(JOBS.lifted, () => this.#lift());
+    if (pool.liftedCount < pool.captions.length) this.#context.background(JOBS.lifted, () => this.#lift());
     return { points: /** @type {NonNullable<Pool['lifted']>} */ (pool.lifted), count: pool.liftedCount };
   }
 
@@ -123,14 +106,14 @@ export class PoolWork {
    * @returns {Promise<CaptionPool>}
    */
   async #pool(kind) {
-    const session = this.#session;
+    const session = this.#context.session;
     const { pool } = session;
     if (pool.captions.length === 0 || !pool.original) {
       throw new ClipError('NoPool', 'Set a caption pool first.');
     }
     if (kind === 'original') return pool.original;
     const tuned = session.tunedModel();
-    pool.tuned ??= await this.#core(() => tuned.createPool(pool.captions));
+    pool.tuned ??= await this.#context.core(() => tuned.createPool(pool.captions));
     return pool.tuned;
   }
 
@@ -139,11 +122,11 @@ export class PoolWork {
    * @param {'original' | 'tuned'} kind
    */
   async #extend(kind) {
-    const session = this.#session;
+    const session = this.#context.session;
     const model = kind === 'original' ? session.clip : session.tuned;
     if (!model || session.pool.captions.length === 0) return false;
     const pool = await this.#pool(kind);
-    const embedded = await this.#core(() => model.extendPool(pool, CHUNK));
+    const embedded = await this.#context.core(() => model.extendPool(pool, CHUNK));
     this.#progress(kind, embedded, pool.size);
     if (pool.complete && kind === 'original') await this.#keep(pool);
     return !pool.complete;
@@ -151,14 +134,14 @@ export class PoolWork {
 
   /** One chunk more of the pool lifted onto the tuned model's hyperboloid; says whether more is left. */
   async #lift() {
-    const { tuned, pool } = this.#session;
+    const { tuned, pool } = this.#context.session;
     if (!tuned?.isHyperbolic || pool.liftedCount >= pool.captions.length) return false;
     const chunk = pool.captions.slice(pool.liftedCount, pool.liftedCount + CHUNK);
-    const points = await this.#core(() => tuned.liftTexts(chunk));
+    const points = await this.#context.core(() => tuned.liftTexts(chunk));
     if (pool.lifted) {
       const lifted = pool.lifted;
       try {
-        await this.#core(() => lifted.append(points));
+        await this.#context.core(() => lifted.append(points));
       } finally {
         points.free();
       }
@@ -172,9 +155,9 @@ export class PoolWork {
 
   /** Keeps the original model's complete embeddings of the pool in this browser. */
   async #keep(/** @type {CaptionPool} */ pool) {
-    const { key } = this.#session.pool;
+    const { key } = this.#context.session.pool;
     if (!key) return;
-    const matrix = await this.#core(() => pool.embeddings());
+    const matrix = await this.#context.core(() => pool.embeddings());
     try {
       await keepEmbeddings(key, { rows: matrix.rows, cols: matrix.cols, data: matrix.data });
     } catch (error) {
@@ -190,6 +173,6 @@ export class PoolWork {
    * @param {number} size
    */
   #progress(kind, embedded, size) {
-    this.#post({ event: 'pool', kind, embedded, size });
+    this.#context.post({ event: 'pool', kind, embedded, size });
   }
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // Pieces of the result lists: a caption with its measure, a score bar, a distance, a HySAC
-// model's safe/unsafe reading of a prompt or an image, and a line of explanation in place of
-// results.
+// model's safe/unsafe reading of a prompt or an image, a line of explanation in place of
+// results, and a picked image with the button that removes it.
 
 /** A ranked caption: its text and its measure (a score bar or a distance). */
 export function captionItem(text, measure) {
@@ -76,8 +76,12 @@ export function imageBadge({ distance, unsafe }) {
   return p;
 }
 
-/** A cosine similarity as a number and a bar from 0 to 1. */
-export function scoreBar(score) {
+/**
+ * A score as a number and a bar from 0 to 1: a cosine similarity by default, or what `text` says.
+ * @param {number} score
+ * @param {string} [text]
+ */
+export function scoreBar(score, text = score.toFixed(3)) {
   const bar = document.createElement('span');
   bar.className = 'score';
   const fill = document.createElement('span');
@@ -86,7 +90,7 @@ export function scoreBar(score) {
   fill.setAttribute('aria-hidden', 'true');
   const value = document.createElement('span');
   value.className = 'score-value';
-  value.textContent = score.toFixed(3);
+  value.textContent = text;
   bar.append(fill, value);
   bar.dataset.score = String(score);
   return bar;
@@ -97,4 +101,34 @@ export function note(text, tag = 'li') {
   element.className = 'note';
   element.textContent = text;
   return element;
+}
+
+/**
+ * A picked image as a figure: the picture and its file name.
+ * @param {{ url: string, name: string }} image
+ */
+export function imageFigure({ url, name }) {
+  const figure = document.createElement('figure');
+  const img = document.createElement('img');
+  img.src = url;
+  img.alt = name;
+  const caption = document.createElement('figcaption');
+  caption.textContent = name;
+  figure.append(img, caption);
+  return figure;
+}
+
+/**
+ * The button that takes a picked image out of its list.
+ * @param {string} name the image's file name
+ * @param {() => void} onRemove
+ */
+export function removeImageButton(name, onRemove) {
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.className = 'remove-image secondary';
+  remove.textContent = 'Remove';
+  remove.setAttribute('aria-label', `Remove ${name}`);
+  remove.addEventListener('click', onRemove);
+  return remove;
 }

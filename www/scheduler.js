@@ -10,6 +10,17 @@
  * @typedef {{ key: string, turn: Turn, cancelled: boolean }} Job
  */
 
+/**
+ * What the worker gives each kind of background work: the `session` it reads; `background` adds a
+ * job to the background lane and `cancel` drops one; `core` runs a call of the core, turning its
+ * failures into ClipErrors; `post` sends an event to the page.
+ * @typedef {{ session: import('./session.js').Session,
+ *   background: (key: string, turn: Turn) => void,
+ *   cancel: (key: string) => void,
+ *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
+ *   post: (event: import('./protocol.js').WorkerEvent) => void }} WorkContext
+ */
+
 export class Scheduler {
   /** @type {{ task: (waitedMs: number) => Promise<unknown>, queuedAt: number, resolve: (value: any) => void, reject: (error: unknown) => void }[]} */
   #requests = [];

@@ -5,11 +5,11 @@
 
 import { clearBanner, showBanner } from './banners.js';
 import { $ } from './dom.js';
-import { acceptDrops } from './drop-zone.js';
+import { acceptDrops, imageFiles } from './drop-zone.js';
 import { rank, row } from './ranking.js';
 import { debounce } from './debounce.js';
 import { latestOnly } from './latest-only.js';
-import { captionItem, distanceLabel, imageBadge, note, scoreBar, showReading } from './result-items.js';
+import { captionItem, distanceLabel, imageBadge, imageFigure, note, removeImageButton, scoreBar, showReading } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {{ id: number, name: string, blob: Blob, url: string, embedding: Float32Array | null }} GalleryImage */
@@ -30,7 +30,6 @@ import { captionItem, distanceLabel, imageBadge, note, scoreBar, showReading } f
 const PROMPT_DELAY_MS = 250;
 const CAPTIONS_DELAY_MS = 600;
 const SHOWN_CAPTIONS = 20;
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 
 /** What an encoding returns when the model changed while it ran: the result is dropped. */
 const STALE = Symbol('stale');
@@ -243,16 +242,7 @@ export function setupSearchPanel(client) {
   }
 
   function addImages(files) {
-    const accepted = files.filter((file) => IMAGE_TYPES.has(file.type));
-    const skipped = files.filter((file) => !IMAGE_TYPES.has(file.type));
-    if (skipped.length > 0) {
-      showBanner({
-        key: 'image-types',
-        kind: 'warning',
-        title: 'Some files were not added',
-        message: `Only PNG, JPEG and WebP images can be added: ${skipped.map((f) => f.name).join(', ')}.`,
-      });
-    }
+    const accepted = imageFiles(files, { key: 'image-types', purpose: 'added' });
     for (const file of accepted) {
       images.push({ id: nextImageId++, name: file.name, blob: file, url: URL.createObjectURL(file), embedding: null });
     }
@@ -296,7 +286,7 @@ export function setupSearchPanel(client) {
 
     const imageItems = (ranking?.images ?? []).filter(({ item }) => images.includes(item)).map(({ item, value }) => {
       const li = document.createElement('li');
-      const figure = thumbnail(item);
+      const figure = imageFigure(item);
       figure.append(measure(ranking, value));
       const safety = tunedImages.get(item)?.safety;
       if (safety) figure.append(imageBadge(safety));
@@ -340,16 +330,11 @@ export function setupSearchPanel(client) {
     const ordered = [...scored.map(({ item }) => item), ...images.filter((image) => !scores.has(image))];
     imageResults.replaceChildren(...ordered.map((image) => {
       const li = document.createElement('li');
-      const figure = thumbnail(image);
-      if (scores.has(image)) figure.append(scoreBar(scores.get(image)));
+      const figure = imageFigure(image);
+      const score = scores.get(image);
+      if (score !== undefined) figure.append(scoreBar(score));
       else if (hasModel && !image.embedding) figure.append(note('Encoding…', 'p'));
-      const remove = document.createElement('button');
-      remove.type = 'button';
-      remove.className = 'remove-image secondary';
-      remove.textContent = 'Remove';
-      remove.setAttribute('aria-label', `Remove ${image.name}`);
-      remove.addEventListener('click', () => removeImage(image));
-      li.append(figure, remove);
+      li.append(figure, removeImageButton(image.name, () => removeImage(image)));
       return li;
     }));
   }
@@ -410,18 +395,6 @@ export function setupSearchPanel(client) {
       updateTuned();
     },
   };
-}
-
-/** A gallery image as a figure: the picture and its file name. */
-function thumbnail(image) {
-  const figure = document.createElement('figure');
-  const img = document.createElement('img');
-  img.src = image.url;
-  img.alt = image.name;
-  const caption = document.createElement('figcaption');
-  caption.textContent = image.name;
-  figure.append(img, caption);
-  return figure;
 }
 
 function sameTexts(a, b) {

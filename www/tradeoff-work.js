@@ -7,34 +7,19 @@
 
 import { ClipError, errorData } from './errors.js';
 
-/** @typedef {import('./session.js').Session} Session */
-/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./scheduler.js').WorkContext} WorkContext */
 /** @typedef {import('./protocol.js').TradeoffPoint} TradeoffPoint */
 
 const JOB = 'tradeoff';
 
 export class TradeoffWork {
-  #session;
-  #background;
-  #cancel;
-  #core;
-  #post;
+  #context;
   /** The number of the latest curve asked for: its events carry it. */
   #traces = 0;
 
-  /**
-   * @param {{ session: Session,
-   *   background: (key: string, turn: () => Promise<boolean>) => void,
-   *   cancel: (key: string) => void,
-   *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
-   *   post: (event: WorkerEvent) => void }} worker
-   */
-  constructor({ session, background, cancel, core, post }) {
-    this.#session = session;
-    this.#background = background;
-    this.#cancel = cancel;
-    this.#core = core;
-    this.#post = post;
+  /** @param {WorkContext} context */
+  constructor(context) {
+    this.#context = context;
   }
 
   /**
@@ -45,24 +30,24 @@ export class TradeoffWork {
    * @returns {{ trace: number }} the number its events carry
    */
   trace(pairs, strengths) {
-    const session = this.#session;
+    const session = this.#context.session;
     const original = session.loadedModel();
     const trained = session.trained;
     if (!trained) throw new ClipError('NoAdapter', 'Train or upload an adapter first.');
     const trace = ++this.#traces;
     /** @type {TradeoffPoint[]} */
     const points = [];
-    this.#background(JOB, async () => {
+    this.#context.background(JOB, async () => {
       if (session.trained !== trained || session.clip !== original) return false;
       const strength = strengths[points.length];
       try {
-        const [point] = await this.#core(() => trained.tradeoff(original, pairs, [strength]));
+        const [point] = await this.#context.core(() => trained.tradeoff(original, pairs, [strength]));
         points.push(point);
       } catch (error) {
-        this.#post({ event: 'tradeoff', trace, points, size: strengths.length, error: errorData(error) });
+        this.#context.post({ event: 'tradeoff', trace, points, size: strengths.length, error: errorData(error) });
         return false;
       }
-      this.#post({ event: 'tradeoff', trace, points, size: strengths.length });
+      this.#context.post({ event: 'tradeoff', trace, points, size: strengths.length });
       return points.length < strengths.length;
     });
     return { trace };
@@ -70,6 +55,6 @@ export class TradeoffWork {
 
   /** Drops the curve on its way. */
   cancel() {
-    this.#cancel(JOB);
+    this.#context.cancel(JOB);
   }
 }

@@ -9,7 +9,7 @@ import { ClipError } from './errors.js';
 
 /** @typedef {import('../pkg/safer_clip.js').WebTrainer} WebTrainer */
 /** @typedef {import('../pkg/safer_clip.js').WebClip} WebClip */
-/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./scheduler.js').WorkContext} WorkContext */
 /**
  * @typedef {{ trainer: WebTrainer, paused: boolean, checkpointEvery: number, hyperbolic: boolean }} Run
  */
@@ -19,27 +19,16 @@ const JOB = 'training';
 export class Training {
   /** @type {Run | null} */
   #run = null;
-  #background;
-  #cancel;
-  #post;
-  #core;
+  #context;
   #onTuned;
 
   /**
-   * @param {{ background: (key: string, turn: () => Promise<boolean>) => void,
-   *   cancel: (key: string) => void,
-   *   post: (event: WorkerEvent) => void,
-   *   core: <T>(call: () => T | Promise<T>) => Promise<T>,
-   *   onTuned: (model: WebClip, options: { final: boolean }) => void }} worker `background` adds
-   *   a job to the worker's background lane, `cancel` drops one; `core` runs a call of the core,
-   *   turning its failures into ClipErrors; `onTuned` takes the run's tuned model after each
-   *   step (`final` at pauses and at the end)
+   * @param {Omit<WorkContext, 'session'>} context
+   * @param {(model: WebClip, options: { final: boolean }) => void} onTuned takes the run's tuned
+   *   model after each step (`final` at pauses and at the end)
    */
-  constructor({ background, cancel, post, core, onTuned }) {
-    this.#background = background;
-    this.#cancel = cancel;
-    this.#post = post;
-    this.#core = core;
+  constructor(context, onTuned) {
+    this.#context = context;
     this.#onTuned = onTuned;
   }
 
@@ -54,7 +43,7 @@ export class Training {
     this.stop('cancelled');
     const run = { trainer, paused: false, checkpointEvery, hyperbolic };
     this.#run = run;
-    this.#background(JOB, () => this.#step(run));
+    this.#context.background(JOB, () => this.#step(run));
   }
 
   /** Stops after the current step and keeps a checkpoint of it in this browser. */
@@ -62,9 +51,9 @@ export class Training {
     const run = this.#run;
     if (!run) return { stepsDone: 0 };
     run.paused = true;
-    this.#cancel(JOB);
+    this.#context.cancel(JOB);
     await saveCheckpoint(run.trainer);
-    const tuned = run.hyperbolic ? await this.#core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned();
+    const tuned = run.hyperbolic ? await this.#context.core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned();
     this.#onTuned(tuned, { final: true });
     return { stepsDone: run.trainer.stepsDone };
   }
@@ -74,7 +63,7 @@ export class Training {
     if (!run) throw new ClipError('NoTraining', 'There is no training run to resume.');
     if (run.paused) {
       run.paused = false;
-      this.#background(JOB, () => this.#step(run));
+      this.#context.background(JOB, () => this.#step(run));
     }
     return { stepsDone: run.trainer.stepsDone };
   }
@@ -85,10 +74,10 @@ export class Training {
    */
   stop(reason) {
     if (!this.#run) return;
-    this.#cancel(JOB);
+    this.#context.cancel(JOB);
     this.#run.trainer.free();
     this.#run = null;
-    this.#post({ event: 'trainend', reason });
+    this.#context.post({ event: 'trainend', reason });
   }
 
   /**
@@ -96,7 +85,7 @@ export class Training {
    * @returns {boolean} whether there was one
    */
   abandon() {
-    this.#cancel(JOB);
+    this.#context.cancel(JOB);
     const had = this.#run !== null;
     this.#run = null;
     return had;
@@ -105,7 +94,7 @@ export class Training {
   /** The run's adapters as a safetensors file, or null without a run. */
   async adapter() {
     const run = this.#run;
-    return run ? this.#core(() => run.trainer.adapter()) : null;
+    return run ? this.#context.core(() => run.trainer.adapter()) : null;
   }
 
   /**
@@ -116,7 +105,7 @@ export class Training {
     if (this.#run !== run || run.paused) return false;
     let report;
     try {
-      report = await this.#core(() => run.trainer.step());
+      report = await this.#context.core(() => run.trainer.step());
       if (report && report.step % run.checkpointEvery === 0) await saveCheckpoint(run.trainer);
     } catch (error) {
       // A GPU failure or a trap has ended the run already (abandon), and the module is not to
@@ -126,18 +115,18 @@ export class Training {
       await saveCheckpoint(run.trainer).catch(() => {});
       const { name, message } = error instanceof ClipError ? error : new ClipError('TrainingStopped', String(error));
       run.paused = true;
-      this.#post({ event: 'trainend', reason: 'error', error: { name, message } });
+      this.#context.post({ event: 'trainend', reason: 'error', error: { name, message } });
       return false;
     }
     if (!report) {
       await saveCheckpoint(run.trainer);
-      this.#onTuned(run.hyperbolic ? await this.#core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned(), { final: true });
-      this.#post({ event: 'trainend', reason: 'done' });
+      this.#onTuned(run.hyperbolic ? await this.#context.core(() => run.trainer.tunedHyperbolic()) : run.trainer.tuned(), { final: true });
+      this.#context.post({ event: 'trainend', reason: 'done' });
       return false;
     }
     // The tuned model follows the adapters after every step, for before/after views.
     this.#onTuned(run.trainer.tuned(), { final: false });
-    this.#post({ event: 'trainstep', report });
+    this.#context.post({ event: 'trainstep', report });
     return true;
   }
 }

@@ -51,12 +51,9 @@ const tradeoff = new TradeoffWork({ session, ...lanes });
 const folder = new FolderWork({ session, ...lanes });
 /** Whether the tuned model will stay: false while a run steps, each step replacing it. */
 let tunedFinal = true;
-const training = new Training({
-  ...lanes,
-  onTuned: (model, { final }) => {
-    session.setTuned(model);
-    tunedChanged({ final });
-  },
+const training = new Training(lanes, (model, { final }) => {
+  session.setTuned(model);
+  tunedChanged({ final });
 });
 
 /** The visitor's requests whose first answer after a load is timed: they encode text. */

@@ -9,15 +9,14 @@ import { CIFAR10_CLASSES, CIFAR10_TEMPLATES, SINGLE_TEMPLATE } from './cifar10.j
 import { parseClassNames } from './class-names.js';
 import { debounce } from './debounce.js';
 import { $ } from './dom.js';
-import { acceptDrops } from './drop-zone.js';
+import { acceptDrops, imageFiles } from './drop-zone.js';
 import { latestOnly } from './latest-only.js';
-import { note } from './result-items.js';
+import { imageFigure, note, removeImageButton, scoreBar } from './result-items.js';
 
 /** @typedef {import('./clip-client.js').ClipClient} ClipClient */
 /** @typedef {import('./clip-client.js').ClassReading} ClassReading */
 /** @typedef {{ id: number, name: string, file: File, url: string }} ZeroShotImage */
 
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 const CLASSES_DELAY_MS = 400;
 
 /** @param {ClipClient} client */
@@ -90,16 +89,7 @@ export function setupZeroShotPanel(client) {
 
   /** @param {File[]} files */
   function addImages(files) {
-    const skipped = files.filter((file) => !IMAGE_TYPES.has(file.type));
-    if (skipped.length > 0) {
-      showBanner({
-        key: 'zero-shot-types',
-        kind: 'warning',
-        title: 'Some files were not added',
-        message: `Only PNG, JPEG and WebP images can be classified: ${skipped.map((file) => file.name).join(', ')}.`,
-      });
-    }
-    for (const file of files.filter((file) => IMAGE_TYPES.has(file.type))) {
+    for (const file of imageFiles(files, { key: 'zero-shot-types', purpose: 'classified' })) {
       images.push({ id: nextId++, name: file.name, file, url: URL.createObjectURL(file) });
     }
     render();
@@ -170,20 +160,8 @@ function failure(error) {
 function imageResult(image, reading, onRemove) {
   const li = document.createElement('li');
   li.className = 'zero-shot-image';
-  const figure = document.createElement('figure');
-  const img = document.createElement('img');
-  img.src = image.url;
-  img.alt = image.name;
-  const caption = document.createElement('figcaption');
-  caption.textContent = image.name;
-  figure.append(img, caption);
-  const remove = document.createElement('button');
-  remove.type = 'button';
-  remove.className = 'remove-image secondary';
-  remove.textContent = 'Remove';
-  remove.setAttribute('aria-label', `Remove ${image.name}`);
-  remove.addEventListener('click', onRemove);
-  figure.append(remove);
+  const figure = imageFigure(image);
+  figure.append(removeImageButton(image.name, onRemove));
   li.append(figure);
   if (!reading) {
     li.append(note('Classifying…', 'p'));
@@ -252,16 +230,8 @@ function headerCell(text) {
 
 /** A probability as a bar from 0 to 1 and a percentage. */
 function probabilityBar(/** @type {number} */ probability) {
-  const bar = document.createElement('span');
-  bar.className = 'score probability';
+  const bar = scoreBar(probability, `${(probability * 100).toFixed(1)}%`);
+  bar.classList.add('probability');
   bar.dataset.probability = String(probability);
-  const fill = document.createElement('span');
-  fill.className = 'score-fill';
-  fill.style.inlineSize = `${Math.min(Math.max(probability, 0), 1) * 100}%`;
-  fill.setAttribute('aria-hidden', 'true');
-  const value = document.createElement('span');
-  value.className = 'score-value';
-  value.textContent = `${(probability * 100).toFixed(1)}%`;
-  bar.append(fill, value);
   return bar;
 }
