@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{backends, fixtures, hub_model_dir, matrix, max_abs_diff};
@@ -71,6 +71,27 @@ struct Encoded {
     text_embeds: Vec<Vec<f32>>,
     image_embeds: Vec<Vec<f32>>,
     logits_per_text: Vec<Vec<f32>>,
+}
+
+/// A command that must succeed, and the JSON it prints.
+fn cli_json(args: &[&str]) -> serde_json::Value {
+    let (ok, stdout, stderr) = cli(args);
+    assert!(ok, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// `eval` of `adapter` on `model` over the test split of the bundled pairs.
+fn eval_test_split(model: &str, adapter: &Path) -> serde_json::Value {
+    cli_json(&[
+        "eval",
+        "--model",
+        model,
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--pairs",
+        PAIRS,
+        "--test-split",
+    ])
 }
 
 fn cli(args: &[&str]) -> (bool, String, String) {
@@ -243,7 +264,7 @@ fn train_merge_and_eval_from_the_command_line() {
     let model = dir.to_str().unwrap();
     let out = dir.join("run");
     let out_arg = out.to_str().unwrap();
-    let (ok, stdout, stderr) = cli(&[
+    let report = cli_json(&[
         "train",
         "--model",
         model,
@@ -261,8 +282,6 @@ fn train_merge_and_eval_from_the_command_line() {
         "2",
         "--json",
     ]);
-    assert!(ok, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["steps"].as_array().unwrap().len(), 4);
     assert_eq!(report["config"]["method"], "safer");
     let pairs = safer_clip::data::parse_pairs(
@@ -315,18 +334,7 @@ fn train_merge_and_eval_from_the_command_line() {
     );
     assert!(diff < 1e-5, "merged folder vs adapter on the base: {diff}");
 
-    let (ok, stdout, stderr) = cli(&[
-        "eval",
-        "--model",
-        model,
-        "--adapter",
-        adapter.to_str().unwrap(),
-        "--pairs",
-        PAIRS,
-        "--test-split",
-    ]);
-    assert!(ok, "{stderr}");
-    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let eval = eval_test_split(model, &adapter);
     assert_eq!(
         eval["original"]["pairs"]["pairs"].as_u64(),
         Some(test_pairs)
@@ -409,7 +417,7 @@ fn training_errors_are_readable_and_keep_the_adapter() {
 fn zero_shot_eval_reads_openai_prompts_and_class_folders() {
     let dir = hub_model_dir("cli-zero-shot");
     let shared = common::shared("zero-shot");
-    let (ok, stdout, stderr) = cli(&[
+    let report = cli_json(&[
         "eval",
         "--model",
         dir.to_str().unwrap(),
@@ -420,8 +428,6 @@ fn zero_shot_eval_reads_openai_prompts_and_class_folders() {
         "--per-class",
         "3",
     ]);
-    assert!(ok, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let zero_shot = &report["original"]["zero_shot"];
     assert_eq!(zero_shot["images"].as_u64(), Some(30));
     assert_eq!(zero_shot["per_class"].as_array().unwrap().len(), 10);
@@ -452,7 +458,7 @@ fn hysac_train_eval_and_merge_from_the_command_line() {
     let dir = hub_model_dir("cli-hysac");
     let model = dir.to_str().unwrap();
     let out = dir.join("run");
-    let (ok, stdout, stderr) = cli(&[
+    let report = cli_json(&[
         "train",
         "--model",
         model,
@@ -470,8 +476,6 @@ fn hysac_train_eval_and_merge_from_the_command_line() {
         "1e-2",
         "--json",
     ]);
-    assert!(ok, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["config"]["method"], "hysac");
     assert_eq!(report["config"]["optimizer"]["weight_decay"], 0.2);
     let head = &report["steps"][2]["head"];
@@ -484,18 +488,7 @@ fn hysac_train_eval_and_merge_from_the_command_line() {
     }
 
     let adapter = out.join("adapter.safetensors");
-    let (ok, stdout, stderr) = cli(&[
-        "eval",
-        "--model",
-        model,
-        "--adapter",
-        adapter.to_str().unwrap(),
-        "--pairs",
-        PAIRS,
-        "--test-split",
-    ]);
-    assert!(ok, "{stderr}");
-    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let eval = eval_test_split(model, &adapter);
     assert_eq!(
         eval["hysac"], report["hysac"]["tuned"],
         "eval of the saved adapter = the training report"
