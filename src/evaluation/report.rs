@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::pipeline::Clip;
 use crate::preprocess::Pixels;
 
-const BATCH: usize = 64;
+pub(super) const BATCH: usize = 64;
 
 /// Retrieval on evaluation pairs, every embedding from one model.
 #[derive(Debug, Clone, Serialize)]

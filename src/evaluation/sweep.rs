@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use super::report::{drift, pair_metrics};
-use super::retrieval::Recall;
+use super::drift::embedding_drift;
+use super::report::BATCH;
+use super::retrieval::{Recall, text_redirection};
 use super::zero_shot::{PromptSet, zero_shot_accuracy};
 use crate::data::Pair;
 use crate::error::Result;
@@ -40,10 +41,19 @@ pub async fn sweep(
     zero_shot: Option<ZeroShotSet<'_>>,
 ) -> Result<Vec<SweepPoint>> {
     let safe: Vec<&str> = pairs.iter().map(|p| p.safe.as_str()).collect();
+    let unsafe_captions: Vec<&str> = pairs.iter().map(|p| p.unsafe_caption.as_str()).collect();
+    let categories: Vec<&str> = pairs
+        .iter()
+        .map(|p| p.category.as_deref().unwrap_or(""))
+        .collect();
+    // The original's safe captions do not change with the strength: embedded once.
+    let original_safe = original.embed_texts_in_batches(&safe, BATCH)?;
     let mut points = Vec::with_capacity(strengths.len());
     for &strength in strengths {
         let tuned = original.with_model(adapted.clone().with_strength(strength)?);
-        let redirection = pair_metrics(&tuned, pairs, None).await?.text;
+        let tuned_safe = tuned.embed_texts_in_batches(&safe, BATCH)?;
+        let tuned_unsafe = tuned.embed_texts_in_batches(&unsafe_captions, BATCH)?;
+        let redirection = text_redirection(tuned_safe.clone(), tuned_unsafe, &categories).await?;
         let accuracy = match zero_shot {
             Some((prompts, examples)) => Some(
                 zero_shot_accuracy(&tuned, prompts, examples, 64)
@@ -57,9 +67,8 @@ pub async fn sweep(
             safe_top1: redirection.safe_top1,
             paired_safe: redirection.paired_safe,
             zero_shot_accuracy: accuracy,
-            safe_caption_cosine: drift(original, &tuned, &safe)
+            safe_caption_cosine: embedding_drift(original_safe.clone(), tuned_safe)
                 .await?
-                .safe_captions
                 .mean_cosine,
         });
     }
