@@ -22,23 +22,42 @@ pub struct Attention {
 
 impl Attention {
     pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
-        let [batch, seq, hidden] = x.dims();
-        let head_dim = hidden / self.num_heads;
-        let split_heads = |t: Tensor<3>| {
-            t.reshape([batch, seq, self.num_heads, head_dim])
+        self.attend(x.clone(), x, None, causal)
+    }
+
+    /// Attention of `queries` (`[batch, q, hidden]`) over every row of `x`; `hidden`
+    /// (`[batch, q, seq]`, true where a query may not look) stands in for `causal` when the
+    /// queries are not the rows of `x` themselves.
+    fn attend(
+        &self,
+        queries: Tensor<3>,
+        x: Tensor<3>,
+        hidden: Option<Tensor<3, Bool>>,
+        causal: bool,
+    ) -> Tensor<3> {
+        let [batch, seq, width] = x.dims();
+        let queries_len = queries.dims()[1];
+        let head_dim = width / self.num_heads;
+        let split_heads = |t: Tensor<3>, len: usize| {
+            t.reshape([batch, len, self.num_heads, head_dim])
                 .swap_dims(1, 2)
         };
-        let q = split_heads(self.q_proj.forward(x.clone()));
-        let k = split_heads(self.k_proj.forward(x.clone()));
-        let v = split_heads(self.v_proj.forward(x));
+        let q = split_heads(self.q_proj.forward(queries), queries_len);
+        let k = split_heads(self.k_proj.forward(x.clone()), seq);
+        let v = split_heads(self.v_proj.forward(x), seq);
+        let mask = hidden.map(|hidden| {
+            hidden
+                .unsqueeze_dim::<4>(1)
+                .expand([batch, self.num_heads, queries_len, seq])
+        });
         let options = AttentionModuleOptions {
             scale: Some((head_dim as f64).powf(-0.5)),
             softcap: None,
             is_causal: causal,
         };
-        let context = attention(q, k, v, None, None, options)
+        let context = attention(q, k, v, mask, None, options)
             .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+            .reshape([batch, queries_len, width]);
         self.out_proj.forward(context)
     }
 }
@@ -76,6 +95,42 @@ impl EncoderLayer {
         let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x), causal);
         x.clone() + self.mlp.forward(self.layer_norm2.forward(x))
     }
+
+    /// [`Self::forward`] at one row per sequence, `rows[b]` of sequence `b`: `[batch, hidden]`.
+    /// Only that row's query, output projection and MLP are computed; keys and values still
+    /// come from every row (with `causal`, from the rows up to it).
+    pub fn forward_rows(&self, x: Tensor<3>, rows: &[usize], causal: bool) -> Tensor<2> {
+        let [batch, seq, width] = x.dims();
+        let device = x.device();
+        let normed = self.layer_norm1.forward(x.clone());
+        let hidden = causal.then(|| {
+            let hidden: Vec<bool> = rows
+                .iter()
+                .flat_map(|&row| (0..seq).map(move |key| key > row))
+                .collect();
+            Tensor::<3, Bool>::from_data(TensorData::new(hidden, [batch, 1, seq]), &device)
+        });
+        let attended =
+            self.self_attn
+                .attend(pick_rows(normed.clone(), rows), normed, hidden, false);
+        let x = pick_rows(x, rows) + attended;
+        let x = x.clone() + self.mlp.forward(self.layer_norm2.forward(x));
+        x.reshape([batch, width])
+    }
+}
+
+/// Row `rows[b]` of each sequence `b` of `x`: `[batch, 1, hidden]`.
+fn pick_rows(x: Tensor<3>, rows: &[usize]) -> Tensor<3> {
+    let [batch, seq, width] = x.dims();
+    let flat: Vec<i64> = rows
+        .iter()
+        .enumerate()
+        .map(|(b, &row)| (b * seq + row) as i64)
+        .collect();
+    let flat = Tensor::<1, Int>::from_data(TensorData::new(flat, [batch]), &x.device());
+    x.reshape([batch * seq, width])
+        .select(0, flat)
+        .reshape([batch, 1, width])
 }
 
 #[derive(Module, Debug)]
@@ -88,6 +143,17 @@ impl Encoder {
         self.layers
             .iter()
             .fold(x, |x, layer| layer.forward(x, causal))
+    }
+
+    /// The output at one row per sequence (`rows[b]` of sequence `b`), `[batch, hidden]`: what
+    /// CLIP pools. The last layer runs for those rows alone, which saves most of its work.
+    pub fn forward_rows(&self, x: Tensor<3>, rows: &[usize], causal: bool) -> Tensor<2> {
+        let Some((last, layers)) = self.layers.split_last() else {
+            let [batch, _, width] = x.dims();
+            return pick_rows(x, rows).reshape([batch, width]);
+        };
+        let x = layers.iter().fold(x, |x, layer| layer.forward(x, causal));
+        last.forward_rows(x, rows, causal)
     }
 }
 

@@ -25,7 +25,7 @@ pub struct TextTransformer {
 impl TextTransformer {
     /// Pooled output, `[batch, hidden_size]`, before the text projection.
     pub fn forward(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
-        let [vocab_size, hidden] = self.token_embedding.weight.dims();
+        let [vocab_size, _] = self.token_embedding.weight.dims();
         let [max_positions, _] = self.position_embedding.dims();
         let (batch, seq) = (tokens.batch_size(), tokens.seq_len());
         if batch == 0 || seq == 0 {
@@ -47,13 +47,11 @@ impl TextTransformer {
 
         let positions = self.position_embedding.val().slice(0..seq).unsqueeze::<3>();
         let x = self.token_embedding.forward(ids) + positions;
-        let x = self.final_layer_norm.forward(self.encoder.forward(x, true));
-
-        let rows: Vec<i64> = (0..batch)
-            .map(|b| (b * seq + self.pooling_position(tokens.row(b))) as i64)
+        let rows: Vec<usize> = (0..batch)
+            .map(|b| self.pooling_position(tokens.row(b)))
             .collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch]), &device);
-        Ok(x.reshape([batch * seq, hidden]).select(0, rows))
+        let pooled = self.encoder.forward_rows(x, &rows, true);
+        Ok(self.final_layer_norm.forward(pooled))
     }
 
     /// Where `transformers` reads the sentence embedding: the first end-of-text token, or with

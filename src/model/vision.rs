@@ -47,8 +47,9 @@ impl VisionTransformer {
         let x =
             Tensor::cat(vec![class, patches], 1) + self.position_embedding.val().unsqueeze::<3>();
 
-        let x = self.encoder.forward(self.pre_layernorm.forward(x), false);
-        let class_token = x.slice([0..batch, 0..1]).reshape([batch, hidden]);
+        let class_token =
+            self.encoder
+                .forward_rows(self.pre_layernorm.forward(x), &vec![0; batch], false);
         Ok(self.post_layernorm.forward(class_token))
     }
 }
