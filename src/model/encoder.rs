@@ -139,12 +139,6 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
-        self.layers
-            .iter()
-            .fold(x, |x, layer| layer.forward(x, causal))
-    }
-
     /// The output at one row per sequence (`rows[b]` of sequence `b`), `[batch, hidden]`: what
     /// CLIP pools. The last layer runs for those rows alone, which saves most of its work.
     pub fn forward_rows(&self, x: Tensor<3>, rows: &[usize], causal: bool) -> Tensor<2> {

@@ -3,6 +3,7 @@
 
 use crate::common::{backends, fixtures, load_fixture_model, matrix, max_abs_diff};
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use safer_clip::tokenizer::TokenBatch;
 use serde::Deserialize;
 
@@ -81,4 +82,43 @@ fn padding_length_does_not_change_text_embeddings() {
     );
     let err = max_abs_diff(&single, &reference.text_embeds[..1]);
     assert!(err <= TOLERANCE, "padding changed the embedding by {err}");
+}
+
+/// The last layer run for the pooled rows alone gives those rows of the full last layer, with the
+/// text tower's causal attention and the vision tower's full attention.
+#[test]
+fn the_last_layer_for_pooled_rows_equals_the_full_layer_at_those_rows() {
+    for (backend, device) in backends() {
+        let model = load_fixture_model("tiny-quickgelu", &device);
+        for (encoder, causal) in [
+            (&model.text_model.encoder, true),
+            (&model.vision_model.encoder, false),
+        ] {
+            let width = encoder.layers[0].layer_norm1.gamma.dims()[0];
+            let x = Tensor::<3>::random([3, 7, width], Distribution::Normal(0.0, 1.0), &device);
+            let rows = [6, 0, 3];
+            let full = encoder
+                .layers
+                .iter()
+                .fold(x.clone(), |x, layer| layer.forward(x, causal));
+            let expected: Vec<Vec<f32>> = rows
+                .iter()
+                .enumerate()
+                .map(|(b, &row)| {
+                    let picked = full.clone().slice([b..b + 1, row..row + 1]);
+                    picked
+                        .reshape([width])
+                        .into_data()
+                        .try_to_vec::<f32>()
+                        .unwrap()
+                })
+                .collect();
+            let ours = matrix(encoder.forward_rows(x, &rows, causal));
+            let err = max_abs_diff(&ours, &expected);
+            assert!(
+                err <= 1e-5,
+                "{backend}, causal {causal}: pooled rows differ from the full layer by {err}"
+            );
+        }
+    }
 }
