@@ -130,10 +130,38 @@ fn parent(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Whether process `pid` is running, where the system can tell (Linux's `/proc`).
+fn process_runs(pid: u32) -> Option<bool> {
+    let proc = Path::new("/proc");
+    proc.join("self")
+        .exists()
+        .then(|| proc.join(pid.to_string()).exists())
+}
+
+/// Removes the scratch files that writers of `path` killed mid-write left beside it, so that
+/// killed runs do not pile them up. A writer that may still be running keeps its file.
+fn remove_abandoned_scratch(path: &Path) {
+    let (Some(name), Ok(entries)) = (path.file_name(), fs::read_dir(parent(path))) else {
+        return;
+    };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let pid = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| process_runs(pid) == Some(false)) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder that is flushed, synced
 /// and renamed over the old one: a reader, or a process killed at any moment, sees the old file
 /// whole or the new one whole.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    remove_abandoned_scratch(path);
     let scratch = scratch_path(path, "partial");
     let written = (|| {
         let mut file = File::create(&scratch)?;
@@ -234,6 +262,30 @@ mod tests {
         write_atomic(&path, b"new").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_atomic_write_removes_what_a_killed_writer_left_but_not_a_running_one() {
+        let dir = scratch_dir("abandoned");
+        let path = dir.join("checkpoint.safetensors");
+        // No process has an id this large (Linux's pid_max is at most 2^22); process 1 runs.
+        let abandoned = dir.join(".checkpoint.safetensors.partial-999999999");
+        let running = dir.join(".checkpoint.safetensors.partial-1");
+        let other = dir.join(".adapter.safetensors.partial-999999999");
+        for scratch in [&abandoned, &running, &other] {
+            fs::write(scratch, b"half").unwrap();
+        }
+        write_atomic(&path, b"new").unwrap();
+        assert!(
+            !abandoned.exists(),
+            "a dead writer's scratch file is removed"
+        );
+        assert!(running.exists(), "a running writer's scratch file is kept");
+        assert!(
+            other.exists(),
+            "another file's scratch is not this write's business"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
