@@ -19,7 +19,9 @@ apt_install() {
 }
 
 missing=()
-ls /usr/share/vulkan/icd.d/*lvp* /usr/share/vulkan/icd.d/nvidia* >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
+# A Vulkan driver: Mesa's lavapipe, or a GPU's own (NVIDIA's, say).
+compgen -G '/usr/share/vulkan/icd.d/*lvp*' >/dev/null || compgen -G '/usr/share/vulkan/icd.d/nvidia*' >/dev/null ||
+  missing+=(mesa-vulkan-drivers)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 # Mesa's Vulkan driver complains without a runtime dir.
