@@ -69,6 +69,9 @@ pub fn nearest(
     }
     let device = queries.device();
     let block = block.max(k);
+    if device == Device::flex() {
+        return nearest_in_memory(queries, pool, k, exclude, block);
+    }
 
     let mut best: Option<TopK> = None;
     for start in (0..pool_size).step_by(block) {
@@ -99,6 +102,54 @@ pub fn nearest(
         });
     }
     Ok(best.expect("the pool is not empty"))
+}
+
+/// [`nearest`] on the CPU backend, whose scores are already in this process's memory: each
+/// query's best `k` are kept in Rust as the blocks go by, one pass over each row, where the
+/// backends sort. A NaN counts as the best score, so that reading the result reports it.
+fn nearest_in_memory(
+    queries: Tensor<2>,
+    pool: Tensor<2>,
+    k: usize,
+    exclude: Option<&[Option<usize>]>,
+    block: usize,
+) -> Result<TopK> {
+    let [n_queries, _] = queries.dims();
+    let [pool_size, _] = pool.dims();
+    let device = queries.device();
+    let better = |a: f32, b: f32| a > b || (a.is_nan() && !b.is_nan());
+    let mut best: Vec<Vec<(f32, usize)>> = vec![Vec::with_capacity(k + 1); n_queries];
+    for start in (0..pool_size).step_by(block) {
+        let end = (start + block).min(pool_size);
+        // `[block, queries]`: the tall pool block on the left is what CPU matrix
+        // multiplications do best.
+        let scores: Vec<f32> = pool
+            .clone()
+            .slice(start..end)
+            .matmul(queries.clone().transpose())
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Device(format!("cannot read similarity scores: {e:?}")))?;
+        for (offset, row) in scores.chunks(n_queries).enumerate() {
+            let index = start + offset;
+            for (q, (&score, top)) in row.iter().zip(&mut best).enumerate() {
+                let excluded = exclude.and_then(|e| e[q]);
+                if excluded == Some(index) || (top.len() == k && !better(score, top[k - 1].0)) {
+                    continue;
+                }
+                let at = top.partition_point(|&(kept, _)| !better(score, kept));
+                top.insert(at, (score, index));
+                top.truncate(k);
+            }
+        }
+    }
+    let scores: Vec<f32> = best.iter().flatten().map(|&(score, _)| score).collect();
+    let indices: Vec<i64> = best.iter().flatten().map(|&(_, i)| i as i64).collect();
+    Ok(TopK {
+        scores: Tensor::from_data(TensorData::new(scores, [n_queries, k]), &device),
+        indices: Tensor::from_data(TensorData::new(indices, [n_queries, k]), &device),
+    })
 }
 
 /// Rows scanned per group by [`block_top_k`].

@@ -143,3 +143,22 @@ fn bad_lookups_are_rejected() {
         assert!(msg.contains(expected), "{msg}");
     }
 }
+
+/// A NaN similarity (from a broken model) reaches the reader, which names it, on every backend.
+#[test]
+fn a_nan_score_is_reported_not_ranked_away() {
+    for (backend, device) in backends() {
+        let mut queries = unit_rows(2, 8, 6);
+        queries[1][0] = f32::NAN;
+        let top = nearest(
+            tensor(&queries, &device),
+            tensor(&unit_rows(300, 8, 7), &device),
+            3,
+            None,
+            64,
+        )
+        .unwrap();
+        let msg = block_on(read_neighbours(top)).unwrap_err().to_string();
+        assert!(msg.contains("NaN"), "{backend}: {msg}");
+    }
+}
