@@ -24,8 +24,8 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def cli(*args):
-    # The dev profile optimises every dependency, where the work is; the benches build it too.
-    binary = ROOT / "target" / "debug" / "safer-clip"
+    # The build a user runs (`cargo run --release`); `cargo bench` shares it.
+    binary = ROOT / "target" / "release" / "safer-clip"
     out = subprocess.run([str(binary), *args], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(out.stderr)
@@ -62,7 +62,7 @@ def main():
     parser.add_argument("--model")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--profile", "dev", "--bins", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--bins", "--quiet"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = Path(args.model) if args.model else tmp / "fp32"
@@ -80,7 +80,7 @@ def main():
             size = (folder / "model.safetensors").stat().st_size
             texts, imgs = embeddings(folder, captions, images)
             (t_abs, t_cos), (i_abs, i_cos) = drift(texts, reference[0]), drift(imgs, reference[1])
-            rates = run_lines(["cargo", "bench", "--profile", "dev", "--bench", "encode", "--", str(folder), "flex"],
+            rates = run_lines(["cargo", "bench", "--bench", "encode", "--", str(folder), "flex"],
                               ("impl",), env=env)
             rate = {r["batch"]: r for r in rates}
             row = {"dtype": name, "megabytes": round(size / 1e6, 1), "load_s": rate[1]["load_s"],

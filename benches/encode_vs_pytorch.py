@@ -63,7 +63,7 @@ def main():
         env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
         rows = run_lines([sys.executable, __file__, "--worker", str(model_dir), "--threads", str(args.threads)],
                          ("impl",))
-        rows += run_lines(["cargo", "bench", "--profile", "dev", "--bench", "encode", "--", str(model_dir),
+        rows += run_lines(["cargo", "bench", "--bench", "encode", "--", str(model_dir),
                            *args.backends], ("impl",), env=env)
 
     torch_rows = {r["batch"]: r for r in rows if r["impl"] == "pytorch-cpu"}

@@ -2,7 +2,7 @@
 //! unit rows of dimension 512, block by block on the device. `benches/nearest_vs_numpy.py` runs
 //! it beside numpy and PyTorch; alone:
 //!
-//!     cargo bench --profile dev --bench nearest -- [--backends flex wgpu]
+//!     cargo bench --bench nearest -- [--backends flex wgpu]
 //!
 //! Prints one JSON object per line.
 

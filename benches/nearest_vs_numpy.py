@@ -12,7 +12,7 @@ numpy and torch each run in their own process with the same thread count (--thre
 OMP/OPENBLAS/MKL_NUM_THREADS before numpy is imported, and torch.set_num_threads), so that
 neither's thread pool or peak memory leaks into the other. Then `benches/nearest.rs` runs:
 
-    cargo bench --profile dev --bench nearest -- --backends flex
+    cargo bench --bench nearest -- --backends flex
 
 with RAYON_NUM_THREADS set to the same count. It prints one JSON line per measurement on stdout,
 e.g. {"side": "burn", "backend": "flex", "pool": 10000, "queries": 64, "k": 10,
@@ -116,7 +116,7 @@ def main():
             rows += run_lines([sys.executable, __file__, "--worker", side, "--threads", str(args.threads),
                                "--min-time", str(args.min_time)], KEYS, env=env)
     if not args.python_only:
-        rows += run_lines(["cargo", "bench", "--profile", "dev", "--bench", "nearest", "--",
+        rows += run_lines(["cargo", "bench", "--bench", "nearest", "--",
                            "--backends", *args.backends], KEYS, env=env)
 
     columns = list(dict.fromkeys(column(r) for r in rows))

@@ -3,7 +3,7 @@
 //! r = 16 on `k_proj, v_proj, out_proj, fc1, fc2` of both towers, text-only and with images,
 //! batch 8 and 32. Each configuration runs in a child process so that its peak memory is its own.
 //!
-//!     cargo bench --profile dev --bench train -- MODEL_DIR [--backends flex] [--modes text images] [--batches 8 32]
+//!     cargo bench --bench train -- MODEL_DIR [--backends flex] [--modes text images] [--batches 8 32]
 //!
 //! Prints one JSON object per line.
 

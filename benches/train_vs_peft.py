@@ -21,7 +21,7 @@ then at least --min-time seconds and 3 steps). Every (mode, batch) runs in a fre
 the same thread count, so its peak RSS (ru_maxrss) is its own. Then `benches/train.rs` runs on
 the same weights:
 
-    cargo bench --profile dev --bench train -- MODEL_DIR --backends flex
+    cargo bench --bench train -- MODEL_DIR --backends flex
 
 (plus `--modes ...` / `--batches ...` when those differ from the defaults), with
 RAYON_NUM_THREADS set to the thread count. It prints one JSON line per measurement on stdout,
@@ -163,7 +163,7 @@ def main():
                 extra += ["--modes", *args.modes]
             if list(args.batches) != list(BATCHES):
                 extra += ["--batches", *map(str, args.batches)]
-            rows += run_lines(["cargo", "bench", "--profile", "dev", "--bench", "train", "--", str(model_dir),
+            rows += run_lines(["cargo", "bench", "--bench", "train", "--", str(model_dir),
                                "--backends", *args.backends, *extra], KEYS, env=env)
 
     def impl(r):

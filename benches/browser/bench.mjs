@@ -16,6 +16,8 @@
 //   --steps N        measured LoRA steps after the first (default 3; --steps=-1 skips training)
 //   (--b1/--b32/--b32img 0 skip that figure)
 //   --pool N         safe captions embedded as the training pool (default 64)
+//   --pairs N        the first N of the bundled pairs train (default all 346; a run embeds them
+//                    with the frozen model when it is created, minutes on a software adapter)
 //   --timeout S      per-backend limit in seconds (default 420)
 //   --chromium PATH  (default /usr/bin/chromium)
 //
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     b32img: { type: 'string', default: '2' },
     steps: { type: 'string', default: '3' },
     pool: { type: 'string', default: '64' },
+    pairs: { type: 'string', default: '0' },
     timeout: { type: 'string', default: '420' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
   },
@@ -54,7 +57,7 @@ const { values: args } = parseArgs({
 const counts = {
   warmup: +args.warmup, b1: +args.b1, b32: +args.b32, b32img: +args.b32img, steps: +args.steps,
 };
-const opts = { counts, images: 64, poolSize: +args.pool, trainBatch: 8 };
+const opts = { counts, images: 64, poolSize: +args.pool, pairs: +args.pairs, trainBatch: 8 };
 
 const MODEL = resolve(args.model);
 for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'onnx/text_model.onnx', 'onnx/vision_model.onnx']) {

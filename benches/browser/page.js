@@ -136,7 +136,8 @@ export async function benchOurs(backend, opts) {
   // safe captions (the whole 2400-caption pool takes too long to embed on a software adapter).
   if (c.steps < 0) return report(B, 'train_step', { skipped: 'steps set to -1' });
   try {
-    const pairs = await fetchText('/data/pairs.jsonl');
+    const lines = (await fetchText('/data/pairs.jsonl')).split('\n').filter((l) => l.trim());
+    const pairs = (opts.pairs > 0 ? lines.slice(0, opts.pairs) : lines).join('\n');
     let t1 = now();
     const pool = clip.createPool(captions.slice(0, opts.poolSize));
     await clip.extendPool(pool, opts.poolSize);
@@ -154,7 +155,8 @@ export async function benchOurs(backend, opts) {
     }
     const med = median(ms.slice(1));
     report(B, 'train_step', {
-      method: 'safer', batch: opts.trainBatch, pool: opts.poolSize, create_ms: +create.toFixed(0),
+      method: 'safer', batch: opts.trainBatch, pool: opts.poolSize, pairs: pairs.split('\n').length,
+      create_ms: +create.toFixed(0),
       first_step_ms: +ms[0].toFixed(0), runs: c.steps, median_ms: +med.toFixed(0),
       all_ms: ms.slice(1).map((x) => +x.toFixed(0)), loss: last?.loss,
     });
