@@ -1,6 +1,7 @@
 //! safer-clip: CLIP in Burn, and the safety fine-tuning methods built on it (Safe-CLIP,
 //! SafeR-CLIP, HySAC), natively and in the browser through WebGPU.
 //!
+//! - [`kernels`]: fused GPU kernels the model calls on wgpu.
 //! - [`model`]: the CLIP towers as Burn modules.
 //! - [`weights`]: Hugging Face `model.safetensors` loading.
 //! - [`tokenizer`], [`preprocess`]: text and image inputs exactly as CLIP prepares them.
@@ -17,6 +18,7 @@ pub mod evaluation;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod files;
 pub mod hyperbolic;
+pub mod kernels;
 pub mod lora;
 pub mod model;
 pub mod pipeline;

@@ -1,12 +1,12 @@
 //! The pre-LayerNorm transformer shared by both CLIP towers (`CLIPEncoder` in `transformers`).
 
-use burn::nn::LayerNorm;
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::Activation;
+use super::layer_norm::LayerNorm;
 use crate::lora::LoraLinear;
 
 /// Multi-head self-attention; `causal` is set for the text tower.

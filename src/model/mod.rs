@@ -5,6 +5,7 @@ mod adapters;
 mod clip;
 mod config;
 mod encoder;
+mod layer_norm;
 mod text;
 mod vision;
 
@@ -12,5 +13,6 @@ pub use adapters::{MAX_STRENGTH, Projection, check_strength};
 pub use clip::{ClipModel, ClipOutput, l2_normalize};
 pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
 pub use encoder::{Attention, Encoder, EncoderLayer, Mlp};
+pub use layer_norm::LayerNorm;
 pub use text::TextTransformer;
 pub use vision::VisionTransformer;

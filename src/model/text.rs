@@ -2,10 +2,11 @@
 //! read out at the end-of-text token (`CLIPTextTransformer`).
 
 use burn::module::Param;
-use burn::nn::{Embedding, LayerNorm};
+use burn::nn::Embedding;
 use burn::prelude::*;
 
 use super::encoder::Encoder;
+use super::layer_norm::LayerNorm;
 use crate::error::{Error, Result};
 use crate::tokenizer::TokenBatch;
 

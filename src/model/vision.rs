@@ -2,10 +2,10 @@
 //! LayerNorm of the class token (`CLIPVisionTransformer`).
 
 use burn::module::Param;
-use burn::nn::LayerNorm;
 use burn::prelude::*;
 
 use super::encoder::Encoder;
+use super::layer_norm::LayerNorm;
 use crate::error::{Error, Result};
 use crate::lora::LoraPatchEmbedding;
 

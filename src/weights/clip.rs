@@ -2,15 +2,15 @@
 //! [`ClipModel`] from a checkpoint, checking each tensor's shape against the config, and writes
 //! a model back under the same names.
 
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Embedding, Linear};
 
 use super::checkpoint::Checkpoint;
 use super::writer::SafetensorsWriter;
 use crate::error::{Error, Result};
 use crate::lora::{LoraLinear, LoraPatchEmbedding};
 use crate::model::{
-    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, Mlp, TextConfig,
-    TextTransformer, VisionConfig, VisionTransformer,
+    Activation, Attention, ClipConfig, ClipModel, Encoder, EncoderLayer, LayerNorm, Mlp,
+    TextConfig, TextTransformer, VisionConfig, VisionTransformer,
 };
 
 /// Buffers some `transformers` versions save beside the weights; they are recomputed here.
@@ -220,12 +220,11 @@ fn linear(
 }
 
 fn layer_norm(checkpoint: &Checkpoint, prefix: &str, d: usize, eps: f64) -> Result<LayerNorm> {
-    let mut norm = LayerNormConfig::new(d)
-        .with_epsilon(eps)
-        .init(checkpoint.device());
-    norm.gamma = checkpoint.param(&format!("{prefix}.weight"), [d])?;
-    norm.beta = Some(checkpoint.param(&format!("{prefix}.bias"), [d])?);
-    Ok(norm)
+    Ok(LayerNorm {
+        gamma: checkpoint.param(&format!("{prefix}.weight"), [d])?,
+        beta: checkpoint.param(&format!("{prefix}.bias"), [d])?,
+        epsilon: eps,
+    })
 }
 
 /// The inverse of [`load_clip`]: a `model.safetensors` that `transformers` loads as this model,
@@ -320,8 +319,5 @@ async fn write_encoder(w: &mut SafetensorsWriter, prefix: &str, encoder: &Encode
 
 async fn write_layer_norm(w: &mut SafetensorsWriter, prefix: &str, norm: &LayerNorm) -> Result<()> {
     w.add(&format!("{prefix}.weight"), norm.gamma.val()).await?;
-    if let Some(beta) = &norm.beta {
-        w.add(&format!("{prefix}.bias"), beta.val()).await?;
-    }
-    Ok(())
+    w.add(&format!("{prefix}.bias"), norm.beta.val()).await
 }

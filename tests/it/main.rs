@@ -10,6 +10,7 @@ mod end_to_end;
 mod fuzz;
 mod hub;
 mod hysac;
+mod kernels;
 mod lora;
 mod losses;
 mod nearest;

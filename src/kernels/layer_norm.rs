@@ -1,0 +1,134 @@
+//! LayerNorm in one dispatch on wgpu. Burn composes it from nine (two means, a subtraction, a
+//! square, a square root, a division, the scale and the shift), each a pass over the activations;
+//! here one workgroup per row computes the mean and the variance in shared memory, two-pass like
+//! PyTorch, and writes the normalised row. Tensors on other backends, or recorded for autodiff
+//! (training), are left to Burn's.
+
+use burn::backend::TensorMetadata;
+use burn::backend::Wgpu;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::tensor::Tensor;
+use burn_cubecl::cubecl::{CubeCount, CubeDim};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
+
+use kernel::layer_norm_kernel;
+
+/// Threads per row: enough to cover CLIP's widths (512–1024) in a few strides each.
+const UNITS: u32 = 128;
+
+/// A LayerNorm over the last dimension of `x` in one dispatch, when every operand lives on wgpu
+/// outside an autodiff graph; `None` otherwise.
+pub fn fused_layer_norm<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> Option<Tensor<D>> {
+    let gamma = gamma.try_into_primitive::<Wgpu>().ok()?;
+    let beta = beta.try_into_primitive::<Wgpu>().ok()?;
+    let input = x.try_into_primitive::<Wgpu>().ok()?;
+    Some(Tensor::from_primitive::<Wgpu>(launch(
+        input, gamma, beta, epsilon,
+    )))
+}
+
+fn launch(input: CubeTensor, gamma: CubeTensor, beta: CubeTensor, epsilon: f64) -> CubeTensor {
+    let input = into_contiguous(input);
+    let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
+    let shape = input.shape();
+    let width = shape[shape.num_dims() - 1];
+    let rows = shape.num_elements() / width.max(1);
+    let client = input.client.clone();
+    let dtype = input.dtype;
+    let output = empty_device_dtype(client.clone(), input.device.clone(), shape, dtype);
+    if rows == 0 {
+        return output;
+    }
+    layer_norm_kernel::launch(
+        &client,
+        CubeCount::Static(rows as u32, 1, 1),
+        CubeDim::new_1d(UNITS),
+        input.into_tensor_arg(),
+        gamma.into_tensor_arg(),
+        beta.into_tensor_arg(),
+        output.clone().into_tensor_arg(),
+        width as u32,
+        epsilon as f32,
+        UNITS as usize,
+        dtype_to_storage_type(dtype),
+    );
+    output
+}
+
+mod kernel {
+    use burn_cubecl::cubecl;
+    use cubecl::prelude::*;
+
+    /// Row `CUBE_POS_X` of the contiguous `input` (`width` wide), normalised into `output`.
+    #[cube(launch)]
+    pub fn layer_norm_kernel<F: Float>(
+        input: &Tensor<F>,
+        gamma: &Tensor<F>,
+        beta: &Tensor<F>,
+        output: &mut Tensor<F>,
+        width: u32,
+        epsilon: f32,
+        #[comptime] units: usize,
+        #[define(F)] _dtype: ElemType,
+    ) {
+        let unit = UNIT_POS_X as usize;
+        let width = width as usize;
+        let start = CUBE_POS_X as usize * width;
+        let mut partial = Shared::new_slice(units);
+        let count = F::cast_from(width as u32);
+
+        let mut sum = F::new(0.0);
+        let mut i = unit;
+        while i < width {
+            sum += input[start + i];
+            i += units;
+        }
+        let mean = sum_over_cube::<F>(&mut partial, sum, units) / count;
+
+        let mut squares = F::new(0.0);
+        let mut i = unit;
+        while i < width {
+            let centered = input[start + i] - mean;
+            squares += centered * centered;
+            i += units;
+        }
+        let variance = sum_over_cube::<F>(&mut partial, squares, units) / count;
+        let scale = F::new(1.0) / F::sqrt(variance + F::cast_from(epsilon));
+
+        let mut i = unit;
+        while i < width {
+            output[start + i] = (input[start + i] - mean) * scale * gamma[i] + beta[i];
+            i += units;
+        }
+    }
+
+    /// The sum of every thread's `value`, pairwise (a tree, as accurate as the reductions Burn
+    /// composes LayerNorm from); `units` is a power of two. Every barrier is reached by the whole
+    /// workgroup, as WGSL requires.
+    #[cube]
+    fn sum_over_cube<F: Float>(partial: &mut Shared<[F]>, value: F, #[comptime] units: usize) -> F {
+        let unit = UNIT_POS_X as usize;
+        partial[unit] = value;
+        sync_cube();
+        #[unroll]
+        for level in 0..units.trailing_zeros() {
+            let stride = units >> (level + 1);
+            if unit < stride {
+                let other = partial[unit + stride];
+                partial[unit] += other;
+            }
+            sync_cube();
+        }
+        let total = partial[0];
+        // The slots are written again by the next sum: everyone reads the total first.
+        sync_cube();
+        total
+    }
+}
