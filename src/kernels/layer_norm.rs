@@ -18,14 +18,23 @@ use kernel::layer_norm_kernel;
 /// Threads per row: enough to cover CLIP's widths (512–1024) in a few strides each.
 const UNITS: u32 = 128;
 
+/// Workgroups a dispatch may count along one dimension on every WebGPU adapter
+/// (`maxComputeWorkgroupsPerDimension`); one workgroup normalises one row.
+const MAX_ROWS: usize = 65_535;
+
 /// A LayerNorm over the last dimension of `x` in one dispatch, when every operand lives on wgpu
-/// outside an autodiff graph; `None` otherwise.
+/// outside an autodiff graph, in one dtype, with at most [`MAX_ROWS`] rows; `None` otherwise.
 pub fn fused_layer_norm<const D: usize>(
     x: Tensor<D>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
     epsilon: f64,
 ) -> Option<Tensor<D>> {
+    let rows = x.shape().num_elements() / x.dims()[D - 1].max(1);
+    let one_dtype = x.dtype() == gamma.dtype() && x.dtype() == beta.dtype();
+    if rows == 0 || rows > MAX_ROWS || !one_dtype {
+        return None;
+    }
     let gamma = gamma.try_into_primitive::<Wgpu>().ok()?;
     let beta = beta.try_into_primitive::<Wgpu>().ok()?;
     let input = x.try_into_primitive::<Wgpu>().ok()?;
@@ -39,13 +48,10 @@ fn launch(input: CubeTensor, gamma: CubeTensor, beta: CubeTensor, epsilon: f64) 
     let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
     let shape = input.shape();
     let width = shape[shape.num_dims() - 1];
-    let rows = shape.num_elements() / width.max(1);
+    let rows = shape.num_elements() / width;
     let client = input.client.clone();
     let dtype = input.dtype;
     let output = empty_device_dtype(client.clone(), input.device.clone(), shape, dtype);
-    if rows == 0 {
-        return output;
-    }
     layer_norm_kernel::launch(
         &client,
         CubeCount::Static(rows as u32, 1, 1),

@@ -10,7 +10,7 @@ use crate::common::backends;
 
 /// One dispatch gives Burn's LayerNorm, on CLIP's widths and on rows whose mean dwarfs their
 /// spread (where a one-pass variance would cancel), and is not used where it cannot be: other
-/// backends, and tensors recorded for autodiff.
+/// backends, tensors recorded for autodiff, and more rows than one dispatch can count.
 #[test]
 fn fused_layer_norm_equals_burns() {
     let eps = 1e-5;
@@ -37,6 +37,13 @@ fn fused_layer_norm_equals_burns() {
             assert!(
                 ours <= 1e-5_f64.max(theirs),
                 "{shape:?}, mean {offset}: {ours} from the f64 LayerNorm, Burn's ops {theirs}"
+            );
+
+            let too_many_rows = Tensor::<2>::zeros([65_536, 4], &device);
+            let (gamma4, beta4) = (Tensor::ones([4], &device), Tensor::zeros([4], &device));
+            assert!(
+                fused_layer_norm(too_many_rows, gamma4, beta4, eps).is_none(),
+                "the fused kernel took more rows than a dispatch can count"
             );
 
             let tracked =
