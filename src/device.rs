@@ -44,10 +44,17 @@ impl fmt::Display for Backend {
 /// created on first use and shared afterwards.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn device(backend: Backend) -> Result<Device> {
+    #[cfg(feature = "wgpu")]
     use std::sync::OnceLock;
+    #[cfg(feature = "wgpu")]
     static WGPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
     match backend {
         Backend::Flex => Ok(Device::flex()),
+        #[cfg(not(feature = "wgpu"))]
+        Backend::Wgpu => Err(Error::Device(
+            "this build has no GPU backend (build it with the `wgpu` feature)".into(),
+        )),
+        #[cfg(feature = "wgpu")]
         Backend::Wgpu => WGPU
             .get_or_init(|| {
                 Device::wgpu_options().init().map_err(|e| {
@@ -67,10 +74,15 @@ pub fn device(backend: Backend) -> Result<Device> {
 pub async fn device(backend: Backend) -> Result<Device> {
     match backend {
         Backend::Flex => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
         Backend::Wgpu => Device::wgpu_options()
             .init_async()
             .await
             .map_err(|e| Error::Device(format!("WebGPU is not available: {e}"))),
+        #[cfg(not(feature = "wgpu"))]
+        Backend::Wgpu => Err(Error::Device(
+            "this build of the core has no GPU backend (it is the multithreaded CPU module)".into(),
+        )),
     }
 }
 

@@ -30,7 +30,11 @@ export { ClipError };
  */
 /** @typedef {import('./protocol.js').LoadTimings} LoadTimings */
 /** @typedef {import('./protocol.js').FirstTextTimings} FirstTextTimings */
-/** @typedef {{ config: Record<string, any>, backend: Backend, timings: LoadTimings }} LoadedModel */
+/**
+ * `threads`: how many threads the model computes on (the CPU path's multithreaded core: one per
+ * core; otherwise 1).
+ * @typedef {{ config: Record<string, any>, backend: Backend, threads: number, timings: LoadTimings }} LoadedModel
+ */
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
 /** @typedef {{ index: number, score: number }} Neighbour */

@@ -217,10 +217,11 @@ export function setupModelPanel(client, { onModel }) {
 }
 
 /** @param {Model} model */
-function describe({ name, config, backend, timings }) {
+function describe({ name, config, backend, threads, timings }) {
   const vision = config.vision_config;
+  const cpu = `CPU (WebAssembly, ${threads} ${threads === 1 ? 'thread' : 'threads'})`;
   return `${name}: ${config.projection_dim}-d embeddings, ${vision.image_size} px images `
-    + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? 'GPU (WebGPU)' : 'CPU (WebAssembly)'},`
+    + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? 'GPU (WebGPU)' : cpu},`
     + ` loaded in ${seconds(timings.loadMs)} (warm-up ${seconds(timings.warmUpMs)}).`;
 }
 

@@ -26,8 +26,12 @@ import { Training } from './training-run.js';
 /** @typedef {import('./protocol.js').Request} Request */
 /** @typedef {import('./protocol.js').LoadTimings} LoadTimings */
 
-/** @type {typeof import('../pkg/safer_clip.js') | null} */
+/** @typedef {typeof import('../pkg/safer_clip.js')} Core */
+/** A core and the threads it computes on. @typedef {{ core: Core, threads: number }} LoadedCore */
+/** The loaded model's core. @type {Core | null} */
 let wasm = null;
+/** Each core, initialised once: the one for every path, and the multithreaded CPU one. */
+const cores = /** @type {{ plain?: Promise<LoadedCore>, threaded?: Promise<LoadedCore | null> }} */ ({});
 /**
  * Set once the WebAssembly module has trapped or its GPU device failed: neither its memory nor
  * its device can be trusted any more.
@@ -73,9 +77,10 @@ const operations = {
    * without one) and the path 'auto' takes.
    */
   async start() {
-    await loadCore();
     const gpu = await gpuAdapter(navigator.gpu);
-    return { gpu, simd: true, backend: resolveBackend('auto', gpu) };
+    const backend = resolveBackend('auto', gpu);
+    await coreFor(backend);
+    return { gpu, simd: true, backend };
   },
 
   /**
@@ -87,10 +92,10 @@ const operations = {
    * @param {(progress: import('./clip-client.js').LoadProgress) => void} onProgress
    */
   async loadModel({ source, backend: choice = 'auto', again = false }, onProgress) {
-    const module = await loadCore();
     const gpu = await gpuAdapter(navigator.gpu);
     const backend = resolveBackend(choice, gpu);
     if (backend === 'gpu' && !gpu) throw noWebGpu();
+    const { core: module, threads } = await coreFor(backend);
     const fetchStarted = performance.now();
     const halve = (/** @type {Uint8Array} */ weights) => module.convertWeights(weights, 'f16');
     const files = await fetchModelFiles(source, onProgress, { again, halve });
@@ -106,6 +111,7 @@ const operations = {
     // The digest runs off this thread while the core reads the weights.
     const weights = sha256(files.weights);
     const clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend), { DeviceError: 'NoWebGPU' });
+    wasm = module;
     session.setModel(clip, await weights);
     const warmUpStarted = performance.now();
     await core(() => clip.warmUp());
@@ -115,7 +121,7 @@ const operations = {
       warmUpMs: performance.now() - warmUpStarted,
     };
     firstTextTimings = timings;
-    return { config: clip.config(), backend, timings };
+    return { config: clip.config(), backend, threads, timings };
   },
 
   /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */
@@ -266,7 +272,7 @@ const operations = {
    */
   async train({ pairs, options, checkpointEvery = 10, resume = false }) {
     const model = session.loadedModel();
-    const module = await loadCore();
+    const module = /** @type {Core} */ (wasm);
     training.stop('cancelled');
     const pool = await pools.complete();
     let trainer;
@@ -454,21 +460,51 @@ async function core(call, renames) {
 }
 
 /**
- * The core, initialised once; NoSimd where WebAssembly lacks SIMD, which the core is built with.
- * @returns {Promise<typeof import('../pkg/safer_clip.js')>}
+ * The core for a path, initialised once, and how many threads it computes on; NoSimd where
+ * WebAssembly lacks SIMD, which every core is built with. The CPU path runs the multithreaded
+ * core (pkg/threads/: a thread per core, Web Workers sharing its memory) where the page is
+ * cross-origin isolated, which shared memory needs, and that core was built; else the GPU
+ * path's core, on one thread. A visitor who stays on one path downloads one core.
+ * @param {import('./capabilities.js').Backend} backend
+ * @returns {Promise<LoadedCore>}
  */
-async function loadCore() {
-  if (wasm) return wasm;
+async function coreFor(backend) {
   if (!hasWasmSimd()) {
     throw new ClipError('NoSimd', 'This browser runs WebAssembly without SIMD, which the model needs. Use a browser from 2021 or later (Chrome or Edge 91, Firefox 89, Safari 16.4), and check that WebAssembly SIMD is not turned off.');
   }
+  if (backend === 'cpu' && self.crossOriginIsolated) {
+    cores.threaded ??= threadedCore();
+    const threaded = await cores.threaded;
+    if (threaded) return threaded;
+  }
+  cores.plain ??= import('../pkg/safer_clip.js').then(async (core) => {
+    await core.default();
+    return { core, threads: 1 };
+  });
   try {
-    const module = await import('../pkg/safer_clip.js');
-    await module.default();
-    wasm = module;
-    return module;
+    return await cores.plain;
   } catch (error) {
-    throw new ClipError('AppNotBuilt', `The WebAssembly core could not be loaded (${error.message}). Build it with ./build.sh, then reload.`);
+    delete cores.plain;
+    throw new ClipError('AppNotBuilt', `The WebAssembly core could not be loaded (${error instanceof Error ? error.message : error}). Build it with ./build.sh, then reload.`);
+  }
+}
+
+/**
+ * The multithreaded CPU core with its threads started, or null, saying why in the console.
+ * @returns {Promise<LoadedCore | null>}
+ */
+async function threadedCore() {
+  try {
+    // By address, not by name: build.sh may have skipped this core (no nightly toolchain).
+    const url = new URL('../pkg/threads/safer_clip.js', import.meta.url).href;
+    const core = /** @type {Core & { initThreadPool: (threads: number) => Promise<void> }} */ (await import(url));
+    await core.default();
+    const threads = Math.max(1, navigator.hardwareConcurrency || 1);
+    await core.initThreadPool(threads);
+    return { core, threads };
+  } catch (error) {
+    console.warn(`the multithreaded CPU core is not available (${error instanceof Error ? error.message : error}): the CPU path runs on one thread`);
+    return null;
   }
 }
 

@@ -26,3 +26,7 @@ use wasm_bindgen::prelude::*;
 pub fn start() {
     console_error_panic_hook::set_once();
 }
+
+/// `initThreadPool(n)`: starts the rayon pool of the multithreaded CPU module.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;

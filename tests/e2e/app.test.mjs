@@ -4,7 +4,7 @@
 // Run: node --test tests/e2e/   (after ./build.sh)
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -24,6 +24,8 @@ import {
 } from './harness.mjs';
 
 const skip = browserSkipReason() ?? false;
+/** Whether build.sh built the multithreaded CPU core (it needs a nightly toolchain). */
+const THREADED_CORE = existsSync(join(REPO, 'pkg/threads/safer_clip_bg.wasm'));
 
 const TIMEOUT = 120_000;
 const IMAGES = ['down-57x83.png', 'wide-200x31.png'].map((name) => join(REPO, 'tests/fixtures/images', name));
@@ -81,7 +83,10 @@ function referenceEmbeddings(page, backend, { model = 'full-vocab', texts = REFE
     const blobs = images.map((bytes) => new Blob([new Uint8Array(bytes)], { type: 'image/png' }));
     /** @param {{ rows: number, cols: number, data: Float32Array }} m */
     const rows = (m) => Array.from({ length: m.rows }, (_, i) => [...m.data.slice(i * m.cols, (i + 1) * m.cols)]);
-    const result = { backend: loaded.backend, texts: rows(await client.encodeText(texts)), images: rows(await client.encodeImage(blobs)) };
+    const result = {
+      backend: loaded.backend, threads: loaded.threads, cores: navigator.hardwareConcurrency,
+      texts: rows(await client.encodeText(texts)), images: rows(await client.encodeImage(blobs)),
+    };
     client.close();
     return result;
   }, { images: REFERENCE_INPUT.images, texts, backend, model, dtype });
@@ -184,7 +189,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 8 }, () => {
     session.browser.context.on('request', listen);
     try {
       await loadFromServer(page, 'tiny-words', { backend: 'cpu' });
-      await page.locator('#model-summary', { hasText: 'on the CPU (WebAssembly)' }).waitFor({ timeout: TIMEOUT });
+      await page.locator('#model-summary', { hasText: 'on the CPU (WebAssembly, ' }).waitFor({ timeout: TIMEOUT });
       assert.equal(fetched.length, 3, `the three files, once: ${fetched}`);
       const ranking = async () => {
         await page.fill('#prompt', '');
@@ -198,7 +203,7 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 8 }, () => {
       await page.locator('#model-summary', { hasText: 'on the GPU (WebGPU)' }).waitFor({ timeout: TIMEOUT });
       assert.deepEqual(await ranking(), onCpu, 'the same model, the same ranking');
       await page.selectOption('#backend', 'cpu');
-      await page.locator('#model-summary', { hasText: 'on the CPU (WebAssembly)' }).waitFor({ timeout: TIMEOUT });
+      await page.locator('#model-summary', { hasText: 'on the CPU (WebAssembly, ' }).waitFor({ timeout: TIMEOUT });
       assert.deepEqual(await ranking(), onCpu);
       assert.equal(fetched.length, 3, `switching reads the copy this browser kept: ${fetched}`);
       assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
@@ -375,7 +380,7 @@ describe('the app without WebGPU: the CPU path', { skip, timeout: TIMEOUT * 6 },
     await screenshot(page, 'no-webgpu');
 
     await loadFromServer(page, 'full-vocab');
-    await page.locator('#model-summary', { hasText: 'full-vocab: 8-d embeddings, 32 px images in 16 px patches; on the CPU (WebAssembly)' }).waitFor({ timeout: TIMEOUT });
+    await page.locator('#model-summary', { hasText: 'full-vocab: 8-d embeddings, 32 px images in 16 px patches; on the CPU (WebAssembly, ' }).waitFor({ timeout: TIMEOUT });
     await page.fill('#prompt', 'a photo of a dog');
     await page.locator('#caption-results .score').nth(10).waitFor({ timeout: TIMEOUT });
     await page.locator('#compare-prompt:enabled').waitFor({ timeout: TIMEOUT });
@@ -392,10 +397,12 @@ describe('the app without WebGPU: the CPU path', { skip, timeout: TIMEOUT * 6 },
     await page.close();
   });
 
-  it('embeds texts and images as transformers does on the CPU path', { timeout: TIMEOUT }, async () => {
+  it('embeds texts and images as transformers does on the CPU path, on a thread per core', { timeout: TIMEOUT }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     const result = await referenceEmbeddings(page, 'cpu');
     assert.equal(result.backend, 'cpu');
+    // serve.mjs isolates the page, so the multithreaded core runs where build.sh built it.
+    assert.equal(result.threads, THREADED_CORE ? result.cores : 1, `threads on ${result.cores} cores`);
     assertMatchesReference(result, 'CPU path');
     await page.close();
   });
