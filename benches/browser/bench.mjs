@@ -8,7 +8,9 @@
 // Options:
 //   --model DIR      the model folder (default /tmp/safer-clip-bench-model)
 //   --gpu            a machine with a real GPU: no software-adapter flags
-//   --only LIST      comma-separated backends: ours-gpu,ours-cpu,webgpu,wasm (default all four)
+//   --only LIST      comma-separated backends: ours-gpu,ours-cpu,ours-cpu-mt,webgpu,wasm,wasm-mt
+//                    (default all six; ours-cpu-mt is the multithreaded CPU module, pkg/threads/,
+//                    wasm-mt is ONNX Runtime's WASM with a thread per core, wasm its own count)
 //   --warmup N       unmeasured calls before each throughput figure (default 1)
 //   --b1 N           measured calls at batch 1 (default 5)
 //   --b32 N          measured calls of 32 texts (default 3)
@@ -41,7 +43,7 @@ const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: '/tmp/safer-clip-bench-model' },
     gpu: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'ours-gpu,ours-cpu,webgpu,wasm' },
+    only: { type: 'string', default: 'ours-gpu,ours-cpu,ours-cpu-mt,webgpu,wasm,wasm-mt' },
     warmup: { type: 'string', default: '1' },
     b1: { type: 'string', default: '5' },
     b32: { type: 'string', default: '3' },
@@ -202,7 +204,7 @@ async function main() {
     const t = Date.now();
     const ours = backend.startsWith('ours-');
     const run = ours
-      ? page.evaluate(([b, o]) => window.bench.benchOurs(b, o), [backend.slice('ours-'.length), opts])
+      ? page.evaluate(([b, o]) => window.bench.benchOursInWorker(b, o), [backend.slice('ours-'.length), opts])
       : page.evaluate(([d, o]) => window.bench.benchTransformers(d, o), [backend, opts]);
     let timer;
     const limit = new Promise((_, fail) => {
@@ -242,7 +244,7 @@ function table(env, seconds) {
     ['images/s, batch 32', 'images_b32', (r) => r.per_s, 'higher'],
     ['LoRA training step, ms', 'train_step', (r) => r.median_ms, 'lower'],
   ];
-  const cols = ['ours-gpu', 'ours-cpu', 'transformers.js-webgpu', 'transformers.js-wasm'];
+  const cols = ['ours-gpu', 'ours-cpu', 'ours-cpu-mt', 'transformers.js-webgpu', 'transformers.js-wasm', 'transformers.js-wasm-mt'];
   const cell = (backend, measure, pick) => {
     const r = get(backend, measure);
     if (!r) return get(backend, 'error') ? 'not reached' : '—';
@@ -258,12 +260,14 @@ function table(env, seconds) {
     return cols.map((b) => get(b, measure)?.runs ?? '-').join('/');
   };
   const ratio = (a, b) => (a && b && Number.isFinite(+a) && Number.isFinite(+b) ? (+a / +b).toFixed(2) : '—');
-  // Each of ours beside its like: the GPU path beside ONNX Runtime's WebGPU, the CPU path beside
-  // its WASM back end.
-  const header = ['figure', 'runs (gpu/cpu/tjs-gpu/tjs-wasm)', ...cols, 'gpu ÷ tjs-webgpu', 'cpu ÷ tjs-wasm'];
+  // Each of ours beside its like: the GPU path beside ONNX Runtime's WebGPU, the one-thread CPU
+  // path beside its WASM back end with its own thread count, the multithreaded one beside it with
+  // a thread per core.
+  const header = ['figure', 'runs (gpu/cpu/cpu-mt/tjs-gpu/tjs-wasm/tjs-wasm-mt)', ...cols.map((c) => c.replace('transformers.js', 'tjs')),
+    'gpu ÷ tjs-webgpu', 'cpu ÷ tjs-wasm', 'cpu-mt ÷ tjs-wasm-mt'];
   const body = rows.map(([label, measure, pick]) => {
-    const [g, c, w, m] = cols.map((b) => cell(b, measure, pick));
-    return [label, runs(measure), g, c, w, m, ratio(g, w), ratio(c, m)];
+    const [g, c, t, w, m, mt] = cols.map((b) => cell(b, measure, pick));
+    return [label, runs(measure), g, c, t, w, m, mt, ratio(g, w), ratio(c, m), ratio(t, mt)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const fmt = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -282,7 +286,7 @@ function table(env, seconds) {
     const e = get(b, 'error');
     if (e) console.log(`\n${b} failed after ${e.after} (later figures not reached): ${e.error}`);
   }
-  for (const b of ['ours-gpu', 'ours-cpu']) {
+  for (const b of ['ours-gpu', 'ours-cpu', 'ours-cpu-mt']) {
     const train = get(b, 'train_step');
     if (train?.error) console.log(`\n${b}'s training step failed: ${train.error}`);
   }

@@ -1,6 +1,7 @@
 // The in-page half of bench.mjs: measures one backend per page (a fresh page each, so that the
 // models never share GPU or wasm memory). Every figure goes to window.report (bound by bench.mjs
-// to print a JSON line) as soon as it is measured.
+// to print a JSON line) as soon as it is measured. Ours runs in a dedicated worker, as the app's
+// core does (www/worker.js): there a thread that waits for the others may block instead of spin.
 
 const MODEL = '/models/bench';
 const now = () => performance.now();
@@ -12,8 +13,24 @@ const median = (xs) => {
 
 function report(backend, measure, fields) {
   const line = { backend, measure, ...fields };
-  window.report?.(JSON.stringify(line));
+  if (typeof window === 'undefined') self.postMessage({ line: JSON.stringify(line) });
+  else window.report?.(JSON.stringify(line));
   return line;
+}
+
+/** Runs {@link benchOurs} in a dedicated worker (ours-worker.js), passing its figures on. */
+export function benchOursInWorker(backend, opts) {
+  const worker = new Worker('/bench/ours-worker.js', { type: 'module' });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => {
+      if (data.line) return window.report?.(data.line);
+      worker.terminate();
+      if ('error' in data) reject(new Error(data.error));
+      else resolve(data.done);
+    };
+    worker.onerror = (event) => reject(new Error(`the bench worker failed: ${event.message}`));
+    worker.postMessage({ backend, opts });
+  });
 }
 
 async function fetchBytes(url) {
@@ -92,13 +109,19 @@ const imagesFor = (images, n, k) => Array.from({ length: n }, (_, j) => images[(
 
 /**
  * Ours: the wasm core in pkg/, used as www/worker.js uses it, on `backend`: 'gpu' (Burn's
- * WebGPU backend) or 'cpu' (Burn's flex backend in wasm, SIMD, one thread).
+ * WebGPU backend), 'cpu' (Burn's flex backend in wasm, SIMD, one thread) or 'cpu-mt' (the
+ * multithreaded CPU module in pkg/threads/, a thread per core).
  */
 export async function benchOurs(backend, opts) {
   const B = `ours-${backend}`;
   const t0 = now();
-  const wasm = await import('/pkg/safer_clip.js');
+  const threaded = backend === 'cpu-mt';
+  const wasm = await import(threaded ? '/pkg/threads/safer_clip.js' : '/pkg/safer_clip.js');
   await wasm.default();
+  if (threaded) {
+    await wasm.initThreadPool(navigator.hardwareConcurrency);
+    backend = 'cpu';
+  }
   const [config, weights, tokenizer] = await Promise.all(
     ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => fetchBytes(`${MODEL}/${f}`)));
   const tFetched = now();
@@ -166,9 +189,15 @@ export async function benchOurs(backend, opts) {
   return 'done';
 }
 
-/** transformers.js (ONNX Runtime Web) on `device` ('webgpu' | 'wasm'), fp32 like ours. */
+/**
+ * transformers.js (ONNX Runtime Web) on `device` ('webgpu' | 'wasm' | 'wasm-mt'), fp32 like ours.
+ * 'wasm' keeps ONNX Runtime's own thread count (half the cores, at most 4); 'wasm-mt' asks for a
+ * thread per core, as ours-cpu-mt has.
+ */
 export async function benchTransformers(device, opts) {
   const B = `transformers.js-${device}`;
+  const threads = device === 'wasm-mt' ? navigator.hardwareConcurrency : undefined;
+  if (threads) device = 'wasm';
   const t0 = now();
   const T = await import('/tfjs/transformers.js');
   const { env } = T;
@@ -182,6 +211,7 @@ export async function benchTransformers(device, opts) {
     mjs: new URL('/ort/ort-wasm-simd-threaded.asyncify.mjs', location.href).href,
     wasm: new URL('/ort/ort-wasm-simd-threaded.asyncify.wasm', location.href).href,
   };
+  if (threads) ort.wasm.numThreads = threads;
   const options = { device, dtype: 'fp32' };
   const [tokenizer, processor, textModel, visionModel] = await Promise.all([
     T.AutoTokenizer.from_pretrained('bench'),
