@@ -514,7 +514,10 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocab(page);
     const reports = await recordTrainLabels(page);
-    await startTraining(page, { method: 'safeclip', steps: 6 });
+    // Enough steps that the run cannot finish between reaching step 3 and the click on Pause: on
+    // the CPU path's threaded core a step of this model takes milliseconds.
+    const steps = 60;
+    await startTraining(page, { method: 'safeclip', steps });
     await page.waitForFunction(() => Number(/** @type {HTMLProgressElement} */ (document.querySelector('#train-progress')).value) >= 3, null, { timeout: TIMEOUT * 2 });
     await page.click('#train-pause');
     const paused = page.locator('#train-label', { hasText: 'saved in this browser' });
@@ -534,15 +537,15 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
     assert.equal(savedAt, pausedAt, 'the checkpoint holds the step the run paused at');
     const resumedFrom = reports.length;
     await resume.click();
-    await page.locator('#train-label', { hasText: 'Done: 6 steps' }).waitFor({ timeout: TIMEOUT * 2 });
-    const resumed = reports.slice(resumedFrom).filter((label) => /^Step \d+ of 6 ·/.test(label));
-    assert.match(resumed[0] ?? '', new RegExp(`^Step ${savedAt + 1} of 6 ·`), `the run goes on after the saved step: ${resumed}`);
+    await page.locator('#train-label', { hasText: `Done: ${steps} steps` }).waitFor({ timeout: TIMEOUT * 2 });
+    const resumed = reports.slice(resumedFrom).filter((label) => new RegExp(`^Step \\d+ of ${steps} ·`).test(label));
+    assert.match(resumed[0] ?? '', new RegExp(`^Step ${savedAt + 1} of ${steps} ·`), `the run goes on after the saved step: ${resumed}`);
     assert.deepEqual(
       await Promise.all(['#train-method', '#train-lr', '#train-steps'].map((id) => page.locator(id).inputValue())),
-      ['safeclip', '0.01', '6'],
+      ['safeclip', '0.01', String(steps)],
       'the form shows the resumed run’s options, not the page’s defaults',
     );
-    assert.ok(await numberIn(page, '#train-progress') === 6);
+    assert.ok(await numberIn(page, '#train-progress') === steps);
     await screenshot(page, 'training-resumed');
     await page.close();
   });
