@@ -1,12 +1,13 @@
 //! The pre-LayerNorm transformer shared by both CLIP towers (`CLIPEncoder` in `transformers`).
 
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
+use burn::tensor::activation::gelu_approximate;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
-use super::config::Activation;
+use super::config::Activation as GeluKind;
 use super::layer_norm::LayerNorm;
+use crate::kernels::{Activation, fused_attention};
 use crate::lora::LoraLinear;
 
 /// Multi-head self-attention; `causal` is set for the text tower.
@@ -21,19 +22,22 @@ pub struct Attention {
 }
 
 impl Attention {
-    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
-        self.attend(x.clone(), x, None, causal)
+    /// `residual` plus the attention of `x` over itself.
+    pub fn forward(&self, x: Tensor<3>, causal: bool, residual: Tensor<3>) -> Tensor<3> {
+        self.attend(x.clone(), x, None, causal, residual)
     }
 
     /// Attention of `queries` (`[batch, q, hidden]`) over every row of `x`; `hidden`
     /// (`[batch, q, seq]`, true where a query may not look) stands in for `causal` when the
-    /// queries are not the rows of `x` themselves.
+    /// queries are not the rows of `x` themselves. The result is added to `residual`
+    /// (`[batch, q, hidden]`).
     fn attend(
         &self,
         queries: Tensor<3>,
         x: Tensor<3>,
         hidden: Option<Tensor<3, Bool>>,
         causal: bool,
+        residual: Tensor<3>,
     ) -> Tensor<3> {
         let [batch, seq, width] = x.dims();
         let queries_len = queries.dims()[1];
@@ -42,23 +46,46 @@ impl Attention {
             t.reshape([batch, len, self.num_heads, head_dim])
                 .swap_dims(1, 2)
         };
-        let q = split_heads(self.q_proj.forward(queries), queries_len);
-        let k = split_heads(self.k_proj.forward(x.clone()), seq);
-        let v = split_heads(self.v_proj.forward(x), seq);
+        let scale = (head_dim as f64).powf(-0.5);
+        let (q, k, v) = (
+            self.q_proj.forward(queries),
+            self.k_proj.forward(x.clone()),
+            self.v_proj.forward(x),
+        );
+        if hidden.is_none()
+            && let Some(context) = fused_attention(
+                q.clone(),
+                k.clone(),
+                v.clone(),
+                self.num_heads,
+                scale,
+                causal,
+            )
+        {
+            return self
+                .out_proj
+                .forward_then(context, Activation::Identity, Some(residual));
+        }
+        let (q, k, v) = (
+            split_heads(q, queries_len),
+            split_heads(k, seq),
+            split_heads(v, seq),
+        );
         let mask = hidden.map(|hidden| {
             hidden
                 .unsqueeze_dim::<4>(1)
                 .expand([batch, self.num_heads, queries_len, seq])
         });
         let options = AttentionModuleOptions {
-            scale: Some((head_dim as f64).powf(-0.5)),
+            scale: Some(scale),
             softcap: None,
             is_causal: causal,
         };
         let context = attention(q, k, v, mask, None, options)
             .swap_dims(1, 2)
             .reshape([batch, queries_len, width]);
-        self.out_proj.forward(context)
+        self.out_proj
+            .forward_then(context, Activation::Identity, Some(residual))
     }
 }
 
@@ -67,18 +94,19 @@ pub struct Mlp {
     pub fc1: LoraLinear,
     pub fc2: LoraLinear,
     #[module(skip)]
-    pub activation: Activation,
+    pub activation: GeluKind,
 }
 
 impl Mlp {
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = self.fc1.forward(x);
+    /// `residual` plus the MLP of `x`.
+    pub fn forward(&self, x: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
         let x = match self.activation {
-            Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
-            Activation::Gelu => gelu(x),
-            Activation::GeluTanh => gelu_approximate(x),
+            GeluKind::QuickGelu => self.fc1.forward_then(x, Activation::QuickGelu, None),
+            GeluKind::Gelu => self.fc1.forward_then(x, Activation::Gelu, None),
+            GeluKind::GeluTanh => gelu_approximate(self.fc1.forward(x)),
         };
-        self.fc2.forward(x)
+        self.fc2
+            .forward_then(x, Activation::Identity, Some(residual))
     }
 }
 
@@ -92,8 +120,10 @@ pub struct EncoderLayer {
 
 impl EncoderLayer {
     pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
-        let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x), causal);
-        x.clone() + self.mlp.forward(self.layer_norm2.forward(x))
+        let x = self
+            .self_attn
+            .forward(self.layer_norm1.forward(x.clone()), causal, x);
+        self.mlp.forward(self.layer_norm2.forward(x.clone()), x)
     }
 
     /// [`Self::forward`] at one row per sequence, `rows[b]` of sequence `b`: `[batch, hidden]`.
@@ -110,11 +140,14 @@ impl EncoderLayer {
                 .collect();
             Tensor::<3, Bool>::from_data(TensorData::new(hidden, [batch, 1, seq]), &device)
         });
-        let attended =
-            self.self_attn
-                .attend(pick_rows(normed.clone(), rows), normed, hidden, false);
-        let x = pick_rows(x, rows) + attended;
-        let x = x.clone() + self.mlp.forward(self.layer_norm2.forward(x));
+        let x = self.self_attn.attend(
+            pick_rows(normed.clone(), rows),
+            normed,
+            hidden,
+            false,
+            pick_rows(x, rows),
+        );
+        let x = self.mlp.forward(self.layer_norm2.forward(x.clone()), x);
         x.reshape([batch, width])
     }
 }

@@ -2,9 +2,11 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::module::layer_norm;
+use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::module::{attention, layer_norm, linear};
+use burn::tensor::ops::AttentionModuleOptions;
 use safer_clip::device::Backend;
-use safer_clip::kernels::fused_layer_norm;
+use safer_clip::kernels::{Activation, fused_attention, fused_layer_norm, fused_linear};
 
 use crate::common::backends;
 
@@ -86,4 +88,140 @@ fn max_abs_diff(ours: Tensor<3>, exact: &[f64]) -> f64 {
         .zip(exact)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max)
+}
+
+/// One dispatch gives Burn's `act(x W + b) + residual` for each activation, with and without a
+/// bias and a residual, on row counts that do not fill the kernel's blocks (5, 50, 77), and is
+/// not used where it cannot be: other backends, tensors recorded for autodiff, widths that are
+/// not a multiple of 4.
+#[test]
+fn fused_linear_equals_burns() {
+    for (backend, device) in backends() {
+        for (shape, width, activation, bias, residual) in [
+            ([2, 77, 512], 2048, Activation::QuickGelu, true, false),
+            ([1, 50, 768], 768, Activation::Identity, true, true),
+            ([3, 5, 512], 512, Activation::Gelu, false, true),
+            ([1, 1, 512], 512, Activation::Identity, false, false),
+        ] {
+            let depth = shape[2];
+            let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let std = 1.0 / (depth as f64).sqrt();
+            let w = Tensor::<2>::random([depth, width], Distribution::Normal(0.0, std), &device);
+            let b =
+                bias.then(|| Tensor::<1>::random([width], Distribution::Normal(0.0, 1.0), &device));
+            let r = residual.then(|| {
+                Tensor::<3>::random(
+                    [shape[0], shape[1], width],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                )
+            });
+            let fused = fused_linear(x.clone(), w.clone(), b.clone(), activation, r.clone());
+            if backend != Backend::Wgpu {
+                assert!(fused.is_none(), "the fused kernel ran on {backend}");
+                continue;
+            }
+            let fused = fused.expect("the fused kernel did not run on wgpu");
+            let y = linear(x.clone(), w.clone(), b.clone());
+            let y = match activation {
+                Activation::Identity => y,
+                Activation::QuickGelu => y.clone() * sigmoid(y * 1.702),
+                Activation::Gelu => gelu(y),
+            };
+            let burns = match r {
+                Some(r) => r + y,
+                None => y,
+            };
+            let diff = max_abs_diff(fused, &values(burns));
+            println!(
+                "{shape:?} → {width}, {activation:?}, bias {bias}, residual {residual}: {diff:.2e}"
+            );
+            assert!(
+                diff <= 2e-5,
+                "{shape:?} → {width}, {activation:?}: {diff} from Burn's ops"
+            );
+
+            let odd = Tensor::<2>::zeros([depth, 6], &device);
+            assert!(
+                fused_linear(x.clone(), odd, None, Activation::Identity, None).is_none(),
+                "the fused kernel took a width that is not a multiple of 4"
+            );
+            let tracked =
+                Tensor::<3>::from_data(x.into_data(), &device.clone().autodiff()).require_grad();
+            assert!(
+                fused_linear(tracked, w, b, activation, None).is_none(),
+                "the fused kernel (no backward pass) ran on a tensor recorded for autodiff"
+            );
+        }
+    }
+}
+
+/// One dispatch gives Burn's multi-head attention: causal over the text tower's shapes, over all
+/// keys for the vision tower's, and for fewer queries than keys (CLIP's pooled last layer); it
+/// declines heads whose width is not a multiple of 4 and causal attention of other rows.
+#[test]
+fn fused_attention_equals_burns() {
+    for (backend, device) in backends() {
+        for (batch, queries, seq, hidden, heads, causal) in [
+            (2, 77, 77, 512, 8, true),
+            (3, 50, 50, 768, 12, false),
+            (2, 1, 50, 768, 12, false),
+            (1, 7, 7, 64, 2, true),
+        ] {
+            let normal = Distribution::Normal(0.0, 1.0);
+            let q = Tensor::<3>::random([batch, queries, hidden], normal, &device);
+            let k = Tensor::<3>::random([batch, seq, hidden], normal, &device);
+            let v = Tensor::<3>::random([batch, seq, hidden], normal, &device);
+            let head_dim = hidden / heads;
+            let scale = (head_dim as f64).powf(-0.5);
+            let fused = fused_attention(q.clone(), k.clone(), v.clone(), heads, scale, causal);
+            if backend != Backend::Wgpu {
+                assert!(fused.is_none(), "the fused kernel ran on {backend}");
+                continue;
+            }
+            let fused = fused.expect("the fused kernel did not run on wgpu");
+            let split =
+                |t: Tensor<3>, len: usize| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
+            let options = AttentionModuleOptions {
+                scale: Some(scale),
+                softcap: None,
+                is_causal: causal,
+            };
+            let burns = attention(
+                split(q.clone(), queries),
+                split(k.clone(), seq),
+                split(v.clone(), seq),
+                None,
+                None,
+                options,
+            )
+            .swap_dims(1, 2)
+            .reshape([batch, queries, hidden]);
+            let diff = max_abs_diff(fused, &values(burns));
+            println!(
+                "[{batch}, {queries} over {seq}, {hidden}], {heads} heads, causal {causal}: {diff:.2e}"
+            );
+            assert!(
+                diff <= 1e-5,
+                "attention {batch}×{queries}×{seq}×{hidden}: {diff} from Burn's"
+            );
+
+            assert!(
+                fused_attention(q.clone(), k.clone(), v.clone(), hidden / 2, scale, false)
+                    .is_none(),
+                "the fused kernel took heads of width 2"
+            );
+            if queries != seq {
+                assert!(
+                    fused_attention(q, k, v, heads, scale, true).is_none(),
+                    "the fused kernel masked causally queries that are not the keys' rows"
+                );
+            }
+        }
+    }
+}
+
+fn values(t: Tensor<3>) -> Vec<f64> {
+    let data = t.flatten::<1>(0, 2).into_data().convert::<f64>();
+    data.try_into_vec::<f64>().unwrap()
 }

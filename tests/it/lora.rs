@@ -4,7 +4,7 @@
 use crate::common::{backends, load_fixture_model, matrix, max_abs_diff, reference_inputs};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use safer_clip::device::block_on;
+use safer_clip::device::{Backend, block_on};
 use safer_clip::lora::{LoraAdapter, LoraConfig, LoraTarget};
 use safer_clip::model::{ClipModel, Projection};
 use safer_clip::weights::{
@@ -60,7 +60,11 @@ fn fresh_adapters_leave_outputs_unchanged() {
             "every projection of both 2-layer towers, and the patch embedding"
         );
         let diff = max_diff(&before, &embeddings(&adapted, &device));
-        assert!(diff == 0.0, "{backend}: a zero B changed outputs by {diff}");
+        // On wgpu a layer without an adapter applies its activation and residual inside the
+        // fused linear kernel, one with an adapter through Burn's ops after it: the same values,
+        // rounded apart.
+        let tolerance = if backend == Backend::Wgpu { 1e-6 } else { 0.0 };
+        assert!(diff <= tolerance, "{backend}: a zero B changed outputs by {diff}");
     }
 }
 

@@ -1,0 +1,177 @@
+//! Multi-head self-attention, `softmax(q kᵀ · scale) v` per head, in one dispatch on wgpu. Burn
+//! splits the heads out with copies, runs two batched matmuls through shared memory and barriers
+//! (costly on a software GPU) and a softmax of several passes between them, then copies the heads
+//! back. Here a thread owns one query of one head: it reads that head's slice of the `[batch,
+//! seq, hidden]` projections in place, keeps its query and output in registers, runs the softmax
+//! online over the keys (rescaling its sum as the maximum grows, so one pass suffices) and writes
+//! its slice of the output in the same layout the output projection reads.
+
+use burn::backend::Wgpu;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::tensor::Tensor;
+use burn_cubecl::cubecl::{CubeCount, CubeDim};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+
+use kernel::attention_kernel;
+
+/// Elements per vector load and store.
+const VECTOR: usize = 4;
+/// Queries per workgroup, a thread each.
+const GROUP: u32 = 64;
+/// The widest head kept in registers (CLIP's are 64; ViT-bigG's 104).
+const MAX_HEAD_DIM: usize = 128;
+/// Workgroups a dispatch may count along one dimension on every WebGPU adapter.
+const MAX_GROUPS: usize = 65_535;
+
+/// Attention of `[batch, queries, hidden]` projections `q` over `[batch, seq, hidden]` `k` and
+/// `v` in `heads` heads, as `[batch, queries, hidden]`; with `causal` the queries are the rows of
+/// the keys and each sees the keys up to its own position. `None` unless every operand lives on
+/// wgpu outside an autodiff graph, in one float dtype, with a head width that is a multiple of 4
+/// up to [`MAX_HEAD_DIM`].
+pub fn fused_attention(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    heads: usize,
+    scale: f64,
+    causal: bool,
+) -> Option<Tensor<3>> {
+    let [batch, queries, hidden] = q.dims();
+    let seq = k.dims()[1];
+    let head_dim = hidden / heads.max(1);
+    let fits = heads > 0
+        && queries > 0
+        && seq > 0
+        && (!causal || queries == seq)
+        && head_dim * heads == hidden
+        && head_dim.is_multiple_of(VECTOR)
+        && head_dim <= MAX_HEAD_DIM
+        && k.dims() == [batch, seq, hidden]
+        && v.dims() == k.dims()
+        && q.dtype() == k.dtype()
+        && q.dtype() == v.dtype()
+        && batch.max(heads).max(queries.div_ceil(GROUP as usize)) <= MAX_GROUPS;
+    if !fits {
+        return None;
+    }
+    let q = into_contiguous(q.try_into_primitive::<Wgpu>().ok()?);
+    let k = into_contiguous(k.try_into_primitive::<Wgpu>().ok()?);
+    let v = into_contiguous(v.try_into_primitive::<Wgpu>().ok()?);
+    let client = q.client.clone();
+    let dtype = q.dtype;
+    let output = empty_device_dtype(
+        client.clone(),
+        q.device.clone(),
+        [batch, queries, hidden].into(),
+        dtype,
+    );
+    attention_kernel::launch(
+        &client,
+        CubeCount::Static(
+            queries.div_ceil(GROUP as usize) as u32,
+            heads as u32,
+            batch as u32,
+        ),
+        CubeDim::new_1d(GROUP),
+        VECTOR,
+        q.into_tensor_arg(),
+        k.into_tensor_arg(),
+        v.into_tensor_arg(),
+        output.clone().into_tensor_arg(),
+        queries as u32,
+        seq as u32,
+        (hidden / VECTOR) as u32,
+        scale as f32,
+        head_dim / VECTOR,
+        causal,
+        dtype_to_storage_type(dtype),
+    );
+    Some(Tensor::from_primitive::<Wgpu>(output))
+}
+
+mod kernel {
+    use burn_cubecl::cubecl;
+    use cubecl::prelude::*;
+
+    /// Query `CUBE_POS_X · CUBE_DIM_X + UNIT_POS_X` of head `CUBE_POS_Y` of sequence
+    /// `CUBE_POS_Z`; `q` and `output` are `[batch, queries, hidden4]` and `k`, `v` `[batch, seq,
+    /// hidden4]` in 4-wide vectors, a head being `head4` vectors of a row.
+    #[cube(launch)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn attention_kernel<F: Float, N: Size>(
+        q: &Tensor<Vector<F, N>>,
+        k: &Tensor<Vector<F, N>>,
+        v: &Tensor<Vector<F, N>>,
+        output: &mut Tensor<Vector<F, N>>,
+        queries: u32,
+        seq: u32,
+        hidden4: u32,
+        scale: f32,
+        #[comptime] head4: usize,
+        #[comptime] causal: bool,
+        #[define(F)] _dtype: ElemType,
+    ) {
+        let query = (CUBE_POS_X * CUBE_DIM_X + UNIT_POS_X) as usize;
+        let (queries, seq) = (queries as usize, seq as usize);
+        if query >= queries {
+            terminate!();
+        }
+        let hidden4 = hidden4 as usize;
+        let batch = CUBE_POS_Z as usize;
+        let mine = CUBE_POS_Y as usize * head4 + (batch * queries + query) * hidden4;
+        let head = CUBE_POS_Y as usize * head4 + batch * seq * hidden4;
+        let keys = if causal { query + 1 } else { seq };
+
+        let scale = Vector::<F, N>::new(F::cast_from(scale));
+        let mut query_row = Array::<Vector<F, N>>::new(head4);
+        #[unroll]
+        for d in 0..head4 {
+            query_row[d] = q[mine + d] * scale;
+        }
+
+        // Key 0 starts the running maximum, sum and output, so no infinity is needed.
+        let mut acc = Array::<Vector<F, N>>::new(head4);
+        let mut dot = Vector::<F, N>::new(F::new(0.0));
+        #[unroll]
+        for d in 0..head4 {
+            dot += query_row[d] * k[head + d];
+        }
+        let mut max =
+            dot.extract(0usize) + dot.extract(1usize) + dot.extract(2usize) + dot.extract(3usize);
+        let mut sum = F::new(1.0);
+        #[unroll]
+        for d in 0..head4 {
+            acc[d] = v[head + d];
+        }
+
+        for key in 1..keys {
+            let row = head + key * hidden4;
+            let mut dot = Vector::<F, N>::new(F::new(0.0));
+            #[unroll]
+            for d in 0..head4 {
+                dot += query_row[d] * k[row + d];
+            }
+            let score = dot.extract(0usize)
+                + dot.extract(1usize)
+                + dot.extract(2usize)
+                + dot.extract(3usize);
+            let new_max = cubecl::prelude::max(max, score);
+            let rescale = Vector::<F, N>::new(F::exp(max - new_max));
+            let weight = F::exp(score - new_max);
+            sum = sum * rescale.extract(0usize) + weight;
+            let weight = Vector::<F, N>::new(weight);
+            #[unroll]
+            for d in 0..head4 {
+                acc[d] = acc[d] * rescale + v[row + d] * weight;
+            }
+            max = new_max;
+        }
+
+        let inverse = Vector::<F, N>::new(F::new(1.0) / sum);
+        #[unroll]
+        for d in 0..head4 {
+            output[mine + d] = acc[d] * inverse;
+        }
+    }
+}
