@@ -126,6 +126,12 @@ impl Clip {
         Ok(l2_normalize(self.image_features(images)?))
     }
 
+    /// The image tower on one blank patch ([`ClipModel::embed_one_patch`]): what warming a GPU
+    /// up for images needs.
+    pub fn embed_one_patch(&self) -> Tensor<2> {
+        self.model.embed_one_patch()
+    }
+
     /// Unit-length embeddings of many images, `batch_size` at a time.
     pub fn embed_images_in_batches(
         &self,

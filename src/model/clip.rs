@@ -8,6 +8,7 @@ use super::config::ClipConfig;
 use super::text::TextTransformer;
 use super::vision::VisionTransformer;
 use crate::error::Result;
+use crate::kernels::{Activation, fused_linear};
 use crate::tokenizer::TokenBatch;
 
 #[derive(Module, Debug)]
@@ -20,6 +21,19 @@ pub struct ClipModel {
     pub logit_scale: Param<Tensor<1>>,
     #[module(skip)]
     pub config: ClipConfig,
+}
+
+/// A tower's projection: the fused linear kernel where it applies (see [`fused_linear`]).
+fn project(projection: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let bias = projection.bias.as_ref().map(Param::val);
+    fused_linear(
+        x.clone(),
+        projection.weight.val(),
+        bias,
+        Activation::Identity,
+        None,
+    )
+    .unwrap_or_else(|| projection.forward(x))
 }
 
 /// What `transformers`' `CLIPModel.forward` returns, minus the tower outputs.
@@ -36,16 +50,18 @@ pub struct ClipOutput {
 impl ClipModel {
     /// Projected, unnormalised text features (`get_text_features`).
     pub fn text_features(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
-        Ok(self
-            .text_projection
-            .forward(self.text_model.forward(tokens)?))
+        Ok(project(
+            &self.text_projection,
+            self.text_model.forward(tokens)?,
+        ))
     }
 
     /// Projected, unnormalised image features (`get_image_features`).
     pub fn image_features(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
-        Ok(self
-            .visual_projection
-            .forward(self.vision_model.forward(pixels)?))
+        Ok(project(
+            &self.visual_projection,
+            self.vision_model.forward(pixels)?,
+        ))
     }
 
     /// Unit-length text embeddings, the space every safety method works in.
@@ -56,6 +72,14 @@ impl ClipModel {
     /// Unit-length image embeddings.
     pub fn embed_images(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
         Ok(l2_normalize(self.image_features(pixels)?))
+    }
+
+    /// The unit-length embedding of one blank patch (see
+    /// [`VisionTransformer::forward_one_patch`]): every kernel an image runs, at a fraction of
+    /// its cost.
+    pub fn embed_one_patch(&self) -> Tensor<2> {
+        let pooled = self.vision_model.forward_one_patch();
+        l2_normalize(project(&self.visual_projection, pooled))
     }
 
     pub fn forward(&self, tokens: &TokenBatch, pixels: Tensor<4>) -> Result<ClipOutput> {

@@ -107,18 +107,13 @@ impl WebClip {
         super::error::to_js(self.clip.config())
     }
 
-    /// One blank image and one short text through the towers, read back: the pipelines a first
-    /// search needs are compiled now rather than while the visitor waits. A tokenizer whose ids
-    /// the model cannot embed leaves the text tower cold (its texts will say why), not the image
-    /// tower.
+    /// One blank image patch and one short text through the towers, read back: the pipelines a
+    /// first search needs are compiled now rather than while the visitor waits, at a fraction of
+    /// the cost of a whole image. A tokenizer whose ids the model cannot embed leaves the text
+    /// tower cold (its texts will say why), not the image tower.
     #[wasm_bindgen(js_name = warmUp)]
     pub async fn warm_up(&self) -> JsResult<()> {
-        let size = self.clip.image_size();
-        let blank = Pixels {
-            size,
-            values: vec![0.0; 3 * size * size],
-        };
-        let mut outputs = vec![self.clip.embed_images(&[blank]).map_err(js_error)?];
+        let mut outputs = vec![self.clip.embed_one_patch()];
         match self.clip.embed_texts(&["a photo"]) {
             Ok(texts) => outputs.push(texts),
             Err(e) if e.kind() == ErrorKind::InvalidInput => {}

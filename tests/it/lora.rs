@@ -64,7 +64,10 @@ fn fresh_adapters_leave_outputs_unchanged() {
         // fused linear kernel, one with an adapter through Burn's ops after it: the same values,
         // rounded apart.
         let tolerance = if backend == Backend::Wgpu { 1e-6 } else { 0.0 };
-        assert!(diff <= tolerance, "{backend}: a zero B changed outputs by {diff}");
+        assert!(
+            diff <= tolerance,
+            "{backend}: a zero B changed outputs by {diff}"
+        );
     }
 }
 

@@ -122,3 +122,23 @@ fn the_last_layer_for_pooled_rows_equals_the_full_layer_at_those_rows() {
         }
     }
 }
+
+/// The warm-up's one-patch image runs the whole vision tower on two tokens: a unit-length
+/// embedding, the same on every backend (the GPU's fused kernels on the shortest sequence).
+#[test]
+fn one_blank_patch_embeds_alike_on_every_backend() {
+    let embeddings: Vec<(String, Vec<Vec<f32>>)> = backends()
+        .into_iter()
+        .map(|(backend, device)| {
+            let model = load_fixture_model("tiny-quickgelu", &device);
+            (backend.to_string(), matrix(model.embed_one_patch()))
+        })
+        .collect();
+    let (first, reference) = &embeddings[0];
+    let norm = reference[0].iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5, "{first}: norm {norm}");
+    for (backend, ours) in &embeddings[1..] {
+        let err = max_abs_diff(ours, reference);
+        assert!(err <= 1e-5, "{backend} differs from {first} by {err}");
+    }
+}
