@@ -37,7 +37,10 @@ async function rank(page, prompt) {
   return Date.now() - started;
 }
 
-/** @param {'gpu' | 'cpu'} path */
+/**
+ * @param {'gpu' | 'cpu'} path
+ * @param {string} url
+ */
 async function visit(path, url) {
   const browser = await launchBrowser({ webgpu: path === 'gpu' });
   try {
