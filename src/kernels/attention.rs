@@ -15,8 +15,6 @@ use burn_cubecl::ops::numeric::empty_device_dtype;
 
 use kernel::attention_kernel;
 
-/// Elements per vector load and store.
-const VECTOR: usize = 4;
 /// Queries per workgroup, a thread each.
 const GROUP: u32 = 64;
 /// The widest head kept in registers (CLIP's are 64; ViT-bigG's 104).
@@ -27,8 +25,7 @@ const MAX_GROUPS: usize = 65_535;
 /// Attention of `[batch, queries, hidden]` projections `q` over `[batch, seq, hidden]` `k` and
 /// `v` in `heads` heads, as `[batch, queries, hidden]`; with `causal` the queries are the rows of
 /// the keys and each sees the keys up to its own position. `None` unless every operand lives on
-/// wgpu outside an autodiff graph, in one float dtype, with a head width that is a multiple of 4
-/// up to [`MAX_HEAD_DIM`].
+/// wgpu outside an autodiff graph, in one float dtype, with heads up to [`MAX_HEAD_DIM`] wide.
 pub fn fused_attention(
     q: Tensor<3>,
     k: Tensor<3>,
@@ -45,7 +42,6 @@ pub fn fused_attention(
         && seq > 0
         && (!causal || queries == seq)
         && head_dim * heads == hidden
-        && head_dim.is_multiple_of(VECTOR)
         && head_dim <= MAX_HEAD_DIM
         && k.dims() == [batch, seq, hidden]
         && v.dims() == k.dims()
@@ -55,6 +51,11 @@ pub fn fused_attention(
     if !fits {
         return None;
     }
+    // The widest vector that tiles a head: 4 for CLIP's heads of 64.
+    let vector = [4, 2, 1]
+        .into_iter()
+        .find(|&n| head_dim.is_multiple_of(n))
+        .unwrap_or(1);
     let q = into_contiguous(q.try_into_primitive::<Wgpu>().ok()?);
     let k = into_contiguous(k.try_into_primitive::<Wgpu>().ok()?);
     let v = into_contiguous(v.try_into_primitive::<Wgpu>().ok()?);
@@ -74,16 +75,16 @@ pub fn fused_attention(
             batch as u32,
         ),
         CubeDim::new_1d(GROUP),
-        VECTOR,
+        vector,
         q.into_tensor_arg(),
         k.into_tensor_arg(),
         v.into_tensor_arg(),
         output.clone().into_tensor_arg(),
         queries as u32,
         seq as u32,
-        (hidden / VECTOR) as u32,
+        (hidden / vector) as u32,
         scale as f32,
-        head_dim / VECTOR,
+        head_dim / vector,
         causal,
         dtype_to_storage_type(dtype),
     );
@@ -95,8 +96,8 @@ mod kernel {
     use cubecl::prelude::*;
 
     /// Query `CUBE_POS_X · CUBE_DIM_X + UNIT_POS_X` of head `CUBE_POS_Y` of sequence
-    /// `CUBE_POS_Z`; `q` and `output` are `[batch, queries, hidden4]` and `k`, `v` `[batch, seq,
-    /// hidden4]` in 4-wide vectors, a head being `head4` vectors of a row.
+    /// `CUBE_POS_Z`; `q` and `output` are `[batch, queries, hidden_vectors]` and `k`, `v`
+    /// `[batch, seq, hidden_vectors]` in vectors of `N`, a head being `head_vectors` of a row.
     #[cube(launch)]
     #[allow(clippy::too_many_arguments)]
     pub fn attention_kernel<F: Float, N: Size>(
@@ -106,9 +107,9 @@ mod kernel {
         output: &mut Tensor<Vector<F, N>>,
         queries: u32,
         seq: u32,
-        hidden4: u32,
+        hidden_vectors: u32,
         scale: f32,
-        #[comptime] head4: usize,
+        #[comptime] head_vectors: usize,
         #[comptime] causal: bool,
         #[define(F)] _dtype: ElemType,
     ) {
@@ -117,52 +118,48 @@ mod kernel {
         if query >= queries {
             terminate!();
         }
-        let hidden4 = hidden4 as usize;
+        let hidden_vectors = hidden_vectors as usize;
         let batch = CUBE_POS_Z as usize;
-        let mine = CUBE_POS_Y as usize * head4 + (batch * queries + query) * hidden4;
-        let head = CUBE_POS_Y as usize * head4 + batch * seq * hidden4;
+        let mine = CUBE_POS_Y as usize * head_vectors + (batch * queries + query) * hidden_vectors;
+        let head = CUBE_POS_Y as usize * head_vectors + batch * seq * hidden_vectors;
         let keys = if causal { query + 1 } else { seq };
 
         let scale = Vector::<F, N>::new(F::cast_from(scale));
-        let mut query_row = Array::<Vector<F, N>>::new(head4);
+        let mut query_row = Array::<Vector<F, N>>::new(head_vectors);
         #[unroll]
-        for d in 0..head4 {
+        for d in 0..head_vectors {
             query_row[d] = q[mine + d] * scale;
         }
 
         // Key 0 starts the running maximum, sum and output, so no infinity is needed.
-        let mut acc = Array::<Vector<F, N>>::new(head4);
+        let mut acc = Array::<Vector<F, N>>::new(head_vectors);
         let mut dot = Vector::<F, N>::new(F::new(0.0));
         #[unroll]
-        for d in 0..head4 {
+        for d in 0..head_vectors {
             dot += query_row[d] * k[head + d];
         }
-        let mut max =
-            dot.extract(0usize) + dot.extract(1usize) + dot.extract(2usize) + dot.extract(3usize);
+        let mut max = lanes_sum(dot);
         let mut sum = F::new(1.0);
         #[unroll]
-        for d in 0..head4 {
+        for d in 0..head_vectors {
             acc[d] = v[head + d];
         }
 
         for key in 1..keys {
-            let row = head + key * hidden4;
+            let row = head + key * hidden_vectors;
             let mut dot = Vector::<F, N>::new(F::new(0.0));
             #[unroll]
-            for d in 0..head4 {
+            for d in 0..head_vectors {
                 dot += query_row[d] * k[row + d];
             }
-            let score = dot.extract(0usize)
-                + dot.extract(1usize)
-                + dot.extract(2usize)
-                + dot.extract(3usize);
+            let score = lanes_sum(dot);
             let new_max = cubecl::prelude::max(max, score);
             let rescale = Vector::<F, N>::new(F::exp(max - new_max));
             let weight = F::exp(score - new_max);
             sum = sum * rescale.extract(0usize) + weight;
             let weight = Vector::<F, N>::new(weight);
             #[unroll]
-            for d in 0..head4 {
+            for d in 0..head_vectors {
                 acc[d] = acc[d] * rescale + v[row + d] * weight;
             }
             max = new_max;
@@ -170,8 +167,20 @@ mod kernel {
 
         let inverse = Vector::<F, N>::new(F::new(1.0) / sum);
         #[unroll]
-        for d in 0..head4 {
+        for d in 0..head_vectors {
             output[mine + d] = acc[d] * inverse;
         }
+    }
+
+    /// The sum of a vector's lanes.
+    #[cube]
+    fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
+        let lanes = v.vector_size();
+        let mut sum = F::new(0.0);
+        #[unroll]
+        for i in 0..lanes {
+            sum += v.extract(i);
+        }
+        sum
     }
 }

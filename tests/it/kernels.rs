@@ -157,8 +157,8 @@ fn fused_linear_equals_burns() {
 }
 
 /// One dispatch gives Burn's multi-head attention: causal over the text tower's shapes, over all
-/// keys for the vision tower's, and for fewer queries than keys (CLIP's pooled last layer); it
-/// declines heads whose width is not a multiple of 4 and causal attention of other rows.
+/// keys for the vision tower's, for fewer queries than keys (CLIP's pooled last layer) and for
+/// heads 2 and 3 wide (the tests' tiny models); it declines causal attention of other rows.
 #[test]
 fn fused_attention_equals_burns() {
     for (backend, device) in backends() {
@@ -167,6 +167,8 @@ fn fused_attention_equals_burns() {
             (3, 50, 50, 768, 12, false),
             (2, 1, 50, 768, 12, false),
             (1, 7, 7, 64, 2, true),
+            (2, 7, 7, 4, 2, true),
+            (2, 5, 5, 12, 4, false),
         ] {
             let normal = Distribution::Normal(0.0, 1.0);
             let q = Tensor::<3>::random([batch, queries, hidden], normal, &device);
@@ -204,12 +206,6 @@ fn fused_attention_equals_burns() {
             assert!(
                 diff <= 1e-5,
                 "attention {batch}×{queries}×{seq}×{hidden}: {diff} from Burn's"
-            );
-
-            assert!(
-                fused_attention(q.clone(), k.clone(), v.clone(), hidden / 2, scale, false)
-                    .is_none(),
-                "the fused kernel took heads of width 2"
             );
             if queries != seq {
                 assert!(
