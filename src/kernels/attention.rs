@@ -6,13 +6,16 @@
 //! online over the keys (rescaling its sum as the maximum grows, so one pass suffices) and writes
 //! its slice of the output in the same layout the output projection reads.
 
+use burn::backend::DType;
 use burn::backend::Wgpu;
 use burn::backend::cubecl::dtype_to_storage_type;
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor, TensorData};
 use burn_cubecl::cubecl::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
 
+use super::KeyMask;
 use kernel::attention_kernel;
 
 /// Queries per workgroup, a thread each.
@@ -23,16 +26,16 @@ const MAX_HEAD_DIM: usize = 128;
 const MAX_GROUPS: usize = 65_535;
 
 /// Attention of `[batch, queries, hidden]` projections `q` over `[batch, seq, hidden]` `k` and
-/// `v` in `heads` heads, as `[batch, queries, hidden]`; with `causal` the queries are the rows of
-/// the keys and each sees the keys up to its own position. `None` unless every operand lives on
-/// wgpu outside an autodiff graph, in one float dtype, with heads up to [`MAX_HEAD_DIM`] wide.
+/// `v` in `heads` heads, each query seeing the keys `mask` lets it, as `[batch, queries, hidden]`.
+/// `None` unless every operand lives on wgpu outside an autodiff graph, in one float dtype, with
+/// heads up to [`MAX_HEAD_DIM`] wide.
 pub fn fused_attention(
     q: Tensor<3>,
     k: Tensor<3>,
     v: Tensor<3>,
     heads: usize,
     scale: f64,
-    causal: bool,
+    mask: KeyMask,
 ) -> Option<Tensor<3>> {
     let [batch, queries, hidden] = q.dims();
     let seq = k.dims()[1];
@@ -40,7 +43,13 @@ pub fn fused_attention(
     let fits = heads > 0
         && queries > 0
         && seq > 0
-        && (!causal || queries == seq)
+        && match mask {
+            KeyMask::All => true,
+            KeyMask::Causal => queries == seq,
+            KeyMask::Prefixes(visible) => {
+                visible.len() == batch && visible.iter().all(|&n| (1..=seq).contains(&n))
+            }
+        }
         && head_dim * heads == hidden
         && head_dim <= MAX_HEAD_DIM
         && k.dims() == [batch, seq, hidden]
@@ -56,11 +65,21 @@ pub fn fused_attention(
         .into_iter()
         .find(|&n| head_dim.is_multiple_of(n))
         .unwrap_or(1);
+    let device = q.device();
     let q = into_contiguous(q.try_into_primitive::<Wgpu>().ok()?);
     let k = into_contiguous(k.try_into_primitive::<Wgpu>().ok()?);
     let v = into_contiguous(v.try_into_primitive::<Wgpu>().ok()?);
+    let prefixes = match mask {
+        KeyMask::Prefixes(visible) => {
+            let visible: Vec<i64> = visible.iter().map(|&n| n as i64).collect();
+            let visible = Tensor::<1, Int>::from_data(TensorData::new(visible, [batch]), &device);
+            Some(into_contiguous(visible.try_into_primitive::<Wgpu>().ok()?))
+        }
+        _ => None,
+    };
     let client = q.client.clone();
     let dtype = q.dtype;
+    let index_dtype = prefixes.as_ref().map_or(DType::I32, |p| p.dtype);
     let output = empty_device_dtype(
         client.clone(),
         q.device.clone(),
@@ -79,14 +98,18 @@ pub fn fused_attention(
         q.into_tensor_arg(),
         k.into_tensor_arg(),
         v.into_tensor_arg(),
+        prefixes.map(CubeTensor::into_tensor_arg).into(),
         output.clone().into_tensor_arg(),
         queries as u32,
         seq as u32,
         (hidden / vector) as u32,
         scale as f32,
         head_dim / vector,
-        causal,
-        dtype_to_storage_type(dtype),
+        matches!(mask, KeyMask::Causal),
+        [
+            dtype_to_storage_type(dtype),
+            dtype_to_storage_type(index_dtype),
+        ],
     );
     Some(Tensor::from_primitive::<Wgpu>(output))
 }
@@ -100,10 +123,11 @@ mod kernel {
     /// `[batch, seq, hidden_vectors]` in vectors of `N`, a head being `head_vectors` of a row.
     #[cube(launch)]
     #[allow(clippy::too_many_arguments)]
-    pub fn attention_kernel<F: Float, N: Size>(
+    pub fn attention_kernel<F: Float, N: Size, I: Int>(
         q: &Tensor<Vector<F, N>>,
         k: &Tensor<Vector<F, N>>,
         v: &Tensor<Vector<F, N>>,
+        prefixes: ComptimeOption<&Tensor<I>>,
         output: &mut Tensor<Vector<F, N>>,
         queries: u32,
         seq: u32,
@@ -111,7 +135,7 @@ mod kernel {
         scale: f32,
         #[comptime] head_vectors: usize,
         #[comptime] causal: bool,
-        #[define(F)] _dtype: ElemType,
+        #[define(F, I)] _dtypes: [ElemType; 2],
     ) {
         let query = (CUBE_POS_X * CUBE_DIM_X + UNIT_POS_X) as usize;
         let (queries, seq) = (queries as usize, seq as usize);
@@ -122,7 +146,12 @@ mod kernel {
         let batch = CUBE_POS_Z as usize;
         let mine = CUBE_POS_Y as usize * head_vectors + (batch * queries + query) * hidden_vectors;
         let head = CUBE_POS_Y as usize * head_vectors + batch * seq * hidden_vectors;
-        let keys = if causal { query + 1 } else { seq };
+        let all = if causal { query + 1 } else { seq };
+        #[comptime]
+        let keys = match prefixes {
+            ComptimeOption::Some(prefixes) => usize::cast_from(prefixes[batch]),
+            ComptimeOption::None => all,
+        };
 
         let scale = Vector::<F, N>::new(F::cast_from(scale));
         let mut query_row = Array::<Vector<F, N>>::new(head_vectors);

@@ -25,6 +25,17 @@ pub enum Activation {
     Gelu,
 }
 
+/// The keys each query of an attention sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMask<'a> {
+    /// Every key.
+    All,
+    /// The keys up to its own position: the queries are the keys' rows.
+    Causal,
+    /// The first `n[b]` keys, for every query of sequence `b`.
+    Prefixes(&'a [usize]),
+}
+
 /// A build without the GPU backend (the browser's multithreaded CPU module) has nothing to fuse.
 #[cfg(not(feature = "wgpu"))]
 pub fn fused_layer_norm<const D: usize>(
@@ -54,7 +65,7 @@ pub fn fused_attention(
     _v: burn::tensor::Tensor<3>,
     _heads: usize,
     _scale: f64,
-    _causal: bool,
+    _mask: KeyMask,
 ) -> Option<burn::tensor::Tensor<3>> {
     None
 }

@@ -7,7 +7,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::Activation as GeluKind;
 use super::layer_norm::LayerNorm;
-use crate::kernels::{Activation, fused_attention};
+use crate::kernels::{Activation, KeyMask, fused_attention};
 use crate::lora::LoraLinear;
 
 /// Multi-head self-attention; `causal` is set for the text tower.
@@ -24,19 +24,21 @@ pub struct Attention {
 impl Attention {
     /// `residual` plus the attention of `x` over itself.
     pub fn forward(&self, x: Tensor<3>, causal: bool, residual: Tensor<3>) -> Tensor<3> {
-        self.attend(x.clone(), x, None, causal, residual)
+        let mask = if causal {
+            KeyMask::Causal
+        } else {
+            KeyMask::All
+        };
+        self.attend(x.clone(), x, mask, residual)
     }
 
-    /// Attention of `queries` (`[batch, q, hidden]`) over every row of `x`; `hidden`
-    /// (`[batch, q, seq]`, true where a query may not look) stands in for `causal` when the
-    /// queries are not the rows of `x` themselves. The result is added to `residual`
-    /// (`[batch, q, hidden]`).
+    /// Attention of `queries` (`[batch, q, hidden]`) over the rows of `x` that `mask` lets each
+    /// see, added to `residual` (`[batch, q, hidden]`).
     fn attend(
         &self,
         queries: Tensor<3>,
         x: Tensor<3>,
-        hidden: Option<Tensor<3, Bool>>,
-        causal: bool,
+        mask: KeyMask,
         residual: Tensor<3>,
     ) -> Tensor<3> {
         let [batch, seq, width] = x.dims();
@@ -52,15 +54,8 @@ impl Attention {
             self.k_proj.forward(x.clone()),
             self.v_proj.forward(x),
         );
-        if hidden.is_none()
-            && let Some(context) = fused_attention(
-                q.clone(),
-                k.clone(),
-                v.clone(),
-                self.num_heads,
-                scale,
-                causal,
-            )
+        if let Some(context) =
+            fused_attention(q.clone(), k.clone(), v.clone(), self.num_heads, scale, mask)
         {
             return self
                 .out_proj
@@ -71,17 +66,24 @@ impl Attention {
             split_heads(k, seq),
             split_heads(v, seq),
         );
-        let mask = hidden.map(|hidden| {
-            hidden
-                .unsqueeze_dim::<4>(1)
-                .expand([batch, self.num_heads, queries_len, seq])
-        });
+        let hidden = match mask {
+            KeyMask::Prefixes(visible) => {
+                let hidden: Vec<bool> = visible
+                    .iter()
+                    .flat_map(|&n| (0..seq).map(move |key| key >= n))
+                    .collect();
+                let hidden = TensorData::new(hidden, [batch, 1, 1, seq]);
+                let hidden = Tensor::<4, Bool>::from_data(hidden, &residual.device());
+                Some(hidden.expand([batch, self.num_heads, queries_len, seq]))
+            }
+            KeyMask::All | KeyMask::Causal => None,
+        };
         let options = AttentionModuleOptions {
             scale: Some(scale),
             softcap: None,
-            is_causal: causal,
+            is_causal: mask == KeyMask::Causal,
         };
-        let context = attention(q, k, v, mask, None, options)
+        let context = attention(q, k, v, hidden, None, options)
             .swap_dims(1, 2)
             .reshape([batch, queries_len, width]);
         self.out_proj
@@ -130,21 +132,18 @@ impl EncoderLayer {
     /// Only that row's query, output projection and MLP are computed; keys and values still
     /// come from every row (with `causal`, from the rows up to it).
     pub fn forward_rows(&self, x: Tensor<3>, rows: &[usize], causal: bool) -> Tensor<2> {
-        let [batch, seq, width] = x.dims();
-        let device = x.device();
+        let [batch, _, width] = x.dims();
         let normed = self.layer_norm1.forward(x.clone());
-        let hidden = causal.then(|| {
-            let hidden: Vec<bool> = rows
-                .iter()
-                .flat_map(|&row| (0..seq).map(move |key| key > row))
-                .collect();
-            Tensor::<3, Bool>::from_data(TensorData::new(hidden, [batch, 1, seq]), &device)
-        });
+        let visible: Vec<usize> = rows.iter().map(|&row| row + 1).collect();
+        let mask = if causal {
+            KeyMask::Prefixes(&visible)
+        } else {
+            KeyMask::All
+        };
         let x = self.self_attn.attend(
             pick_rows(normed.clone(), rows),
             normed,
-            hidden,
-            false,
+            mask,
             pick_rows(x, rows),
         );
         let x = self.mlp.forward(self.layer_norm2.forward(x.clone()), x);

@@ -6,7 +6,7 @@ use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::{attention, layer_norm, linear};
 use burn::tensor::ops::AttentionModuleOptions;
 use safer_clip::device::Backend;
-use safer_clip::kernels::{Activation, fused_attention, fused_layer_norm, fused_linear};
+use safer_clip::kernels::{Activation, KeyMask, fused_attention, fused_layer_norm, fused_linear};
 
 use crate::common::backends;
 
@@ -157,18 +157,22 @@ fn fused_linear_equals_burns() {
 }
 
 /// One dispatch gives Burn's multi-head attention: causal over the text tower's shapes, over all
-/// keys for the vision tower's, for fewer queries than keys (CLIP's pooled last layer) and for
-/// heads 2 and 3 wide (the tests' tiny models); it declines causal attention of other rows.
+/// keys for the vision tower's, for one query per sequence over a prefix of its keys (the text
+/// tower's pooled last layer) or over all of them (the vision tower's), and for heads 2 and 3
+/// wide (the tests' tiny models). It declines causal attention of other rows and prefixes that
+/// are empty, too long or not one per sequence.
 #[test]
 fn fused_attention_equals_burns() {
+    let pooled_rows = [77, 12, 1];
     for (backend, device) in backends() {
-        for (batch, queries, seq, hidden, heads, causal) in [
-            (2, 77, 77, 512, 8, true),
-            (3, 50, 50, 768, 12, false),
-            (2, 1, 50, 768, 12, false),
-            (1, 7, 7, 64, 2, true),
-            (2, 7, 7, 4, 2, true),
-            (2, 5, 5, 12, 4, false),
+        for (batch, queries, seq, hidden, heads, mask) in [
+            (2, 77, 77, 512, 8, KeyMask::Causal),
+            (3, 50, 50, 768, 12, KeyMask::All),
+            (2, 1, 50, 768, 12, KeyMask::All),
+            (3, 1, 77, 512, 8, KeyMask::Prefixes(&pooled_rows)),
+            (1, 7, 7, 64, 2, KeyMask::Causal),
+            (2, 7, 7, 4, 2, KeyMask::Causal),
+            (2, 5, 5, 12, 4, KeyMask::All),
         ] {
             let normal = Distribution::Normal(0.0, 1.0);
             let q = Tensor::<3>::random([batch, queries, hidden], normal, &device);
@@ -176,7 +180,7 @@ fn fused_attention_equals_burns() {
             let v = Tensor::<3>::random([batch, seq, hidden], normal, &device);
             let head_dim = hidden / heads;
             let scale = (head_dim as f64).powf(-0.5);
-            let fused = fused_attention(q.clone(), k.clone(), v.clone(), heads, scale, causal);
+            let fused = fused_attention(q.clone(), k.clone(), v.clone(), heads, scale, mask);
             if backend != Backend::Wgpu {
                 assert!(fused.is_none(), "the fused kernel ran on {backend}");
                 continue;
@@ -184,16 +188,30 @@ fn fused_attention_equals_burns() {
             let fused = fused.expect("the fused kernel did not run on wgpu");
             let split =
                 |t: Tensor<3>, len: usize| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
+            let hidden_keys = match mask {
+                KeyMask::Prefixes(visible) => {
+                    let hidden: Vec<bool> = visible
+                        .iter()
+                        .flat_map(|&n| (0..seq).map(move |key| key >= n))
+                        .collect();
+                    let hidden = TensorData::new(hidden, [batch, 1, queries, seq]);
+                    Some(
+                        Tensor::<4, Bool>::from_data(hidden, &device)
+                            .expand([batch, heads, queries, seq]),
+                    )
+                }
+                KeyMask::All | KeyMask::Causal => None,
+            };
             let options = AttentionModuleOptions {
                 scale: Some(scale),
                 softcap: None,
-                is_causal: causal,
+                is_causal: mask == KeyMask::Causal,
             };
             let burns = attention(
                 split(q.clone(), queries),
                 split(k.clone(), seq),
                 split(v.clone(), seq),
-                None,
+                hidden_keys,
                 None,
                 options,
             )
@@ -201,17 +219,35 @@ fn fused_attention_equals_burns() {
             .reshape([batch, queries, hidden]);
             let diff = max_abs_diff(fused, &values(burns));
             println!(
-                "[{batch}, {queries} over {seq}, {hidden}], {heads} heads, causal {causal}: {diff:.2e}"
+                "[{batch}, {queries} over {seq}, {hidden}], {heads} heads, {mask:?}: {diff:.2e}"
             );
             assert!(
                 diff <= 1e-5,
-                "attention {batch}×{queries}×{seq}×{hidden}: {diff} from Burn's"
+                "attention {batch}×{queries}×{seq}×{hidden}, {mask:?}: {diff} from Burn's"
             );
             if queries != seq {
                 assert!(
-                    fused_attention(q, k, v, heads, scale, true).is_none(),
+                    fused_attention(
+                        q.clone(),
+                        k.clone(),
+                        v.clone(),
+                        heads,
+                        scale,
+                        KeyMask::Causal
+                    )
+                    .is_none(),
                     "the fused kernel masked causally queries that are not the keys' rows"
                 );
+                let too_long = vec![seq + 1; batch];
+                let wrong_count = vec![1; batch + 1];
+                for visible in [vec![0; batch], too_long, wrong_count] {
+                    let mask = KeyMask::Prefixes(&visible);
+                    assert!(
+                        fused_attention(q.clone(), k.clone(), v.clone(), heads, scale, mask)
+                            .is_none(),
+                        "the fused kernel took the prefixes {visible:?} of {batch} sequences of {seq}"
+                    );
+                }
             }
         }
     }
