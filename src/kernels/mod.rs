@@ -1,6 +1,10 @@
 //! GPU kernels for what Burn runs as many: on a software or integrated GPU each dispatch costs
 //! about as much as the arithmetic of a small layer, so one kernel for a whole LayerNorm pays.
 
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::Tensor;
+
 #[cfg(feature = "wgpu")]
 mod attention;
 #[cfg(feature = "wgpu")]
@@ -23,6 +27,24 @@ pub enum Activation {
     QuickGelu,
     /// `x · Φ(x)`, the exact GELU.
     Gelu,
+}
+
+/// `activation(layer(x)) + residual` for a Burn `Linear`, in one dispatch where
+/// [`fused_linear`] applies; `None` elsewhere.
+pub fn fused_linear_layer<const D: usize>(
+    layer: &Linear,
+    x: Tensor<D>,
+    activation: Activation,
+    residual: Option<Tensor<D>>,
+) -> Option<Tensor<D>> {
+    let bias = layer.bias.as_ref().map(Param::val);
+    fused_linear(x, layer.weight.val(), bias, activation, residual)
+}
+
+/// `layer(x)`: one dispatch where [`fused_linear`] applies, Burn's `Linear` otherwise.
+pub fn linear_layer<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    fused_linear_layer(layer, x.clone(), Activation::Identity, None)
+        .unwrap_or_else(|| layer.forward(x))
 }
 
 /// The keys each query of an attention sees.

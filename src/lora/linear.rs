@@ -13,7 +13,7 @@ use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::linear;
 
 use super::config::LoraConfig;
-use crate::kernels::{Activation, fused_linear};
+use crate::kernels::{Activation, fused_linear_layer, linear_layer};
 use crate::random::SplitMix64;
 
 /// A trainable low-rank update `(α/r) · A B` with dropout on its input.
@@ -81,14 +81,14 @@ impl From<Linear> for LoraLinear {
 impl LoraLinear {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let Some(adapter) = &self.adapter else {
-            return self.base_forward(x);
+            return linear_layer(&self.base, x);
         };
         let low_rank = linear(adapter.dropout.forward(x.clone()), adapter.a.val(), None);
-        self.base_forward(x) + linear(low_rank, adapter.b.val(), None) * adapter.scale
+        linear_layer(&self.base, x) + linear(low_rank, adapter.b.val(), None) * adapter.scale
     }
 
     /// `activation(self.forward(x)) + residual`: one dispatch on wgpu for a layer without an
-    /// adapter (see [`fused_linear`]), Burn's ops otherwise.
+    /// adapter (see [`fused_linear_layer`]), Burn's ops otherwise.
     pub fn forward_then<const D: usize>(
         &self,
         x: Tensor<D>,
@@ -96,7 +96,7 @@ impl LoraLinear {
         residual: Option<Tensor<D>>,
     ) -> Tensor<D> {
         if self.adapter.is_none()
-            && let Some(y) = self.fused(x.clone(), activation, residual.clone())
+            && let Some(y) = fused_linear_layer(&self.base, x.clone(), activation, residual.clone())
         {
             return y;
         }
@@ -110,21 +110,6 @@ impl LoraLinear {
             Some(residual) => residual + y,
             None => y,
         }
-    }
-
-    fn base_forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.fused(x.clone(), Activation::Identity, None)
-            .unwrap_or_else(|| self.base.forward(x))
-    }
-
-    fn fused<const D: usize>(
-        &self,
-        x: Tensor<D>,
-        activation: Activation,
-        residual: Option<Tensor<D>>,
-    ) -> Option<Tensor<D>> {
-        let bias = self.base.bias.as_ref().map(Param::val);
-        fused_linear(x, self.base.weight.val(), bias, activation, residual)
     }
 
     /// `[in, out]` of the base weight.

@@ -8,7 +8,7 @@ use super::config::ClipConfig;
 use super::text::TextTransformer;
 use super::vision::VisionTransformer;
 use crate::error::Result;
-use crate::kernels::{Activation, fused_linear};
+use crate::kernels::linear_layer;
 use crate::tokenizer::TokenBatch;
 
 #[derive(Module, Debug)]
@@ -21,19 +21,6 @@ pub struct ClipModel {
     pub logit_scale: Param<Tensor<1>>,
     #[module(skip)]
     pub config: ClipConfig,
-}
-
-/// A tower's projection: the fused linear kernel where it applies (see [`fused_linear`]).
-fn project(projection: &Linear, x: Tensor<2>) -> Tensor<2> {
-    let bias = projection.bias.as_ref().map(Param::val);
-    fused_linear(
-        x.clone(),
-        projection.weight.val(),
-        bias,
-        Activation::Identity,
-        None,
-    )
-    .unwrap_or_else(|| projection.forward(x))
 }
 
 /// What `transformers`' `CLIPModel.forward` returns, minus the tower outputs.
@@ -50,7 +37,7 @@ pub struct ClipOutput {
 impl ClipModel {
     /// Projected, unnormalised text features (`get_text_features`).
     pub fn text_features(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
-        Ok(project(
+        Ok(linear_layer(
             &self.text_projection,
             self.text_model.forward(tokens)?,
         ))
@@ -58,7 +45,7 @@ impl ClipModel {
 
     /// Projected, unnormalised image features (`get_image_features`).
     pub fn image_features(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
-        Ok(project(
+        Ok(linear_layer(
             &self.visual_projection,
             self.vision_model.forward(pixels)?,
         ))
@@ -79,7 +66,7 @@ impl ClipModel {
     /// its cost.
     pub fn embed_one_patch(&self) -> Tensor<2> {
         let pooled = self.vision_model.forward_one_patch();
-        l2_normalize(project(&self.visual_projection, pooled))
+        l2_normalize(linear_layer(&self.visual_projection, pooled))
     }
 
     pub fn forward(&self, tokens: &TokenBatch, pixels: Tensor<4>) -> Result<ClipOutput> {
