@@ -1,12 +1,13 @@
 // @ts-check
 // A folder of the visitor's own images in the worker, to search by text or by image: embedded in
-// batches as background work (so the visitor's requests wait for one batch at most), each batch's
-// embeddings and small thumbnails kept in this browser (folder-cache.js) so that a reload restores
-// them instead of embedding them again. The images themselves are read one batch at a time and
-// let go; only their File handles are held, and after a reload not even those. An image the model
-// cannot read is skipped with its reason, and the rest go on. Beside the original model's
-// embeddings, the tuned model (at the dial's strength) embeds the images it has files for, or, a
-// HySAC model, lifts them and reads each one as safe or unsafe; those are kept in memory only.
+// batches as background work (as many images as fit a turn, turn-size.js, so the visitor's
+// requests wait for one batch at most), each batch's embeddings and small thumbnails kept in this
+// browser (folder-cache.js) so that a reload restores them instead of embedding them again. The
+// images themselves are read one batch at a time and let go; only their File handles are held,
+// and after a reload not even those. An image the model cannot read is skipped with its reason,
+// and the rest go on. Beside the original model's embeddings, the tuned model (at the dial's
+// strength) embeds the images it has files for, or, a HySAC model, lifts them and reads each one
+// as safe or unsafe; those are kept in memory only.
 
 import { settleEach } from './batches.js';
 import { isInputError } from './core-errors.js';
@@ -33,8 +34,6 @@ import { thumbnail } from './thumbnail.js';
  *   original: Float32Array | null, tuned: Float32Array | null, reading: Reading | null, skipped: string | null }} FolderImage
  */
 
-/** Images embedded in one turn of background work. */
-export const FOLDER_BATCH = 16;
 const JOBS = /** @type {const} */ ({ original: 'folder:original', tuned: 'folder:tuned' });
 
 export class FolderWork {
@@ -251,12 +250,12 @@ export class FolderWork {
    * says whether more is left.
    */
   async #embedOriginal() {
-    const model = this.#context.session.clip;
+    const { clip: model, turns } = this.#context.session;
     if (!model) return false;
-    const batch = this.#images.filter((image) => image.file && !image.original && !image.skipped).slice(0, FOLDER_BATCH);
+    const batch = this.#images.filter((image) => image.file && !image.original && !image.skipped).slice(0, turns.images.count);
     if (batch.length === 0) return false;
     const read = await this.#read(batch);
-    const settled = await settleEach(read, (some) => this.#embedImages(model, some), isInputError);
+    const settled = await turns.images.time(read.length, () => settleEach(read, (some) => this.#embedImages(model, some), isInputError));
     if (this.#context.session.clip !== model) return false;
     /** @type {[string, Float32Array][]} */
     const embeddings = [];
@@ -280,15 +279,15 @@ export class FolderWork {
 
   /** One batch more embedded (or lifted and read) by the tuned model; says whether more is left. */
   async #embedTuned() {
-    const tuned = this.#context.session.tuned;
+    const { tuned, turns } = this.#context.session;
     if (!tuned || !this.#tunedFinal) return false;
     const batch = this.#images.filter((image) => image.file && image.original && !image.skipped && !this.#hasTuned(image, tuned))
-      .slice(0, FOLDER_BATCH);
+      .slice(0, turns.images.count);
     if (batch.length === 0) return false;
     const read = await this.#read(batch);
     /** @type {(some: typeof read) => Promise<(Float32Array | Reading)[]>} */
     const embed = (some) => (tuned.isHyperbolic ? this.#lift(tuned, some) : this.#embedImages(tuned, some));
-    const settled = await settleEach(read, embed, isInputError);
+    const settled = await turns.images.time(read.length, () => settleEach(read, embed, isInputError));
     if (this.#context.session.tuned !== tuned) return false;
     settled.forEach((result, i) => {
       const { image } = read[i];

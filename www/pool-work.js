@@ -1,7 +1,7 @@
 // @ts-check
 // The caption pool's background work in the worker: embedding it with the original and the tuned
-// model, and lifting it onto a HySAC tuned model's hyperboloid, 64 captions a turn, so that the
-// visitor's requests never wait behind more than one chunk. A search before the work is done
+// model, and lifting it onto a HySAC tuned model's hyperboloid, a turn's worth of captions at a
+// time (turn-size.js), so that the visitor's requests never wait behind more than one chunk. A search before the work is done
 // answers over the part done (at least one chunk). The original model's embeddings are kept in
 // this browser once complete (pool-cache.js), and restored on the next visit.
 
@@ -14,8 +14,11 @@ import { emptyPool } from './session.js';
 /** @typedef {import('../pkg/safer_clip.js').CaptionPool} CaptionPool */
 /** @typedef {'original' | 'tuned' | 'lifted'} PoolWorkKind */
 
-/** Captions embedded or lifted in one turn of background work. */
-export const CHUNK = 64;
+/**
+ * Captions embedded at a time when the visitor waits for them: the first chunk that a search
+ * needs (nearest of fewer would say little), and all of the pool for a training run.
+ */
+const CHUNK = 64;
 
 const JOBS = /** @type {const} */ ({ original: 'pool:original', tuned: 'pool:tuned', lifted: 'pool:lifted' });
 
@@ -76,7 +79,7 @@ export class PoolWork {
    */
   async ready(kind) {
     const pool = await this.#pool(kind);
-    if (pool.embedded === 0) await this.#extend(kind);
+    if (pool.embedded === 0) await this.#extend(kind, CHUNK);
     if (!pool.complete) this.#context.background(JOBS[kind], () => this.#extend(kind));
     return pool;
   }
@@ -84,7 +87,7 @@ export class PoolWork {
   /** The original model's pool, embedded in full now (a training run needs all of it). */
   async complete() {
     const pool = await this.#pool('original');
-    while (!pool.complete) await this.#extend('original');
+    while (!pool.complete) await this.#extend('original', CHUNK);
     this.#context.cancel(JOBS.original);
     return pool;
   }
@@ -118,15 +121,20 @@ export class PoolWork {
   }
 
   /**
-   * One chunk more of a model's pool; says whether more is left.
+   * One chunk more of a model's pool (`count` captions, else a turn's worth); says whether more
+   * is left.
    * @param {'original' | 'tuned'} kind
+   * @param {number} [count]
    */
-  async #extend(kind) {
+  async #extend(kind, count) {
     const session = this.#context.session;
     const model = kind === 'original' ? session.clip : session.tuned;
     if (!model || session.pool.captions.length === 0) return false;
     const pool = await this.#pool(kind);
-    const embedded = await this.#context.core(() => model.extendPool(pool, CHUNK));
+    const before = pool.embedded;
+    const take = count ?? session.turns.texts.count;
+    const items = Math.min(take, pool.size - before);
+    const embedded = await session.turns.texts.time(items, () => this.#context.core(() => model.extendPool(pool, take)));
     this.#progress(kind, embedded, pool.size);
     if (pool.complete && kind === 'original') await this.#keep(pool);
     return !pool.complete;
@@ -134,10 +142,10 @@ export class PoolWork {
 
   /** One chunk more of the pool lifted onto the tuned model's hyperboloid; says whether more is left. */
   async #lift() {
-    const { tuned, pool } = this.#context.session;
+    const { tuned, pool, turns } = this.#context.session;
     if (!tuned?.isHyperbolic || pool.liftedCount >= pool.captions.length) return false;
-    const chunk = pool.captions.slice(pool.liftedCount, pool.liftedCount + CHUNK);
-    const points = await this.#context.core(() => tuned.liftTexts(chunk));
+    const chunk = pool.captions.slice(pool.liftedCount, pool.liftedCount + turns.texts.count);
+    const points = await turns.texts.time(chunk.length, () => this.#context.core(() => tuned.liftTexts(chunk)));
     if (pool.lifted) {
       const lifted = pool.lifted;
       try {

@@ -7,6 +7,7 @@
 
 import { ClipError } from './errors.js';
 import { Gallery } from './gallery.js';
+import { TurnSize } from './turn-size.js';
 
 /** @typedef {import('../pkg/safer_clip.js').WebClip} WebClip */
 /** @typedef {import('../pkg/safer_clip.js').CaptionPool} CaptionPool */
@@ -39,6 +40,8 @@ export class Session {
   pool = emptyPool();
   /** The search panel's galleries, lifted by a HySAC tuned model. */
   galleries = { captions: new Gallery(false), images: new Gallery(true) };
+  /** How many texts, and images, a turn of background work takes with this model. */
+  turns = turnSizes();
 
   loadedModel() {
     if (!this.clip) throw new ClipError('NoModel', 'Load a model first.');
@@ -59,6 +62,7 @@ export class Session {
     this.release();
     this.clip = clip;
     this.weights = weights;
+    this.turns = turnSizes();
   }
 
   /** Frees the model and everything derived from it; the dial goes back to 1. */
@@ -143,6 +147,10 @@ export class Session {
  */
 function atStrength(trained, strength) {
   return strength === 1 ? trained : trained.withStrength(strength);
+}
+
+function turnSizes() {
+  return { texts: new TurnSize(), images: new TurnSize({ max: 16 }) };
 }
 
 /** @returns {Pool} */

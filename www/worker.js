@@ -590,7 +590,8 @@ self.addEventListener('error', (event) => {
 });
 
 self.addEventListener('message', (/** @type {MessageEvent<Request>} */ { data: { id, type, args, background: later } }) => {
-  if (later) background(`request:${id}`, () => handle(id, type, args, null).then(() => false));
+  if (later && type === 'encodeText') background(`request:${id}`, textTurns(id, /** @type {any} */ (args)));
+  else if (later) background(`request:${id}`, () => handle(id, type, args, null).then(() => false));
   else scheduler.request((waitedMs) => handle(id, type, args, waitedMs));
 });
 
@@ -602,9 +603,8 @@ self.addEventListener('message', (/** @type {MessageEvent<Request>} */ { data: {
  * @param {number | null} waitedMs how long the visitor's request waited behind other work;
  *   null for background work
  */
-async function handle(id, type, args, waitedMs) {
-  try {
-    if (crash) throw crash;
+function handle(id, type, args, waitedMs) {
+  return answer(id, async () => {
     const operation = /** @type {Record<string, (args: any, onProgress: (progress: any) => void) => Promise<any>>} */ (operations)[type];
     if (!operation) throw new ClipError('WorkerError', `unknown request “${type}”`);
     const started = performance.now();
@@ -613,6 +613,62 @@ async function handle(id, type, args, waitedMs) {
       post({ event: 'timings', timings: { ...firstTextTimings, waitMs: waitedMs, computeMs: performance.now() - started } });
       firstTextTimings = null;
     }
+    return result;
+  });
+}
+
+/**
+ * Background encodeText, a turn's worth of texts at a time (turn-size.js), so that the visitor's
+ * requests wait for one turn rather than for all the texts; answered once every text is embedded,
+ * all by one model: when the model changes between turns, it starts over with the new one.
+ * @param {number} id
+ * @param {{ texts: string[], tuned?: boolean }} args
+ * @returns {() => Promise<boolean>} the job's turn
+ */
+function textTurns(id, { texts, tuned = false }) {
+  /** @type {{ model: import('../pkg/safer_clip.js').WebClip, parts: Float32Array[], cols: number, done: number } | null} */
+  let progress = null;
+  return async () => {
+    let more = false;
+    await answerWhen(id, async () => {
+      const model = tuned ? session.tunedModel() : session.loadedModel();
+      if (progress?.model !== model) progress = { model, parts: [], cols: 0, done: 0 };
+      const chunk = texts.slice(progress.done, progress.done + session.turns.texts.count);
+      const part = await session.turns.texts.time(chunk.length, () => embeddings(() => model.embedTexts(chunk)));
+      progress.parts.push(part.data);
+      progress.cols = part.cols;
+      progress.done += chunk.length;
+      more = progress.done < texts.length;
+      if (more) return null;
+      const data = new Float32Array(texts.length * progress.cols);
+      progress.parts.reduce((at, rows) => (data.set(rows, at), at + rows.length), 0);
+      return { answer: { rows: texts.length, cols: progress.cols, data } };
+    });
+    return more;
+  };
+}
+
+/**
+ * Runs `run` and posts its result as the answer to request `id`, or its failure.
+ * @param {number} id
+ * @param {() => Promise<any>} run
+ */
+function answer(id, run) {
+  return answerWhen(id, async () => ({ answer: await run() }));
+}
+
+/**
+ * Runs `run`, and posts the answer to request `id` when it gives one (null: not yet), or its
+ * failure.
+ * @param {number} id
+ * @param {() => Promise<{ answer: any } | null>} run
+ */
+async function answerWhen(id, run) {
+  try {
+    if (crash) throw crash;
+    const done = await run();
+    if (!done) return;
+    const result = done.answer;
     self.postMessage({ id, ok: true, result }, result?.data ? [result.data.buffer] : []);
   } catch (error) {
     self.postMessage({ id, ok: false, error: errorData(error) });
