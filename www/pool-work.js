@@ -1,9 +1,10 @@
 // @ts-check
 // The caption pool's background work in the worker: embedding it with the original and the tuned
 // model, and lifting it onto a HySAC tuned model's hyperboloid, a turn's worth of captions at a
-// time (turn-size.js), so that the visitor's requests never wait behind more than one chunk. A search before the work is done
-// answers over the part done (at least one chunk). The original model's embeddings are kept in
-// this browser once complete (pool-cache.js), and restored on the next visit.
+// time (turn-size.js), so that the visitor's requests never wait behind more than one chunk. A
+// search before the work is done answers over the part done (at least one chunk). The original
+// model's embeddings are kept in this browser once complete (pool-cache.js), and restored on the
+// next visit.
 
 import { ClipError } from './errors.js';
 import { keepEmbeddings, keptEmbeddings, poolKey } from './pool-cache.js';
@@ -131,9 +132,8 @@ export class PoolWork {
     const model = kind === 'original' ? session.clip : session.tuned;
     if (!model || session.pool.captions.length === 0) return false;
     const pool = await this.#pool(kind);
-    const before = pool.embedded;
     const take = count ?? session.turns.texts.count;
-    const items = Math.min(take, pool.size - before);
+    const items = Math.min(take, pool.size - pool.embedded);
     const embedded = await session.turns.texts.time(items, () => this.#context.core(() => model.extendPool(pool, take)));
     this.#progress(kind, embedded, pool.size);
     if (pool.complete && kind === 'original') await this.#keep(pool);
