@@ -92,8 +92,8 @@ fn max_abs_diff(ours: Tensor<3>, exact: &[f64]) -> f64 {
 
 /// One dispatch gives Burn's `act(x W + b) + residual` for each activation, with and without a
 /// bias and a residual, on row counts that do not fill the kernel's blocks (5, 50, 77), and is
-/// not used where it cannot be: other backends, tensors recorded for autodiff, widths that are
-/// not a multiple of 4.
+/// not used where it cannot be: other backends, widths that are not a multiple of 4, an input
+/// recorded for autodiff with weights that are not.
 #[test]
 fn fused_linear_equals_burns() {
     for (backend, device) in backends() {
@@ -150,8 +150,66 @@ fn fused_linear_equals_burns() {
                 Tensor::<3>::from_data(x.into_data(), &device.clone().autodiff()).require_grad();
             assert!(
                 fused_linear(tracked, w, b, activation, None).is_none(),
-                "the fused kernel (no backward pass) ran on a tensor recorded for autodiff"
+                "the fused kernel ran on a tensor recorded for autodiff, its weights not"
             );
+        }
+    }
+}
+
+/// On an autodiff graph the kernel serves a frozen `x W + b` (a LoRA adapter's base layer): the
+/// same outputs and the same gradient of `x` as Burn's `linear`, on rows that do not fill the
+/// kernel's blocks, and not used where its backward pass would be wrong: a weight or bias that
+/// takes a gradient, an activation, a residual.
+#[test]
+fn fused_linear_trains_like_burns() {
+    for (backend, device) in backends() {
+        let graph = device.clone().autodiff();
+        for (shape, width, bias) in [([2, 77, 512], 768, true), ([3, 5, 64], 256, false)] {
+            let depth = shape[2];
+            let x =
+                Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &graph).require_grad();
+            let std = 1.0 / (depth as f64).sqrt();
+            let w = Tensor::<2>::random([depth, width], Distribution::Normal(0.0, std), &graph);
+            let b =
+                bias.then(|| Tensor::<1>::random([width], Distribution::Normal(0.0, 1.0), &graph));
+            // A loss that weighs every output differently, so the gradient tells columns apart.
+            let g = Tensor::<3>::random(
+                [shape[0], shape[1], width],
+                Distribution::Normal(0.0, 1.0),
+                &graph,
+            );
+            let fused = fused_linear(x.clone(), w.clone(), b.clone(), Activation::Identity, None);
+            if backend != Backend::Wgpu {
+                assert!(fused.is_none(), "the fused kernel ran on {backend}");
+                continue;
+            }
+            let fused = fused.expect("the fused kernel did not run on the wgpu autodiff graph");
+            let burns = linear(x.clone(), w.clone(), b.clone());
+            let outputs = max_abs_diff(fused.clone(), &values(burns.clone()));
+            let ours = (fused * g.clone()).sum().backward();
+            let theirs = (burns * g).sum().backward();
+            let gradient = |grads| x.grad(grads).expect("no gradient reached x");
+            let grad_diff = max_abs_diff(gradient(&ours), &values(gradient(&theirs)));
+            println!("{shape:?} → {width}, bias {bias}: outputs {outputs:.2e}, dx {grad_diff:.2e}");
+            assert!(
+                outputs <= 2e-5,
+                "{shape:?} → {width}: outputs {outputs} from Burn's"
+            );
+            assert!(
+                grad_diff <= 1e-4,
+                "{shape:?} → {width}: dx {grad_diff} from Burn's"
+            );
+
+            let trained = w.clone().require_grad();
+            assert!(
+                fused_linear(x.clone(), trained, b.clone(), Activation::Identity, None).is_none(),
+                "the fused kernel ran on a weight that takes a gradient (it has no dW)"
+            );
+            let r = Tensor::<3>::zeros([shape[0], shape[1], width], &graph);
+            assert!(
+                fused_linear(x.clone(), w.clone(), b.clone(), Activation::Gelu, None).is_none()
+            );
+            assert!(fused_linear(x, w, b, Activation::Identity, Some(r)).is_none());
         }
     }
 }
