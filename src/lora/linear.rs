@@ -13,7 +13,7 @@ use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::linear;
 
 use super::config::LoraConfig;
-use crate::kernels::{Activation, fused_linear_layer, linear_layer};
+use crate::kernels::{Activation, fused_linear, fused_linear_layer, linear_layer};
 use crate::random::SplitMix64;
 
 /// A trainable low-rank update `(α/r) · A B` with dropout on its input.
@@ -80,36 +80,31 @@ impl From<Linear> for LoraLinear {
 
 impl LoraLinear {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let Some(adapter) = &self.adapter else {
-            return linear_layer(&self.base, x);
-        };
-        let low_rank = linear(adapter.dropout.forward(x.clone()), adapter.a.val(), None);
-        linear_layer(&self.base, x) + linear(low_rank, adapter.b.val(), None) * adapter.scale
+        self.forward_then(x, Activation::Identity, None)
     }
 
-    /// `activation(self.forward(x)) + residual`: one dispatch on wgpu for a layer without an
-    /// adapter (see [`fused_linear_layer`]), Burn's ops otherwise.
+    /// `activation(self.forward(x)) + residual`: through the fused kernel on wgpu (one dispatch
+    /// for a layer without an adapter, four for one with, see [`fused_with_adapter`]),
+    /// Burn's ops otherwise.
     pub fn forward_then<const D: usize>(
         &self,
         x: Tensor<D>,
         activation: Activation,
         residual: Option<Tensor<D>>,
     ) -> Tensor<D> {
-        if self.adapter.is_none()
-            && let Some(y) = fused_linear_layer(&self.base, x.clone(), activation, residual.clone())
+        let Some(adapter) = &self.adapter else {
+            return fused_linear_layer(&self.base, x.clone(), activation, residual.clone())
+                .unwrap_or_else(|| then(self.base.forward(x), activation, residual));
+        };
+        if let Some(y) =
+            fused_with_adapter(&self.base, adapter, x.clone(), activation, residual.clone())
         {
             return y;
         }
-        let y = self.forward(x);
-        let y = match activation {
-            Activation::Identity => y,
-            Activation::QuickGelu => y.clone() * sigmoid(y * 1.702),
-            Activation::Gelu => gelu(y),
-        };
-        match residual {
-            Some(residual) => residual + y,
-            None => y,
-        }
+        let low_rank = linear(adapter.dropout.forward(x.clone()), adapter.a.val(), None);
+        let y =
+            linear_layer(&self.base, x) + linear(low_rank, adapter.b.val(), None) * adapter.scale;
+        then(y, activation, residual)
     }
 
     /// `[in, out]` of the base weight.
@@ -131,5 +126,55 @@ impl LoraLinear {
             },
             adapter: None,
         }
+    }
+}
+
+/// `act(x W + b + s · x A B) + residual` through the fused kernel, the adapter unmerged: `x A`,
+/// scaled, then `(s x A) B` added to the base layer's output, so that a tuned model shares its
+/// base weights with the original. `None` where the kernel does not apply: other backends, and
+/// training (a trainable `A` is declined before the dropout draws its mask).
+fn fused_with_adapter<const D: usize>(
+    base: &Linear,
+    adapter: &LoraAdapter,
+    x: Tensor<D>,
+    activation: Activation,
+    residual: Option<Tensor<D>>,
+) -> Option<Tensor<D>> {
+    if adapter.a.val().is_require_grad() {
+        return None;
+    }
+    let input = adapter.dropout.forward(x.clone());
+    let low_rank = fused_linear(input, adapter.a.val(), None, Activation::Identity, None)?;
+    let low_rank = low_rank * adapter.scale;
+    // The residual joins the base layer's output when nothing is applied after the sum.
+    let (inner, outer) = match activation {
+        Activation::Identity => (residual, None),
+        _ => (None, residual),
+    };
+    let y = fused_linear_layer(base, x, Activation::Identity, inner)?;
+    let y = fused_linear(
+        low_rank,
+        adapter.b.val(),
+        None,
+        Activation::Identity,
+        Some(y),
+    )?;
+    Some(then(y, activation, outer))
+}
+
+/// `activation(y) + residual` in Burn's ops.
+fn then<const D: usize>(
+    y: Tensor<D>,
+    activation: Activation,
+    residual: Option<Tensor<D>>,
+) -> Tensor<D> {
+    let y = match activation {
+        Activation::Identity => y,
+        Activation::QuickGelu => y.clone() * sigmoid(y * 1.702),
+        Activation::Gelu => gelu(y),
+    };
+    match residual {
+        Some(residual) => residual + y,
+        None => y,
     }
 }
