@@ -6,22 +6,18 @@
 //! barrier; the bias, the activation that follows (CLIP's MLP) and the residual that follows (the
 //! ends of both blocks of a layer) are applied before the one write, where Burn would take a
 //! dispatch and a pass over the activations for each. Tensors on other backends are left to
-//! Burn's; in training only the frozen layers under a LoRA adapter take it, with a backward pass.
+//! Burn's; in training the product goes through it with a backward pass (`linear_grad.rs`).
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::Wgpu;
 use burn::backend::cubecl::dtype_to_storage_type;
-use burn::backend::{Autodiff, Wgpu};
 use burn::tensor::Tensor;
 use burn_cubecl::cubecl::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
-use burn_cubecl::ops::permute;
 use burn_cubecl::tensor::CubeTensor;
 
 use super::Activation;
+use super::linear_grad::{Graph, graph_linear};
 use kernel::linear_kernel;
 
 /// Elements per vector load and store.
@@ -38,9 +34,9 @@ const MAX_GROUPS: usize = 65_535;
 
 /// `act(x W + b) + residual` over the last dimension of `x` (`W` is `[in, out]`, as Burn's
 /// `Linear` keeps it) in one dispatch, when every operand lives on wgpu, in one float dtype, with
-/// both widths multiples of 4; `None` otherwise. On an autodiff graph (training) it serves the
-/// frozen layers a LoRA adapter sits on: `x W + b` with `W` and `b` untracked, no activation and
-/// no residual, its backward pass (`dx = dy Wᵀ`) the same kernel over `W` transposed.
+/// both widths multiples of 4; `None` otherwise. On an autodiff graph (training) the kernel
+/// computes `x W + b` with a backward pass of its own (`linear_grad.rs`; `b` must take no
+/// gradient), and Burn's ops the activation and the residual, which keep theirs.
 pub fn fused_linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
@@ -70,10 +66,8 @@ pub fn fused_linear<const D: usize>(
         return None;
     }
     if x.clone().try_into_primitive::<Graph>().is_ok() {
-        if activation != Activation::Identity || residual.is_some() {
-            return None;
-        }
-        return frozen_linear(x.reshape([rows, depth]), weight, bias).map(|y| y.reshape(shape));
+        let y = graph_linear(x.reshape([rows, depth]), weight, bias)?.reshape(shape);
+        return Some(activation.then(y, residual));
     }
     let primitive = |t: Tensor<D>| t.try_into_primitive::<Wgpu>().ok().map(into_contiguous);
     let residual = match residual {
@@ -97,83 +91,9 @@ pub fn fused_linear<const D: usize>(
     Some(Tensor::<2>::from_primitive::<Wgpu>(output).reshape(shape))
 }
 
-/// The autodiff backend the trainer records on.
-type Graph = Autodiff<Wgpu>;
-
-/// `x W + b` on the autodiff graph, `x` `[rows, depth]`, for `W` and `b` that take no gradient.
-fn frozen_linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<Tensor<2>> {
-    let [rows, depth] = x.dims();
-    let width = weight.dims()[1];
-    let dims = [rows, depth, width];
-    let weight = weight.try_into_primitive::<Graph>().ok()?;
-    let bias = match bias {
-        Some(bias) => Some(bias.try_into_primitive::<Graph>().ok()?),
-        None => None,
-    };
-    if weight.is_tracked() || bias.as_ref().is_some_and(|bias| bias.is_tracked()) {
-        return None;
-    }
-    let x = x.try_into_primitive::<Graph>().ok()?;
-    let weight = into_contiguous(weight.into_primitive());
-    let bias = bias.map(|bias| into_contiguous(bias.into_primitive()));
-    let output = match InputGradient
-        .prepare::<NoCheckpointing>([x.node()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let transposed = into_contiguous(permute(weight.clone(), &[1, 0]));
-            let input = into_contiguous(x.into_primitive());
-            let output = launch(input, weight, bias, None, Activation::Identity, dims);
-            prep.finish((transposed, dims), output)
-        }
-        OpsKind::UnTracked(prep) => {
-            let input = into_contiguous(x.into_primitive());
-            prep.finish(launch(
-                input,
-                weight,
-                bias,
-                None,
-                Activation::Identity,
-                dims,
-            ))
-        }
-    };
-    Some(Tensor::<2>::from_primitive::<Graph>(output))
-}
-
-/// The backward pass of [`frozen_linear`]: `dx = dy Wᵀ`, the forward kernel over `Wᵀ` (kept,
-/// `[out, in]` and contiguous, with the forward's `[rows, in, out]`).
-#[derive(Debug)]
-struct InputGradient;
-
-impl Backward<Wgpu, 1> for InputGradient {
-    type State = (CubeTensor, [usize; 3]);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 1>,
-        grads: &mut Gradients,
-        _checkpointer: &mut Checkpointer,
-    ) {
-        let (transposed, [rows, depth, width]) = ops.state;
-        unary::<Wgpu, _>(ops.parents, ops.node, grads, |grad| {
-            let grad = into_contiguous(grad);
-            launch(
-                grad,
-                transposed,
-                None,
-                None,
-                Activation::Identity,
-                [rows, width, depth],
-            )
-        });
-    }
-}
-
 /// Launches the kernel: `input` `[rows, depth]` and `weight` `[depth, width]`, contiguous, both
 /// widths multiples of [`BLOCK`]; returns `[rows, width]`.
-fn launch(
+pub(super) fn launch(
     input: CubeTensor,
     weight: CubeTensor,
     bias: Option<CubeTensor>,

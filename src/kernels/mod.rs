@@ -4,6 +4,7 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
+use burn::tensor::activation::{gelu, sigmoid};
 
 #[cfg(feature = "wgpu")]
 mod attention;
@@ -11,6 +12,8 @@ mod attention;
 mod layer_norm;
 #[cfg(feature = "wgpu")]
 mod linear;
+#[cfg(feature = "wgpu")]
+mod linear_grad;
 
 #[cfg(feature = "wgpu")]
 pub use attention::fused_attention;
@@ -27,6 +30,21 @@ pub enum Activation {
     QuickGelu,
     /// `x · Φ(x)`, the exact GELU.
     Gelu,
+}
+
+impl Activation {
+    /// `self(y) + residual` in Burn's ops, where the kernel does not apply or has no backward.
+    pub fn then<const D: usize>(self, y: Tensor<D>, residual: Option<Tensor<D>>) -> Tensor<D> {
+        let y = match self {
+            Activation::Identity => y,
+            Activation::QuickGelu => y.clone() * sigmoid(y * 1.702),
+            Activation::Gelu => gelu(y),
+        };
+        match residual {
+            Some(residual) => residual + y,
+            None => y,
+        }
+    }
 }
 
 /// `activation(layer(x)) + residual` for a Burn `Linear`, in one dispatch where

@@ -9,7 +9,6 @@
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::linear;
 
 use super::config::LoraConfig;
@@ -94,17 +93,24 @@ impl LoraLinear {
     ) -> Tensor<D> {
         let Some(adapter) = &self.adapter else {
             return fused_linear_layer(&self.base, x.clone(), activation, residual.clone())
-                .unwrap_or_else(|| then(self.base.forward(x), activation, residual));
+                .unwrap_or_else(|| activation.then(self.base.forward(x), residual));
         };
-        if let Some(y) =
-            fused_with_adapter(&self.base, adapter, x.clone(), activation, residual.clone())
-        {
+        // Drawn once: a second draw would move the random stream that seeds every later mask.
+        let input = adapter.dropout.forward(x.clone());
+        if let Some(y) = fused_with_adapter(
+            &self.base,
+            adapter,
+            x.clone(),
+            input.clone(),
+            activation,
+            residual.clone(),
+        ) {
             return y;
         }
-        let low_rank = linear(adapter.dropout.forward(x.clone()), adapter.a.val(), None);
+        let low_rank = linear(input, adapter.a.val(), None);
         let y =
             linear_layer(&self.base, x) + linear(low_rank, adapter.b.val(), None) * adapter.scale;
-        then(y, activation, residual)
+        activation.then(y, residual)
     }
 
     /// `[in, out]` of the base weight.
@@ -129,21 +135,18 @@ impl LoraLinear {
     }
 }
 
-/// `act(x W + b + s · x A B) + residual` through the fused kernel, the adapter unmerged: `x A`,
-/// scaled, then `(s x A) B` added to the base layer's output, so that a tuned model shares its
-/// base weights with the original. `None` where the kernel does not apply: other backends, and
-/// training (a trainable `A` is declined before the dropout draws its mask).
+/// `act(x W + b + s · input A B) + residual` (`input`: `x` after the adapter's dropout) through
+/// the fused kernel, the adapter unmerged: `input A`, scaled, then its product with `B` added to
+/// the base layer's output, so that a tuned model shares its base weights with the original; in
+/// training, with the kernel's backward pass. `None` where the kernel does not apply.
 fn fused_with_adapter<const D: usize>(
     base: &Linear,
     adapter: &LoraAdapter,
     x: Tensor<D>,
+    input: Tensor<D>,
     activation: Activation,
     residual: Option<Tensor<D>>,
 ) -> Option<Tensor<D>> {
-    if adapter.a.val().is_require_grad() {
-        return None;
-    }
-    let input = adapter.dropout.forward(x.clone());
     let low_rank = fused_linear(input, adapter.a.val(), None, Activation::Identity, None)?;
     let low_rank = low_rank * adapter.scale;
     // The residual joins the base layer's output when nothing is applied after the sum.
@@ -159,22 +162,5 @@ fn fused_with_adapter<const D: usize>(
         Activation::Identity,
         Some(y),
     )?;
-    Some(then(y, activation, outer))
-}
-
-/// `activation(y) + residual` in Burn's ops.
-fn then<const D: usize>(
-    y: Tensor<D>,
-    activation: Activation,
-    residual: Option<Tensor<D>>,
-) -> Tensor<D> {
-    let y = match activation {
-        Activation::Identity => y,
-        Activation::QuickGelu => y.clone() * sigmoid(y * 1.702),
-        Activation::Gelu => gelu(y),
-    };
-    match residual {
-        Some(residual) => residual + y,
-        None => y,
-    }
+    Some(activation.then(y, outer))
 }

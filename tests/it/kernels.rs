@@ -156,60 +156,115 @@ fn fused_linear_equals_burns() {
     }
 }
 
-/// On an autodiff graph the kernel serves a frozen `x W + b` (a LoRA adapter's base layer): the
-/// same outputs and the same gradient of `x` as Burn's `linear`, on rows that do not fill the
-/// kernel's blocks, and not used where its backward pass would be wrong: a weight or bias that
-/// takes a gradient, an activation, a residual.
+/// On an autodiff graph the kernel computes `x W + b` with a backward pass of its own, Burn's ops
+/// the activation and residual: the same outputs and the same gradients of `x`, of a trainable
+/// `W` (a LoRA factor, 16 wide) and of the residual as Burn's ops, on rows that do not fill the
+/// kernel's blocks, and an `x` that takes no gradient; a bias that takes one is left to Burn's.
 #[test]
 fn fused_linear_trains_like_burns() {
     for (backend, device) in backends() {
         let graph = device.clone().autodiff();
-        for (shape, width, bias) in [([2, 77, 512], 768, true), ([3, 5, 64], 256, false)] {
+        for (shape, width, activation, bias, residual, trained_weight, trained_x) in [
+            (
+                [2, 77, 512],
+                768,
+                Activation::Identity,
+                true,
+                false,
+                false,
+                true,
+            ),
+            (
+                [2, 77, 768],
+                16,
+                Activation::Identity,
+                false,
+                false,
+                true,
+                true,
+            ),
+            (
+                [3, 5, 16],
+                512,
+                Activation::QuickGelu,
+                false,
+                true,
+                true,
+                true,
+            ),
+            ([1, 50, 64], 256, Activation::Gelu, true, true, true, false),
+        ] {
             let depth = shape[2];
-            let x =
-                Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &graph).require_grad();
+            let random = |dims: Vec<usize>, std: f64| {
+                Tensor::<3>::random(dims, Distribution::Normal(0.0, std), &graph)
+            };
+            let mut x = random(shape.to_vec(), 1.0);
+            if trained_x {
+                x = x.require_grad();
+            }
             let std = 1.0 / (depth as f64).sqrt();
-            let w = Tensor::<2>::random([depth, width], Distribution::Normal(0.0, std), &graph);
+            let mut w = Tensor::<2>::random([depth, width], Distribution::Normal(0.0, std), &graph);
+            if trained_weight {
+                w = w.require_grad();
+            }
             let b =
                 bias.then(|| Tensor::<1>::random([width], Distribution::Normal(0.0, 1.0), &graph));
-            // A loss that weighs every output differently, so the gradient tells columns apart.
-            let g = Tensor::<3>::random(
-                [shape[0], shape[1], width],
-                Distribution::Normal(0.0, 1.0),
-                &graph,
-            );
-            let fused = fused_linear(x.clone(), w.clone(), b.clone(), Activation::Identity, None);
+            let out = vec![shape[0], shape[1], width];
+            let r = residual.then(|| random(out.clone(), 1.0).require_grad());
+            // A loss that weighs every output differently, so the gradients tell entries apart.
+            let g = random(out, 1.0);
+            let fused = fused_linear(x.clone(), w.clone(), b.clone(), activation, r.clone());
             if backend != Backend::Wgpu {
                 assert!(fused.is_none(), "the fused kernel ran on {backend}");
                 continue;
             }
             let fused = fused.expect("the fused kernel did not run on the wgpu autodiff graph");
-            let burns = linear(x.clone(), w.clone(), b.clone());
+            let burns = activation.then(linear(x.clone(), w.clone(), b.clone()), r.clone());
+            let case = format!("{shape:?} → {width}, {activation:?}");
             let outputs = max_abs_diff(fused.clone(), &values(burns.clone()));
+            assert!(outputs <= 2e-5, "{case}: outputs {outputs} from Burn's");
             let ours = (fused * g.clone()).sum().backward();
             let theirs = (burns * g).sum().backward();
-            let gradient = |grads| x.grad(grads).expect("no gradient reached x");
-            let grad_diff = max_abs_diff(gradient(&ours), &values(gradient(&theirs)));
-            println!("{shape:?} → {width}, bias {bias}: outputs {outputs:.2e}, dx {grad_diff:.2e}");
+            let mut compared = vec![];
+            if trained_x {
+                let dx = |grads| x.grad(grads).expect("no gradient reached x");
+                compared.push(("dx", max_abs_diff(dx(&ours), &values(dx(&theirs)))));
+            } else {
+                assert!(
+                    x.grad(&ours).is_none(),
+                    "{case}: a gradient reached an untracked x"
+                );
+            }
+            if trained_weight {
+                let dw = |grads| {
+                    w.grad(grads)
+                        .expect("no gradient reached W")
+                        .unsqueeze::<3>()
+                };
+                compared.push(("dW", max_abs_diff(dw(&ours), &values(dw(&theirs)))));
+            }
+            if let Some(r) = &r {
+                let dr = |grads| r.grad(grads).expect("no gradient reached the residual");
+                compared.push(("dr", max_abs_diff(dr(&ours), &values(dr(&theirs)))));
+            }
+            let told: Vec<String> = compared
+                .iter()
+                .map(|(what, d)| format!("{what} {d:.2e}"))
+                .collect();
+            println!("{case}: outputs {outputs:.2e}, {}", told.join(", "));
+            for (what, diff) in compared {
+                assert!(diff <= 1e-4, "{case}: {what} {diff} from Burn's");
+            }
+        }
+        if backend == Backend::Wgpu {
+            let x =
+                Tensor::<2>::random([4, 8], Distribution::Normal(0.0, 1.0), &graph).require_grad();
+            let w = Tensor::<2>::random([8, 4], Distribution::Normal(0.0, 1.0), &graph);
+            let b = Tensor::<1>::zeros([4], &graph).require_grad();
             assert!(
-                outputs <= 2e-5,
-                "{shape:?} → {width}: outputs {outputs} from Burn's"
+                fused_linear(x, w, Some(b), Activation::Identity, None).is_none(),
+                "the fused kernel ran on a bias that takes a gradient (it has no db)"
             );
-            assert!(
-                grad_diff <= 1e-4,
-                "{shape:?} → {width}: dx {grad_diff} from Burn's"
-            );
-
-            let trained = w.clone().require_grad();
-            assert!(
-                fused_linear(x.clone(), trained, b.clone(), Activation::Identity, None).is_none(),
-                "the fused kernel ran on a weight that takes a gradient (it has no dW)"
-            );
-            let r = Tensor::<3>::zeros([shape[0], shape[1], width], &graph);
-            assert!(
-                fused_linear(x.clone(), w.clone(), b.clone(), Activation::Gelu, None).is_none()
-            );
-            assert!(fused_linear(x, w, b, Activation::Identity, Some(r)).is_none());
         }
     }
 }

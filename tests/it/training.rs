@@ -22,6 +22,11 @@ use safer_clip::weights::load_adapters;
 
 /// A small random CLIP, wide enough for captions to differ, with the real tokenizer.
 fn clip(test: &str) -> Clip {
+    clip_on(test, &Device::flex())
+}
+
+/// [`clip`] on `device`: the same weights on every backend.
+fn clip_on(test: &str, device: &Device) -> Clip {
     let tokenizer = shared(test).join("assets/clip-vit-base-patch32/tokenizer.json");
     let config = ClipConfig::from_json(
         r#"{"projection_dim": 32,
@@ -31,7 +36,7 @@ fn clip(test: &str) -> Clip {
     )
     .unwrap();
     Clip {
-        model: safer_clip::weights::random_clip(&config, 7, &Device::flex()).unwrap(),
+        model: safer_clip::weights::random_clip(&config, 7, device).unwrap(),
         tokenizer: ClipTokenizer::from_bytes(&std::fs::read(tokenizer).unwrap()).unwrap(),
     }
 }
@@ -232,6 +237,33 @@ fn a_resumed_run_continues_exactly() {
         .unwrap()
         .to_string();
     assert!(error.contains("not a training checkpoint"), "{error}");
+}
+
+/// On wgpu the trainer's layers run the fused linear kernel and its backward pass (the frozen base
+/// layers and the adapters' factors): its steps lose what flex's lose, each step's loss after the
+/// first measured on adapters that the steps before updated.
+#[test]
+#[ignore = "needs ../shared"]
+fn training_on_wgpu_takes_the_steps_flex_takes() {
+    let mut config = config(Method::Safer);
+    config.max_steps = Some(4);
+    config.batch_size = 8;
+    let set = text_set(9);
+    let losses = |clip: &Clip| -> Vec<f32> {
+        let mut trainer = block_on(Trainer::new(clip, set.clone(), config.clone())).unwrap();
+        run(&mut trainer).iter().map(|r| r.loss).collect()
+    };
+    let flex = losses(&clip("training-wgpu"));
+    let device = safer_clip::device::device(safer_clip::device::Backend::Wgpu).unwrap();
+    let wgpu = losses(&clip_on("training-wgpu", &device));
+    assert_eq!(flex.len(), 4);
+    println!("flex {flex:?}\nwgpu {wgpu:?}");
+    for (step, (a, b)) in flex.iter().zip(&wgpu).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "step {step}: flex {a}, wgpu {b}"
+        );
+    }
 }
 
 #[test]
