@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::prelude::*;
+use burn::tensor::{DType, FloatDType};
 
 use crate::error::{Error, Result};
 
@@ -37,6 +38,65 @@ impl fmt::Display for Backend {
             Self::Flex => "flex",
             Self::Wgpu => "wgpu",
         })
+    }
+}
+
+/// What a model computes in: f32, or f16 on a GPU that offers it (WebGPU's `shader-f16`), where
+/// each layer reads half the bytes of weights and activations. The kernels sum in f32 either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F16,
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            other => Err(Error::Input(format!(
+                "unknown precision `{other}` (expected f32 or f16)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+        })
+    }
+}
+
+impl Precision {
+    /// The dtype a model on `device` of `backend` computes in at this precision, or why it
+    /// cannot: f16 needs a GPU whose adapter offers it (the CPU backend widens every weight to
+    /// f32 as it loads, which is faster there).
+    pub fn float_dtype(self, backend: Backend, device: &Device) -> Result<FloatDType> {
+        match self {
+            Self::F32 => Ok(FloatDType::F32),
+            Self::F16 if backend == Backend::Wgpu && device.supports_dtype(DType::F16) => {
+                Ok(FloatDType::F16)
+            }
+            Self::F16 if backend == Backend::Wgpu => Err(Error::Device(
+                "this GPU adapter cannot compute in f16 (it lacks shader-f16); use f32".into(),
+            )),
+            Self::F16 => Err(Error::Device(
+                "f16 compute is for a GPU (--backend wgpu); the CPU computes in f32".into(),
+            )),
+        }
+    }
+
+    /// The best this device offers: f16 where [`Self::float_dtype`] allows it, else f32.
+    pub fn best(backend: Backend, device: &Device) -> Self {
+        match Self::F16.float_dtype(backend, device) {
+            Ok(_) => Self::F16,
+            Err(_) => Self::F32,
+        }
     }
 }
 

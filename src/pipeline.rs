@@ -58,6 +58,14 @@ impl Clip {
         .map_err(|e| e.context(dir.display()))
     }
 
+    /// This model computing in `dtype` (see [`crate::device::Precision`]).
+    pub fn with_float_dtype(self, dtype: burn::tensor::FloatDType) -> Clip {
+        Clip {
+            model: self.model.with_float_dtype(dtype),
+            tokenizer: self.tokenizer,
+        }
+    }
+
     /// The same tokenizer and preprocessing around another model: a tuned or merged copy.
     pub fn with_model(&self, model: ClipModel) -> Clip {
         Clip {

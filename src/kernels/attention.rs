@@ -118,6 +118,8 @@ mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
 
+    use crate::kernels::linear::kernel::wide;
+
     /// Query `CUBE_POS_X · CUBE_DIM_X + UNIT_POS_X` of head `CUBE_POS_Y` of sequence
     /// `CUBE_POS_Z`; `q` and `output` are `[batch, queries, hidden_vectors]` and `k`, `v`
     /// `[batch, seq, hidden_vectors]` in vectors of `N`, a head being `head_vectors` of a row.
@@ -153,51 +155,52 @@ mod kernel {
             ComptimeOption::None => all,
         };
 
-        let scale = Vector::<F, N>::new(F::cast_from(scale));
-        let mut query_row = Array::<Vector<F, N>>::new(head_vectors);
+        // Scores, the softmax and the weighted sum run in f32 whatever the storage dtype.
+        let scale = Vector::<f32, N>::new(scale);
+        let mut query_row = Array::<Vector<f32, N>>::new(head_vectors);
         #[unroll]
         for d in 0..head_vectors {
-            query_row[d] = q[mine + d] * scale;
+            query_row[d] = wide(q[mine + d]) * scale;
         }
 
         // Key 0 starts the running maximum, sum and output, so no infinity is needed.
-        let mut acc = Array::<Vector<F, N>>::new(head_vectors);
-        let mut dot = Vector::<F, N>::new(F::new(0.0));
+        let mut acc = Array::<Vector<f32, N>>::new(head_vectors);
+        let mut dot = Vector::<f32, N>::new(0.0f32);
         #[unroll]
         for d in 0..head_vectors {
-            dot += query_row[d] * k[head + d];
+            dot += query_row[d] * wide(k[head + d]);
         }
         let mut max = lanes_sum(dot);
-        let mut sum = F::new(1.0);
+        let mut sum = 1.0f32;
         #[unroll]
         for d in 0..head_vectors {
-            acc[d] = v[head + d];
+            acc[d] = wide(v[head + d]);
         }
 
         for key in 1..keys {
             let row = head + key * hidden_vectors;
-            let mut dot = Vector::<F, N>::new(F::new(0.0));
+            let mut dot = Vector::<f32, N>::new(0.0f32);
             #[unroll]
             for d in 0..head_vectors {
-                dot += query_row[d] * k[row + d];
+                dot += query_row[d] * wide(k[row + d]);
             }
             let score = lanes_sum(dot);
             let new_max = cubecl::prelude::max(max, score);
-            let rescale = Vector::<F, N>::new(F::exp(max - new_max));
-            let weight = F::exp(score - new_max);
+            let rescale = Vector::<f32, N>::new(f32::exp(max - new_max));
+            let weight = f32::exp(score - new_max);
             sum = sum * rescale.extract(0usize) + weight;
-            let weight = Vector::<F, N>::new(weight);
+            let weight = Vector::<f32, N>::new(weight);
             #[unroll]
             for d in 0..head_vectors {
-                acc[d] = acc[d] * rescale + v[row + d] * weight;
+                acc[d] = acc[d] * rescale + wide(v[row + d]) * weight;
             }
             max = new_max;
         }
 
-        let inverse = Vector::<F, N>::new(F::new(1.0) / sum);
+        let inverse = Vector::<f32, N>::new(1.0f32 / sum);
         #[unroll]
         for d in 0..head_vectors {
-            output[mine + d] = acc[d] * inverse;
+            output[mine + d] = Vector::cast_from(acc[d] * inverse);
         }
     }
 

@@ -87,30 +87,34 @@ mod kernel {
         let unit = UNIT_POS_X as usize;
         let width = width as usize;
         let start = CUBE_POS_X as usize * width;
+        // The statistics are summed in f32 whatever the storage dtype: a half-precision row's
+        // squares can exceed f16's range, and its sums lose digits.
         let mut partial = Shared::new_slice(units);
-        let count = F::cast_from(width as u32);
+        let count = f32::cast_from(width as u32);
 
-        let mut sum = F::new(0.0);
+        let mut sum = 0.0f32;
         let mut i = unit;
         while i < width {
-            sum += input[start + i];
+            sum += f32::cast_from(input[start + i]);
             i += units;
         }
-        let mean = sum_over_cube::<F>(&mut partial, sum, units) / count;
+        let mean = sum_over_cube(&mut partial, sum, units) / count;
 
-        let mut squares = F::new(0.0);
+        let mut squares = 0.0f32;
         let mut i = unit;
         while i < width {
-            let centered = input[start + i] - mean;
+            let centered = f32::cast_from(input[start + i]) - mean;
             squares += centered * centered;
             i += units;
         }
-        let variance = sum_over_cube::<F>(&mut partial, squares, units) / count;
-        let scale = F::new(1.0) / F::sqrt(variance + F::cast_from(epsilon));
+        let variance = sum_over_cube(&mut partial, squares, units) / count;
+        let scale = 1.0f32 / f32::sqrt(variance + epsilon);
 
         let mut i = unit;
         while i < width {
-            output[start + i] = (input[start + i] - mean) * scale * gamma[i] + beta[i];
+            let centered = f32::cast_from(input[start + i]) - mean;
+            output[start + i] =
+                F::cast_from(centered * scale * f32::cast_from(gamma[i]) + f32::cast_from(beta[i]));
             i += units;
         }
     }
@@ -119,7 +123,7 @@ mod kernel {
     /// composes LayerNorm from); `units` is a power of two. Every barrier is reached by the whole
     /// workgroup, as WGSL requires.
     #[cube]
-    fn sum_over_cube<F: Float>(partial: &mut Shared<[F]>, value: F, #[comptime] units: usize) -> F {
+    fn sum_over_cube(partial: &mut Shared<[f32]>, value: f32, #[comptime] units: usize) -> f32 {
         let unit = UNIT_POS_X as usize;
         partial[unit] = value;
         sync_cube();

@@ -133,7 +133,7 @@ pub(super) fn launch(
     output
 }
 
-mod kernel {
+pub(super) mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
 
@@ -167,27 +167,27 @@ mod kernel {
         // Rows past the end read the last row again and are not written: no branch in the loop.
         let last = rows - 1;
         let mut starts = Array::<usize>::new(block_rows);
-        let mut acc = Array::<Vector<F, N>>::new(block_rows);
+        let mut acc = Array::<Vector<f32, N>>::new(block_rows);
         #[unroll]
         for i in 0..block_rows {
             starts[i] = min(row + i, last) * depth4;
-            acc[i] = Vector::new(F::new(0.0));
+            acc[i] = Vector::new(0.0f32);
         }
         for k in 0..depth4 {
             let w = 4 * k * width4 + column;
-            let w0 = weight[w];
-            let w1 = weight[w + width4];
-            let w2 = weight[w + 2 * width4];
-            let w3 = weight[w + 3 * width4];
+            let w0 = wide(weight[w]);
+            let w1 = wide(weight[w + width4]);
+            let w2 = wide(weight[w + 2 * width4]);
+            let w3 = wide(weight[w + 3 * width4]);
             #[unroll]
             for i in 0..block_rows {
-                acc[i] += dot4(input[starts[i] + k], w0, w1, w2, w3);
+                acc[i] += dot4(wide(input[starts[i] + k]), w0, w1, w2, w3);
             }
         }
         #[comptime]
         let bias = match bias {
-            ComptimeOption::Some(bias) => bias[column],
-            ComptimeOption::None => Vector::new(F::new(0.0)),
+            ComptimeOption::Some(bias) => wide(bias[column]),
+            ComptimeOption::None => Vector::new(0.0f32),
         };
         #[unroll]
         for i in 0..block_rows {
@@ -209,8 +209,8 @@ mod kernel {
     #[cube]
     #[allow(clippy::too_many_arguments)]
     fn finish<F: Float, N: Size>(
-        sum: Vector<F, N>,
-        bias: Vector<F, N>,
+        sum: Vector<f32, N>,
+        bias: Vector<f32, N>,
         row: usize,
         rows: usize,
         width4: usize,
@@ -223,11 +223,18 @@ mod kernel {
             let at = row * width4 + column;
             #[comptime]
             let skip = match residual {
-                ComptimeOption::Some(residual) => residual[at],
-                ComptimeOption::None => Vector::new(F::new(0.0)),
+                ComptimeOption::Some(residual) => wide(residual[at]),
+                ComptimeOption::None => Vector::new(0.0f32),
             };
-            output[at] = activate(sum + bias, activation) + skip;
+            output[at] = Vector::cast_from(activate(sum + bias, activation) + skip);
         }
+    }
+
+    /// `x` in f32: half-precision operands are summed in single precision, so that a layer's
+    /// thousands of products lose no more than its f16 inputs and output do.
+    #[cube]
+    pub fn wide<F: Float, N: Size>(x: Vector<F, N>) -> Vector<f32, N> {
+        Vector::cast_from(x)
     }
 
     /// `x₀ w0 + x₁ w1 + x₂ w2 + x₃ w3`: four rows of the weight scaled by one vector of the input.

@@ -1,8 +1,9 @@
 //! The two towers, their projections into the shared space, and the learned temperature.
 
-use burn::module::Param;
+use burn::module::{ModuleMapper, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 
 use super::config::ClipConfig;
 use super::text::TextTransformer;
@@ -35,20 +36,35 @@ pub struct ClipOutput {
 }
 
 impl ClipModel {
+    /// This model with every weight (and so every activation between layers) stored as `dtype`.
+    /// Its features come out in f32 whatever it computes in, for the pool, the losses and the
+    /// page to read.
+    pub fn with_float_dtype(self, dtype: FloatDType) -> Self {
+        struct Cast(FloatDType);
+        impl ModuleMapper for Cast {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let (id, tensor, mapper) = param.consume();
+                Param::from_mapped_value(id, tensor.cast(self.0), mapper)
+            }
+        }
+        self.map(&mut Cast(dtype))
+    }
+
+    /// The dtype the model's weights are stored and its activations computed in.
+    pub fn float_dtype(&self) -> FloatDType {
+        self.logit_scale.val().dtype().into()
+    }
+
     /// Projected, unnormalised text features (`get_text_features`).
     pub fn text_features(&self, tokens: &TokenBatch) -> Result<Tensor<2>> {
-        Ok(linear_layer(
-            &self.text_projection,
-            self.text_model.forward(tokens)?,
-        ))
+        let pooled = self.text_model.forward(tokens)?;
+        Ok(linear_layer(&self.text_projection, pooled).cast(FloatDType::F32))
     }
 
     /// Projected, unnormalised image features (`get_image_features`).
     pub fn image_features(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
-        Ok(linear_layer(
-            &self.visual_projection,
-            self.vision_model.forward(pixels)?,
-        ))
+        let pooled = self.vision_model.forward(pixels)?;
+        Ok(linear_layer(&self.visual_projection, pooled).cast(FloatDType::F32))
     }
 
     /// Unit-length text embeddings, the space every safety method works in.
@@ -66,7 +82,7 @@ impl ClipModel {
     /// its cost.
     pub fn embed_one_patch(&self) -> Tensor<2> {
         let pooled = self.vision_model.forward_one_patch();
-        l2_normalize(linear_layer(&self.visual_projection, pooled))
+        l2_normalize(linear_layer(&self.visual_projection, pooled).cast(FloatDType::F32))
     }
 
     pub fn forward(&self, tokens: &TokenBatch, pixels: Tensor<4>) -> Result<ClipOutput> {
@@ -83,7 +99,12 @@ impl ClipModel {
     /// `exp(logit_scale) · text_embeds · image_embedsᵀ`, `[texts, images]`, for unit-length
     /// embeddings.
     pub fn logits_per_text(&self, text_embeds: Tensor<2>, image_embeds: Tensor<2>) -> Tensor<2> {
-        let scale = self.logit_scale.val().exp().unsqueeze::<2>();
+        let scale = self
+            .logit_scale
+            .val()
+            .cast(FloatDType::F32)
+            .exp()
+            .unsqueeze::<2>();
         text_embeds.matmul(image_embeds.transpose()) * scale
     }
 }

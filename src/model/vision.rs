@@ -53,6 +53,7 @@ impl VisionTransformer {
     /// position embeddings of as many patches as they hold.
     fn pool(&self, pixels: Tensor<4>) -> Tensor<2> {
         let batch = pixels.dims()[0];
+        let pixels = pixels.cast(self.position_embedding.val().dtype());
         let patches = self.patch_embedding.forward(pixels);
         let [_, count, hidden] = patches.dims();
         let class = self

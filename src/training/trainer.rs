@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Method, TrainConfig, TrainOptions};
@@ -512,7 +513,8 @@ impl Trainer {
 }
 
 /// The model with every weight on the autodiff side of its device (frozen, no gradient kept), so
-/// that adapters attached to it train and dropout runs in every layer.
+/// that adapters attached to it train and dropout runs in every layer. Training computes in f32
+/// (the adapters' updates are too small for f16), whatever the model was loaded to compute in.
 fn on_autodiff(model: ClipModel) -> ClipModel {
     struct ToAutodiff;
     impl ModuleMapper for ToAutodiff {
@@ -521,5 +523,8 @@ fn on_autodiff(model: ClipModel) -> ClipModel {
             Param::from_mapped_value(id, tensor.autodiff(), mapper)
         }
     }
-    model.no_grad().map(&mut ToAutodiff)
+    model
+        .with_float_dtype(FloatDType::F32)
+        .no_grad()
+        .map(&mut ToAutodiff)
 }

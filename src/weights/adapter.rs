@@ -175,8 +175,11 @@ pub fn with_thresholds(file: &[u8], thresholds: &Thresholds) -> Result<Vec<u8>> 
 /// the file must hold nothing else.
 pub fn load_adapters(model: ClipModel, bytes: &[u8]) -> Result<Adapter> {
     let device = model.logit_scale.device();
+    let dtype = model.float_dtype();
     let checkpoint = Checkpoint::parse(bytes, &device)?;
     let (model, lora) = read_adapters(model, &checkpoint)?;
+    // The adapters compute in what the model they join computes in.
+    let model = model.with_float_dtype(dtype);
     let hyperbolic = match checkpoint.metadata(REGION_KEY) {
         Some(region) => {
             let region: SafeRegion = serde_json::from_str(region).map_err(|e| {

@@ -24,7 +24,7 @@ fn max_diff(a: &(Vec<Vec<f32>>, Vec<Vec<f32>>), b: &(Vec<Vec<f32>>, Vec<Vec<f32>
 }
 
 /// Adapters with non-zero `B`, as after some training.
-fn trained_adapters(model: ClipModel, config: &LoraConfig) -> ClipModel {
+pub fn trained_adapters(model: ClipModel, config: &LoraConfig) -> ClipModel {
     let mut model = model.with_lora(config, 0).unwrap();
     for Projection { layer, .. } in model.projections_mut() {
         if let Some(adapter) = &layer.adapter {

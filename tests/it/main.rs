@@ -15,6 +15,7 @@ mod lora;
 mod losses;
 mod nearest;
 mod parity;
+mod precision;
 mod preprocess;
 mod reliability;
 mod strength;

@@ -266,6 +266,37 @@ fn training_on_wgpu_takes_the_steps_flex_takes() {
     }
 }
 
+/// A model loaded to compute in f16 trains in f32: its losses are f32's but for the frozen
+/// targets, which it computes in f16.
+#[test]
+#[ignore = "needs ../shared"]
+fn training_a_model_that_computes_in_f16_runs_in_f32() {
+    let mut config = config(Method::Safer);
+    config.max_steps = Some(2);
+    config.batch_size = 8;
+    let set = text_set(9);
+    let losses = |clip: &Clip| -> Vec<f32> {
+        let mut trainer = block_on(Trainer::new(clip, set.clone(), config.clone())).unwrap();
+        run(&mut trainer).iter().map(|r| r.loss).collect()
+    };
+    let device = safer_clip::device::device(safer_clip::device::Backend::Wgpu).unwrap();
+    let full = clip_on("training-f16", &device);
+    let half = full.with_model(
+        full.model
+            .clone()
+            .with_float_dtype(burn::tensor::FloatDType::F16),
+    );
+    let (full, half) = (losses(&full), losses(&half));
+    println!("f32 {full:?}\nf16 {half:?}");
+    assert_eq!(half.len(), 2);
+    for (step, (a, b)) in full.iter().zip(&half).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-2 * a.abs().max(1.0),
+            "step {step}: f32 {a}, f16 {b}"
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs ../shared"]
 fn a_diverging_run_stops_and_keeps_its_last_good_adapters() {

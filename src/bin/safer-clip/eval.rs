@@ -106,7 +106,7 @@ fn class_folder(
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let clip = Clip::from_dir(&args.model.source.folder()?, &args.model.device.device()?)?;
+    let clip = args.model.base()?;
     if let Some(strengths) = &args.sweep {
         strengths.iter().try_for_each(|&s| check_strength(s))?;
     }

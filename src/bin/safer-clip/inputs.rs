@@ -12,7 +12,7 @@ use crate::hub::model_folder;
 use safer_clip::data::{
     Duplicates, Pair, PairImages, Splits, parse_caption_pool, parse_pairs, split_pairs,
 };
-use safer_clip::device::{Backend, device, set_cpu_threads};
+use safer_clip::device::{Backend, Precision, device, set_cpu_threads};
 use safer_clip::error::{Error, Result};
 use safer_clip::evaluation::PairSet;
 use safer_clip::files::{Limit, read_bounded, read_text};
@@ -220,11 +220,23 @@ pub struct ModelArgs {
     pub strength: Option<f64>,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// What the model computes in: f32, or f16 on a GPU whose adapter offers it (half the bytes
+    /// read per layer; sums stay in f32).
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
 }
 
 impl ModelArgs {
+    /// The model without its adapter, on its device at its precision.
+    pub fn base(&self) -> Result<Clip> {
+        let device = self.device.device()?;
+        let dtype = self.precision.float_dtype(self.device.backend, &device)?;
+        Ok(Clip::from_dir(&self.source.folder()?, &device)?.with_float_dtype(dtype))
+    }
+
+    /// The model with its adapter, if one is given.
     pub fn load(&self) -> Result<Clip> {
-        let clip = Clip::from_dir(&self.source.folder()?, &self.device.device()?)?;
+        let clip = self.base()?;
         match &self.adapter {
             Some(path) => Ok(with_adapter(&clip, path, self.strength.unwrap_or(1.0))?.0),
             None => Ok(clip),
