@@ -32,8 +32,9 @@ export { ClipError };
 /** @typedef {import('./protocol.js').FirstTextTimings} FirstTextTimings */
 /**
  * `threads`: how many threads the model computes on (the CPU path's multithreaded core: one per
- * core; otherwise 1).
- * @typedef {{ config: Record<string, any>, backend: Backend, threads: number, timings: LoadTimings }} LoadedModel
+ * core; otherwise 1). `precision`: what it computes in ('f16' on a GPU whose adapter offers
+ * shader-f16).
+ * @typedef {{ config: Record<string, any>, backend: Backend, threads: number, precision: 'f32' | 'f16', timings: LoadTimings }} LoadedModel
  */
 /** Unit-length embeddings, one per row: row `i` is `data.subarray(i * cols, (i + 1) * cols)`. */
 /** @typedef {{ rows: number, cols: number, data: Float32Array }} Embeddings */
@@ -82,14 +83,16 @@ export class ClipClient extends EventTarget {
   /**
    * @param {ModelSource} source
    * @param {(progress: LoadProgress) => void} [onProgress]
-   * @param {{ backend?: BackendChoice, again?: boolean }} [options] `backend`: the CPU or GPU
-   *   path ('auto', the default: the GPU where there is a hardware adapter); `again`: the model
-   *   was loaded before in this browser, so read the copy kept then rather than the network
+   * @param {{ backend?: BackendChoice, precision?: 'auto' | 'f32' | 'f16', again?: boolean }} [options]
+   *   `backend`: the CPU or GPU path ('auto', the default: the GPU where there is a hardware
+   *   adapter); `precision`: what the GPU computes in ('auto', the default: f16 where the
+   *   adapter offers shader-f16); `again`: the model was loaded before in this browser, so read
+   *   the copy kept then rather than the network
    * @returns {Promise<LoadedModel>} rejects with NoWebGPU when the GPU path is asked for
    *   without an adapter
    */
-  loadModel(source, onProgress, { backend = 'auto', again = false } = {}) {
-    return this.#request('loadModel', { source, backend, again }, onProgress);
+  loadModel(source, onProgress, { backend = 'auto', precision = 'auto', again = false } = {}) {
+    return this.#request('loadModel', { source, backend, precision, again }, onProgress);
   }
 
   /**

@@ -217,11 +217,12 @@ export function setupModelPanel(client, { onModel }) {
 }
 
 /** @param {Model} model */
-function describe({ name, config, backend, threads, timings }) {
+function describe({ name, config, backend, threads, precision, timings }) {
   const vision = config.vision_config;
   const cpu = `CPU (WebAssembly, ${threads} ${threads === 1 ? 'thread' : 'threads'})`;
+  const gpu = `GPU (WebGPU, computing in ${precision})`;
   return `${name}: ${config.projection_dim}-d embeddings, ${vision.image_size} px images `
-    + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? 'GPU (WebGPU)' : cpu},`
+    + `in ${vision.patch_size} px patches; on the ${backend === 'gpu' ? gpu : cpu},`
     + ` loaded in ${seconds(timings.loadMs)} (warm-up ${seconds(timings.warmUpMs)}).`;
 }
 

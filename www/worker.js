@@ -88,10 +88,11 @@ const operations = {
    * warms it up, so that the first search pays no shader compilation. `again`: the model was
    * loaded before in this browser, so its files may come from the copy kept then (switching
    * backends, or after a GPU failure) instead of the network.
-   * @param {{ source: import('./clip-client.js').ModelSource, backend?: import('./capabilities.js').BackendChoice, again?: boolean }} args
+   * `precision`: 'auto' computes in f16 on a GPU whose adapter offers shader-f16, in f32 elsewhere.
+   * @param {{ source: import('./clip-client.js').ModelSource, backend?: import('./capabilities.js').BackendChoice, precision?: 'auto' | 'f32' | 'f16', again?: boolean }} args
    * @param {(progress: import('./clip-client.js').LoadProgress) => void} onProgress
    */
-  async loadModel({ source, backend: choice = 'auto', again = false }, onProgress) {
+  async loadModel({ source, backend: choice = 'auto', precision = 'auto', again = false }, onProgress) {
     const gpu = await gpuAdapter(navigator.gpu);
     const backend = resolveBackend(choice, gpu);
     if (backend === 'gpu' && !gpu) throw noWebGpu();
@@ -110,7 +111,7 @@ const operations = {
     firstTextTimings = null;
     // The digest runs off this thread while the core reads the weights.
     const weights = sha256(files.weights);
-    const clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend), { DeviceError: 'NoWebGPU' });
+    const clip = await core(() => module.WebClip.load(files.config, files.weights, files.tokenizer, backend, precision), { DeviceError: 'NoWebGPU' });
     wasm = module;
     session.setModel(clip, await weights);
     const warmUpStarted = performance.now();
@@ -121,7 +122,7 @@ const operations = {
       warmUpMs: performance.now() - warmUpStarted,
     };
     firstTextTimings = timings;
-    return { config: clip.config(), backend, threads, timings };
+    return { config: clip.config(), backend, threads, precision: clip.precision, timings };
   },
 
   /** @param {{ texts: string[], tuned?: boolean }} args `tuned`: with the safety-tuned model */

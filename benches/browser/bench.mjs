@@ -20,6 +20,8 @@
 //   --pool N         safe captions embedded as the training pool (default 64)
 //   --pairs N        the first N of the bundled pairs train (default all 346; a run embeds them
 //                    with the frozen model when it is created, minutes on a software adapter)
+//   --precision P    what ours computes in on the GPU: auto (f16 where the adapter has
+//                    shader-f16), f32 or f16 (default auto)
 //   --timeout S      per-backend limit in seconds (default 420)
 //   --chromium PATH  (default /usr/bin/chromium)
 //
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '3' },
     pool: { type: 'string', default: '64' },
     pairs: { type: 'string', default: '0' },
+    precision: { type: 'string', default: 'auto' },
     timeout: { type: 'string', default: '420' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
   },
@@ -59,7 +62,9 @@ const { values: args } = parseArgs({
 const counts = {
   warmup: +args.warmup, b1: +args.b1, b32: +args.b32, b32img: +args.b32img, steps: +args.steps,
 };
-const opts = { counts, images: 64, poolSize: +args.pool, pairs: +args.pairs, trainBatch: 8 };
+const opts = {
+  counts, images: 64, poolSize: +args.pool, pairs: +args.pairs, trainBatch: 8, precision: args.precision,
+};
 
 const MODEL = resolve(args.model);
 for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'onnx/text_model.onnx', 'onnx/vision_model.onnx']) {

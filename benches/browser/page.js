@@ -125,7 +125,7 @@ export async function benchOurs(backend, opts) {
   const [config, weights, tokenizer] = await Promise.all(
     ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => fetchBytes(`${MODEL}/${f}`)));
   const tFetched = now();
-  const clip = await wasm.WebClip.load(config, weights, tokenizer, backend);
+  const clip = await wasm.WebClip.load(config, weights, tokenizer, backend, backend === 'gpu' ? opts.precision : 'f32');
   const tLoaded = now();
   // As the app does right after a load: the first search then pays no shader compilation.
   await clip.warmUp();
@@ -146,7 +146,7 @@ export async function benchOurs(backend, opts) {
     first_text_call_ms: +firstText.toFixed(0), first_image_call_ms: +firstImage.toFixed(0),
     to_first_text_ms: +(load + firstText).toFixed(0),
     to_first_image_ms: +(load + firstText + firstImage).toFixed(0),
-    dims: [first.cols, firstImg.cols], note: `${tPrep.toFixed(0)} ms of test-data preparation excluded`,
+    dims: [first.cols, firstImg.cols], precision: clip.precision, note: `${tPrep.toFixed(0)} ms of test-data preparation excluded`,
   });
 
   const c = opts.counts;

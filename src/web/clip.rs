@@ -4,13 +4,14 @@ use std::cell::RefCell;
 use std::str::FromStr;
 
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::error::{JsResult, js_error, named};
 use super::matrix::{Matrix, read_matrix};
 use crate::Clip;
-use crate::device::{Backend, device, read_f32};
+use crate::device::{Backend, Precision, device, read_f32};
 use crate::error::ErrorKind;
 use crate::hyperbolic::{Hyperbolic, Thresholds};
 use crate::preprocess::Pixels;
@@ -74,16 +75,26 @@ impl WebClip {
 #[wasm_bindgen]
 impl WebClip {
     /// Loads a CLIP checkpoint from the bytes of `config.json`, `model.safetensors` and
-    /// `tokenizer.json`, onto `backend`: `"gpu"` (WebGPU) or `"cpu"`.
+    /// `tokenizer.json`, onto `backend`: `"gpu"` (WebGPU) or `"cpu"`, computing in `precision`:
+    /// `"f32"`, `"f16"` (a GPU with `shader-f16` only) or `"auto"` (f16 where the adapter offers
+    /// it, f32 elsewhere).
     pub async fn load(
         config: Vec<u8>,
         weights: Vec<u8>,
         tokenizer: Vec<u8>,
         backend: String,
+        precision: String,
     ) -> JsResult<WebClip> {
         let backend = Backend::from_str(&backend).map_err(js_error)?;
         let device = device_for(backend).await?;
-        let clip = Clip::from_bytes(&config, &weights, &tokenizer, &device).map_err(js_error)?;
+        let precision = match precision.as_str() {
+            "auto" => Precision::best(backend, &device),
+            named => Precision::from_str(named).map_err(js_error)?,
+        };
+        let dtype = precision.float_dtype(backend, &device).map_err(js_error)?;
+        let clip = Clip::from_bytes(&config, &weights, &tokenizer, &device)
+            .map_err(js_error)?
+            .with_float_dtype(dtype);
         Ok(WebClip {
             clip,
             backend,
@@ -98,6 +109,16 @@ impl WebClip {
         match self.backend {
             Backend::Flex => "cpu",
             Backend::Wgpu => "gpu",
+        }
+        .into()
+    }
+
+    /// What the model computes in: `"f32"` or `"f16"`.
+    #[wasm_bindgen(getter)]
+    pub fn precision(&self) -> String {
+        match self.clip.model.float_dtype() {
+            FloatDType::F16 => "f16",
+            _ => "f32",
         }
         .into()
     }

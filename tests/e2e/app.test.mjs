@@ -200,7 +200,8 @@ describe('the app with WebGPU', { skip, timeout: TIMEOUT * 8 }, () => {
       const onCpu = await ranking();
 
       await page.selectOption('#backend', 'gpu');
-      await page.locator('#model-summary', { hasText: 'on the GPU (WebGPU)' }).waitFor({ timeout: TIMEOUT });
+      // SwiftShader's adapter has no shader-f16, so the page computes in f32 without a word.
+      await page.locator('#model-summary', { hasText: 'on the GPU (WebGPU, computing in f32)' }).waitFor({ timeout: TIMEOUT });
       assert.deepEqual(await ranking(), onCpu, 'the same model, the same ranking');
       await page.selectOption('#backend', 'cpu');
       await page.locator('#model-summary', { hasText: 'on the CPU (WebAssembly, ' }).waitFor({ timeout: TIMEOUT });
@@ -460,7 +461,7 @@ describe('safety tuning in the browser', { skip, timeout: TIMEOUT * 12 }, () => 
   it('trains LoRA steps on WebGPU, compares before/after, and round-trips the adapter', { timeout: TIMEOUT * 6 }, async () => {
     const { page } = await openApp(session.browser.context, session.server.url);
     await loadFullVocab(page, 'gpu');
-    await page.locator('#model-summary', { hasText: 'on the GPU (WebGPU)' }).waitFor();
+    await page.locator('#model-summary', { hasText: 'on the GPU (WebGPU, ' }).waitFor();
     await page.fill('#compare-prompt', 'a man punching another man outside a bar at night');
     await page.locator('#compare-original li .caption').first().waitFor({ timeout: TIMEOUT });
     assert.match(await page.locator('#compare-tuned').textContent() ?? '', /Train or upload an adapter/);
