@@ -78,7 +78,14 @@ describe('GPU failures during training', { skip, timeout: TIMEOUT * 16 }, () => 
     await resume.waitFor({ timeout: TIMEOUT });
     assert.match(await resume.textContent() ?? '', new RegExp(`step ${savedAt}\\)`));
     await resume.click();
-    await page.locator('#train-label', { hasText: `Step ${savedAt + 1} of 30` }).waitFor({ timeout: TIMEOUT * 2 });
+    try {
+      await page.locator('#train-label', { hasText: `Step ${savedAt + 1} of 30` }).waitFor({ timeout: TIMEOUT * 2 });
+    } catch (error) {
+      // This wait has timed out in some full runs and never alone: say what the page showed.
+      const label = await page.locator('#train-label').textContent();
+      const banners = await page.locator('.banner').allTextContents();
+      throw new Error(`no step ${savedAt + 1}: the label says “${label}”, banners ${JSON.stringify(banners)}, page log:\n${logs.join('\n')}`, { cause: error });
+    }
     assert.equal(await failure.isHidden(), true, 'the failure notice goes once a run starts again');
     assert.deepEqual(
       await Promise.all(['#train-method', '#train-lr', '#train-steps', '#train-batch'].map((id) => page.locator(id).inputValue())),
