@@ -239,31 +239,40 @@ fn a_resumed_run_continues_exactly() {
     assert!(error.contains("not a training checkpoint"), "{error}");
 }
 
+/// The losses of `steps` SafeR-CLIP steps of batch 8 on `clip`.
+fn step_losses(clip: &Clip, steps: usize) -> Vec<f32> {
+    let mut config = config(Method::Safer);
+    config.max_steps = Some(steps);
+    config.batch_size = 8;
+    let mut trainer = block_on(Trainer::new(clip, text_set(9), config)).unwrap();
+    let losses: Vec<f32> = run(&mut trainer).iter().map(|r| r.loss).collect();
+    assert_eq!(losses.len(), steps);
+    losses
+}
+
+/// Each of `ours` within `tolerance` (relative, at least absolute) of `reference`.
+fn assert_losses_close(reference: &[f32], ours: &[f32], tolerance: f32, names: [&str; 2]) {
+    println!("{} {reference:?}\n{} {ours:?}", names[0], names[1]);
+    for (step, (a, b)) in reference.iter().zip(ours).enumerate() {
+        assert!(
+            (a - b).abs() <= tolerance * a.abs().max(1.0),
+            "step {step}: {} {a}, {} {b}",
+            names[0],
+            names[1]
+        );
+    }
+}
+
 /// On wgpu the trainer's layers run the fused linear kernel and its backward pass (the frozen base
 /// layers and the adapters' factors): its steps lose what flex's lose, each step's loss after the
 /// first measured on adapters that the steps before updated.
 #[test]
 #[ignore = "needs ../shared"]
 fn training_on_wgpu_takes_the_steps_flex_takes() {
-    let mut config = config(Method::Safer);
-    config.max_steps = Some(4);
-    config.batch_size = 8;
-    let set = text_set(9);
-    let losses = |clip: &Clip| -> Vec<f32> {
-        let mut trainer = block_on(Trainer::new(clip, set.clone(), config.clone())).unwrap();
-        run(&mut trainer).iter().map(|r| r.loss).collect()
-    };
-    let flex = losses(&clip("training-wgpu"));
+    let flex = step_losses(&clip("training-wgpu"), 4);
     let device = safer_clip::device::device(safer_clip::device::Backend::Wgpu).unwrap();
-    let wgpu = losses(&clip_on("training-wgpu", &device));
-    assert_eq!(flex.len(), 4);
-    println!("flex {flex:?}\nwgpu {wgpu:?}");
-    for (step, (a, b)) in flex.iter().zip(&wgpu).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
-            "step {step}: flex {a}, wgpu {b}"
-        );
-    }
+    let wgpu = step_losses(&clip_on("training-wgpu", &device), 4);
+    assert_losses_close(&flex, &wgpu, 1e-4, ["flex", "wgpu"]);
 }
 
 /// A model loaded to compute in f16 trains in f32: its losses are f32's but for the frozen
@@ -271,14 +280,6 @@ fn training_on_wgpu_takes_the_steps_flex_takes() {
 #[test]
 #[ignore = "needs ../shared"]
 fn training_a_model_that_computes_in_f16_runs_in_f32() {
-    let mut config = config(Method::Safer);
-    config.max_steps = Some(2);
-    config.batch_size = 8;
-    let set = text_set(9);
-    let losses = |clip: &Clip| -> Vec<f32> {
-        let mut trainer = block_on(Trainer::new(clip, set.clone(), config.clone())).unwrap();
-        run(&mut trainer).iter().map(|r| r.loss).collect()
-    };
     let device = safer_clip::device::device(safer_clip::device::Backend::Wgpu).unwrap();
     let full = clip_on("training-f16", &device);
     let half = full.with_model(
@@ -286,15 +287,8 @@ fn training_a_model_that_computes_in_f16_runs_in_f32() {
             .clone()
             .with_float_dtype(burn::tensor::FloatDType::F16),
     );
-    let (full, half) = (losses(&full), losses(&half));
-    println!("f32 {full:?}\nf16 {half:?}");
-    assert_eq!(half.len(), 2);
-    for (step, (a, b)) in full.iter().zip(&half).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-2 * a.abs().max(1.0),
-            "step {step}: f32 {a}, f16 {b}"
-        );
-    }
+    let (full, half) = (step_losses(&full, 2), step_losses(&half, 2));
+    assert_losses_close(&full, &half, 1e-2, ["f32", "f16"]);
 }
 
 #[test]
