@@ -77,22 +77,18 @@ describe('GPU failures during training', { skip, timeout: TIMEOUT * 16 }, () => 
     const resume = page.locator('#train-resume-saved');
     await resume.waitFor({ timeout: TIMEOUT });
     assert.match(await resume.textContent() ?? '', new RegExp(`step ${savedAt}\\)`));
+    // A step of this model can be shorter than Playwright's polling: record every label.
+    const labels = await recordTrainLabels(page);
     await resume.click();
-    try {
-      await page.locator('#train-label', { hasText: `Step ${savedAt + 1} of 30` }).waitFor({ timeout: TIMEOUT * 2 });
-    } catch (error) {
-      // This wait has timed out in some full runs and never alone: say what the page showed.
-      const label = await page.locator('#train-label').textContent();
-      const banners = await page.locator('.banner').allTextContents();
-      throw new Error(`no step ${savedAt + 1}: the label says “${label}”, banners ${JSON.stringify(banners)}, page log:\n${logs.join('\n')}`, { cause: error });
-    }
+    await page.locator('#train-label', { hasText: 'Done: 30 steps' }).waitFor({ timeout: TIMEOUT * 2 });
+    const steps = labels.filter((label) => /^Step \d+ of 30 ·/.test(label));
+    assert.match(steps[0] ?? '', new RegExp(`^Step ${savedAt + 1} of 30 .* pairs/s on the GPU$`), `${steps}`);
     assert.equal(await failure.isHidden(), true, 'the failure notice goes once a run starts again');
     assert.deepEqual(
       await Promise.all(['#train-method', '#train-lr', '#train-steps', '#train-batch'].map((id) => page.locator(id).inputValue())),
       ['safeclip', '0.01', '30', '6'],
       'the form shows the resumed run’s options',
     );
-    await page.click('#train-cancel');
     assert.deepEqual(logs.filter((line) => line.startsWith('pageerror')), []);
     await page.close();
   });
