@@ -520,11 +520,8 @@ fn on_autodiff(model: ClipModel) -> ClipModel {
     impl ModuleMapper for ToAutodiff {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let (id, tensor, mapper) = param.consume();
-            Param::from_mapped_value(id, tensor.autodiff(), mapper)
+            Param::from_mapped_value(id, tensor.cast(FloatDType::F32).autodiff(), mapper)
         }
     }
-    model
-        .with_float_dtype(FloatDType::F32)
-        .no_grad()
-        .map(&mut ToAutodiff)
+    model.no_grad().map(&mut ToAutodiff)
 }
