@@ -6,20 +6,22 @@
 //! online over the keys (rescaling its sum as the maximum grows, so one pass suffices) and writes
 //! its slice of the output in the same layout the output projection reads.
 
-use burn::backend::DType;
-use burn::backend::Wgpu;
 use burn::backend::cubecl::dtype_to_storage_type;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::backend::ops::IntTensorOps;
+use burn::backend::{DType, Wgpu};
+use burn::tensor::{Tensor, TensorData};
+use burn_cubecl::CubeDevice;
 use burn_cubecl::cubecl::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::KeyMask;
+use super::attention_grad::graph_attention;
+use super::{Graph, KeyMask};
 use kernel::attention_kernel;
 
-/// Queries per workgroup, a thread each.
-const GROUP: u32 = 64;
+/// Queries (or keys) per workgroup, a thread each.
+pub(super) const GROUP: u32 = 64;
 /// The widest head kept in registers (CLIP's are 64; ViT-bigG's 104).
 const MAX_HEAD_DIM: usize = 128;
 /// Workgroups a dispatch may count along one dimension on every WebGPU adapter.
@@ -27,8 +29,9 @@ const MAX_GROUPS: usize = 65_535;
 
 /// Attention of `[batch, queries, hidden]` projections `q` over `[batch, seq, hidden]` `k` and
 /// `v` in `heads` heads, each query seeing the keys `mask` lets it, as `[batch, queries, hidden]`.
-/// `None` unless every operand lives on wgpu outside an autodiff graph, in one float dtype, with
-/// heads up to [`MAX_HEAD_DIM`] wide.
+/// `None` unless every operand lives on wgpu, in one float dtype, with heads up to
+/// [`MAX_HEAD_DIM`] wide. On an autodiff graph (training) the kernel runs with a backward pass of
+/// its own (`attention_grad.rs`).
 pub fn fused_attention(
     q: Tensor<3>,
     k: Tensor<3>,
@@ -56,7 +59,10 @@ pub fn fused_attention(
         && v.dims() == k.dims()
         && q.dtype() == k.dtype()
         && q.dtype() == v.dtype()
-        && batch.max(heads).max(queries.div_ceil(GROUP as usize)) <= MAX_GROUPS;
+        && batch
+            .max(heads)
+            .max(queries.max(seq).div_ceil(GROUP as usize))
+            <= MAX_GROUPS;
     if !fits {
         return None;
     }
@@ -65,18 +71,75 @@ pub fn fused_attention(
         .into_iter()
         .find(|&n| head_dim.is_multiple_of(n))
         .unwrap_or(1);
-    let device = q.device();
-    let q = into_contiguous(q.try_into_primitive::<Wgpu>().ok()?);
-    let k = into_contiguous(k.try_into_primitive::<Wgpu>().ok()?);
-    let v = into_contiguous(v.try_into_primitive::<Wgpu>().ok()?);
-    let prefixes = match mask {
-        KeyMask::Prefixes(visible) => {
-            let visible: Vec<i64> = visible.iter().map(|&n| n as i64).collect();
-            let visible = Tensor::<1, Int>::from_data(TensorData::new(visible, [batch]), &device);
-            Some(into_contiguous(visible.try_into_primitive::<Wgpu>().ok()?))
-        }
-        _ => None,
+    let layout = Layout {
+        batch,
+        queries,
+        seq,
+        hidden,
+        heads,
+        vector,
+        scale: scale as f32,
+        causal: mask == KeyMask::Causal,
     };
+    let visible = match mask {
+        KeyMask::Prefixes(visible) => Some(visible),
+        KeyMask::All | KeyMask::Causal => None,
+    };
+    if q.clone().try_into_primitive::<Graph>().is_ok() {
+        return graph_attention(q, k, v, visible, layout);
+    }
+    let primitive = |t: Tensor<3>| t.try_into_primitive::<Wgpu>().ok().map(into_contiguous);
+    let (q, k, v) = (primitive(q)?, primitive(k)?, primitive(v)?);
+    let prefixes = visible.map(|visible| prefix_lengths(visible, &q.device));
+    let output = launch(q, k, v, prefixes, layout);
+    Some(Tensor::from_primitive::<Wgpu>(output))
+}
+
+/// The shape of one attention and how the kernels read it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Layout {
+    pub batch: usize,
+    pub queries: usize,
+    pub seq: usize,
+    pub hidden: usize,
+    pub heads: usize,
+    /// Lanes per vector load, a divisor of the head's width.
+    pub vector: usize,
+    pub scale: f32,
+    pub causal: bool,
+}
+
+impl Layout {
+    pub fn head_vectors(&self) -> usize {
+        self.hidden / self.heads / self.vector
+    }
+}
+
+/// Each sequence's count of visible keys, on the device the kernels read it from.
+pub(super) fn prefix_lengths(visible: &[usize], device: &CubeDevice) -> CubeTensor {
+    let visible: Vec<i32> = visible.iter().map(|&n| n as i32).collect();
+    let shape = [visible.len()];
+    Wgpu::int_from_data(TensorData::new(visible, shape), device)
+}
+
+/// Launches the forward kernel on contiguous `q`, `k` and `v`; returns `[batch, queries, hidden]`.
+pub(super) fn launch(
+    q: CubeTensor,
+    k: CubeTensor,
+    v: CubeTensor,
+    prefixes: Option<CubeTensor>,
+    layout: Layout,
+) -> CubeTensor {
+    let Layout {
+        batch,
+        queries,
+        seq,
+        hidden,
+        heads,
+        vector,
+        scale,
+        causal,
+    } = layout;
     let client = q.client.clone();
     let dtype = q.dtype;
     let index_dtype = prefixes.as_ref().map_or(DType::I32, |p| p.dtype);
@@ -103,22 +166,22 @@ pub fn fused_attention(
         queries as u32,
         seq as u32,
         (hidden / vector) as u32,
-        scale as f32,
-        head_dim / vector,
-        matches!(mask, KeyMask::Causal),
+        scale,
+        layout.head_vectors(),
+        causal,
         [
             dtype_to_storage_type(dtype),
             dtype_to_storage_type(index_dtype),
         ],
     );
-    Some(Tensor::from_primitive::<Wgpu>(output))
+    output
 }
 
 mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
 
-    use crate::kernels::linear::kernel::wide;
+    use crate::kernels::sums::{lanes_sum, wide};
 
     /// Query `CUBE_POS_X · CUBE_DIM_X + UNIT_POS_X` of head `CUBE_POS_Y` of sequence
     /// `CUBE_POS_Z`; `q` and `output` are `[batch, queries, hidden_vectors]` and `k`, `v`
@@ -202,17 +265,5 @@ mod kernel {
         for d in 0..head_vectors {
             output[mine + d] = Vector::cast_from(acc[d] * inverse);
         }
-    }
-
-    /// The sum of a vector's lanes.
-    #[cube]
-    fn lanes_sum<F: Float, N: Size>(v: Vector<F, N>) -> F {
-        let lanes = v.vector_size();
-        let mut sum = F::new(0.0);
-        #[unroll]
-        for i in 0..lanes {
-            sum += v.extract(i);
-        }
-        sum
     }
 }

@@ -1,8 +1,8 @@
 //! LayerNorm in one dispatch on wgpu. Burn composes it from nine (two means, a subtraction, a
 //! square, a square root, a division, the scale and the shift), each a pass over the activations;
 //! here one workgroup per row computes the mean and the variance in shared memory, two-pass like
-//! PyTorch, and writes the normalised row. Tensors on other backends, or recorded for autodiff
-//! (training), are left to Burn's.
+//! PyTorch, and writes the normalised row. Tensors on other backends are left to Burn's; in
+//! training the kernel runs with a backward pass of its own (`layer_norm_grad.rs`).
 
 use burn::backend::TensorMetadata;
 use burn::backend::Wgpu;
@@ -13,17 +13,20 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 
+use super::Graph;
+use super::layer_norm_grad::graph_layer_norm;
 use kernel::layer_norm_kernel;
 
 /// Threads per row: enough to cover CLIP's widths (512–1024) in a few strides each.
-const UNITS: u32 = 128;
+pub(super) const UNITS: u32 = 128;
 
 /// Workgroups a dispatch may count along one dimension on every WebGPU adapter
 /// (`maxComputeWorkgroupsPerDimension`); one workgroup normalises one row.
 const MAX_ROWS: usize = 65_535;
 
-/// A LayerNorm over the last dimension of `x` in one dispatch, when every operand lives on wgpu
-/// outside an autodiff graph, in one dtype, with at most [`MAX_ROWS`] rows; `None` otherwise.
+/// A LayerNorm over the last dimension of `x` in one dispatch, when every operand lives on wgpu,
+/// in one dtype, with at most [`MAX_ROWS`] rows; `None` otherwise. On an autodiff graph
+/// (training) `gamma` and `beta` must take no gradient, as a LoRA run's frozen ones do.
 pub fn fused_layer_norm<const D: usize>(
     x: Tensor<D>,
     gamma: Tensor<1>,
@@ -35,6 +38,9 @@ pub fn fused_layer_norm<const D: usize>(
     if rows == 0 || rows > MAX_ROWS || !one_dtype {
         return None;
     }
+    if x.clone().try_into_primitive::<Graph>().is_ok() {
+        return graph_layer_norm(x, gamma, beta, epsilon);
+    }
     let gamma = gamma.try_into_primitive::<Wgpu>().ok()?;
     let beta = beta.try_into_primitive::<Wgpu>().ok()?;
     let input = x.try_into_primitive::<Wgpu>().ok()?;
@@ -43,7 +49,13 @@ pub fn fused_layer_norm<const D: usize>(
     )))
 }
 
-fn launch(input: CubeTensor, gamma: CubeTensor, beta: CubeTensor, epsilon: f64) -> CubeTensor {
+/// Launches the kernel over the rows of `input`; returns the normalised rows, shaped as `input`.
+pub(super) fn launch(
+    input: CubeTensor,
+    gamma: CubeTensor,
+    beta: CubeTensor,
+    epsilon: f64,
+) -> CubeTensor {
     let input = into_contiguous(input);
     let (gamma, beta) = (into_contiguous(gamma), into_contiguous(beta));
     let shape = input.shape();
@@ -68,9 +80,11 @@ fn launch(input: CubeTensor, gamma: CubeTensor, beta: CubeTensor, epsilon: f64) 
     output
 }
 
-mod kernel {
+pub(super) mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
+
+    use crate::kernels::sums::sum_over_cube;
 
     /// Row `CUBE_POS_X` of the contiguous `input` (`width` wide), normalised into `output`.
     #[cube(launch)]
@@ -87,28 +101,9 @@ mod kernel {
         let unit = UNIT_POS_X as usize;
         let width = width as usize;
         let start = CUBE_POS_X as usize * width;
-        // The statistics are summed in f32 whatever the storage dtype: a half-precision row's
-        // squares can exceed f16's range, and its sums lose digits.
         let mut partial = Shared::new_slice(units);
-        let count = f32::cast_from(width as u32);
-
-        let mut sum = 0.0f32;
-        let mut i = unit;
-        while i < width {
-            sum += f32::cast_from(input[start + i]);
-            i += units;
-        }
-        let mean = sum_over_cube(&mut partial, sum, units) / count;
-
-        let mut squares = 0.0f32;
-        let mut i = unit;
-        while i < width {
-            let centered = f32::cast_from(input[start + i]) - mean;
-            squares += centered * centered;
-            i += units;
-        }
-        let variance = sum_over_cube(&mut partial, squares, units) / count;
-        let scale = 1.0f32 / f32::sqrt(variance + epsilon);
+        let mean = row_mean(input, start, width, &mut partial, units);
+        let scale = inverse_deviation(input, start, width, mean, epsilon, &mut partial, units);
 
         let mut i = unit;
         while i < width {
@@ -119,26 +114,45 @@ mod kernel {
         }
     }
 
-    /// The sum of every thread's `value`, pairwise (a tree, as accurate as the reductions Burn
-    /// composes LayerNorm from); `units` is a power of two. Every barrier is reached by the whole
-    /// workgroup, as WGSL requires.
+    /// The mean of the row of `input` at `start`, `width` wide. The statistics are summed in f32
+    /// whatever the storage dtype: a half-precision row's squares can exceed f16's range, and its
+    /// sums lose digits.
     #[cube]
-    fn sum_over_cube(partial: &mut Shared<[f32]>, value: f32, #[comptime] units: usize) -> f32 {
-        let unit = UNIT_POS_X as usize;
-        partial[unit] = value;
-        sync_cube();
-        #[unroll]
-        for level in 0..units.trailing_zeros() {
-            let stride = units >> (level + 1);
-            if unit < stride {
-                let other = partial[unit + stride];
-                partial[unit] += other;
-            }
-            sync_cube();
+    pub fn row_mean<F: Float>(
+        input: &Tensor<F>,
+        start: usize,
+        width: usize,
+        partial: &mut Shared<[f32]>,
+        #[comptime] units: usize,
+    ) -> f32 {
+        let mut sum = 0.0f32;
+        let mut i = UNIT_POS_X as usize;
+        while i < width {
+            sum += f32::cast_from(input[start + i]);
+            i += units;
         }
-        let total = partial[0];
-        // The slots are written again by the next sum: everyone reads the total first.
-        sync_cube();
-        total
+        sum_over_cube(partial, sum, units) / f32::cast_from(width as u32)
+    }
+
+    /// `1 / √(variance + ε)` of the same row, its variance two-pass (about `mean`), as PyTorch's.
+    #[cube]
+    pub fn inverse_deviation<F: Float>(
+        input: &Tensor<F>,
+        start: usize,
+        width: usize,
+        mean: f32,
+        epsilon: f32,
+        partial: &mut Shared<[f32]>,
+        #[comptime] units: usize,
+    ) -> f32 {
+        let mut squares = 0.0f32;
+        let mut i = UNIT_POS_X as usize;
+        while i < width {
+            let centered = f32::cast_from(input[start + i]) - mean;
+            squares += centered * centered;
+            i += units;
+        }
+        let variance = sum_over_cube(partial, squares, units) / f32::cast_from(width as u32);
+        1.0f32 / f32::sqrt(variance + epsilon)
     }
 }

@@ -16,8 +16,8 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::Activation;
-use super::linear_grad::{Graph, graph_linear};
+use super::linear_grad::graph_linear;
+use super::{Activation, Graph};
 use kernel::linear_kernel;
 
 /// Elements per vector load and store.
@@ -133,11 +133,12 @@ pub(super) fn launch(
     output
 }
 
-pub(super) mod kernel {
+mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
 
     use crate::kernels::Activation;
+    use crate::kernels::sums::wide;
 
     /// Rows `b r .. b r + b` (`b` = `block_rows`, clamped to `rows`) and columns `4 c .. 4 c + 4`
     /// of `output = act(input · weight + bias) + residual`, every operand contiguous and read as
@@ -228,13 +229,6 @@ pub(super) mod kernel {
             };
             output[at] = Vector::cast_from(activate(sum + bias, activation) + skip);
         }
-    }
-
-    /// `x` in f32: half-precision operands are summed in single precision, so that a layer's
-    /// thousands of products lose no more than its f16 inputs and output do.
-    #[cube]
-    pub fn wide<F: Float, N: Size>(x: Vector<F, N>) -> Vector<f32, N> {
-        Vector::cast_from(x)
     }
 
     /// `x₀ w0 + x₁ w1 + x₂ w2 + x₃ w3`: four rows of the weight scaled by one vector of the input.

@@ -3,12 +3,12 @@
 //! kernel here). Burn's matmul, forward and backward, was most of a LoRA step's time on a software
 //! GPU: the frozen base layers take the first gradient, the adapters' factors both.
 
+use burn::backend::Wgpu;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
 use burn::backend::cubecl::dtype_to_storage_type;
-use burn::backend::{Autodiff, Wgpu};
 use burn::tensor::Tensor;
 use burn_cubecl::cubecl::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
@@ -16,12 +16,9 @@ use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::ops::permute;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::Activation;
 use super::linear::launch;
+use super::{Activation, Graph};
 use kernel::weight_gradient_kernel;
-
-/// The autodiff backend the trainer records on.
-pub(super) type Graph = Autodiff<Wgpu>;
 
 /// Elements per vector load and store.
 const BLOCK: usize = 4;

@@ -9,11 +9,21 @@ use burn::tensor::activation::{gelu, sigmoid};
 #[cfg(feature = "wgpu")]
 mod attention;
 #[cfg(feature = "wgpu")]
+mod attention_grad;
+#[cfg(feature = "wgpu")]
 mod layer_norm;
+#[cfg(feature = "wgpu")]
+mod layer_norm_grad;
 #[cfg(feature = "wgpu")]
 mod linear;
 #[cfg(feature = "wgpu")]
 mod linear_grad;
+#[cfg(feature = "wgpu")]
+mod sums;
+
+/// The autodiff backend the trainer records on.
+#[cfg(feature = "wgpu")]
+type Graph = burn::backend::Autodiff<burn::backend::Wgpu>;
 
 #[cfg(feature = "wgpu")]
 pub use attention::fused_attention;

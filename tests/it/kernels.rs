@@ -12,7 +12,7 @@ use crate::common::backends;
 
 /// One dispatch gives Burn's LayerNorm, on CLIP's widths and on rows whose mean dwarfs their
 /// spread (where a one-pass variance would cancel), and is not used where it cannot be: other
-/// backends, tensors recorded for autodiff, and more rows than one dispatch can count.
+/// backends, and more rows than one dispatch can count.
 #[test]
 fn fused_layer_norm_equals_burns() {
     let eps = 1e-5;
@@ -47,12 +47,57 @@ fn fused_layer_norm_equals_burns() {
                 fused_layer_norm(too_many_rows, gamma4, beta4, eps).is_none(),
                 "the fused kernel took more rows than a dispatch can count"
             );
+        }
+    }
+}
 
-            let tracked =
-                Tensor::<3>::from_data(x.into_data(), &device.clone().autodiff()).require_grad();
+/// On an autodiff graph the kernel runs with a backward pass of its own: the same outputs and
+/// gradient of `x` as Burn's ops, on CLIP's widths, on rows whose mean dwarfs their spread and on
+/// a width narrower than the workgroup; a `γ` that takes a gradient is left to Burn's ops.
+#[test]
+fn fused_layer_norm_trains_like_burns() {
+    let eps = 1e-5;
+    for (backend, device) in backends() {
+        let graph = device.clone().autodiff();
+        for (shape, offset) in [
+            ([2, 77, 512], 0.0),
+            ([3, 50, 768], 0.0),
+            ([1, 5, 768], 100.0),
+            ([2, 3, 8], 0.0),
+        ] {
+            let width = shape[2];
+            let gamma = Tensor::<1>::random([width], Distribution::Normal(1.0, 0.5), &graph);
+            let beta = Tensor::<1>::random([width], Distribution::Normal(0.0, 0.5), &graph);
+            let x = Tensor::<3>::random(shape, Distribution::Normal(offset, 2.0), &graph)
+                .require_grad();
+            let fused = fused_layer_norm(x.clone(), gamma.clone(), beta.clone(), eps);
+            if backend != Backend::Wgpu {
+                assert!(fused.is_none(), "the fused kernel ran on {backend}");
+                continue;
+            }
+            let fused = fused.expect("the fused kernel did not run on the wgpu autodiff graph");
+            let burns = layer_norm(x.clone(), gamma.clone(), Some(beta.clone()), eps);
+            let outputs = max_abs_diff(fused.clone(), &values(burns.clone()));
+            // A loss that weighs every output differently, so the gradient tells entries apart.
+            let g = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &graph);
+            let ours = (fused * g.clone()).sum().backward();
+            let theirs = (burns * g).sum().backward();
+            let dx = |grads| x.grad(grads).expect("no gradient reached x");
+            let dx = max_abs_diff(dx(&ours), &values(dx(&theirs)));
+            println!("{shape:?}, mean {offset}: outputs {outputs:.2e}, dx {dx:.2e} from Burn's");
             assert!(
-                fused_layer_norm(tracked, gamma, beta, eps).is_none(),
-                "the fused kernel (no backward pass) ran on a tensor recorded for autodiff"
+                outputs <= 5e-5,
+                "{shape:?}, mean {offset}: outputs {outputs} from Burn's"
+            );
+            assert!(dx <= 5e-5, "{shape:?}, mean {offset}: dx {dx} from Burn's");
+        }
+        if backend == Backend::Wgpu {
+            let x = Tensor::<3>::random([1, 2, 8], Distribution::Normal(0.0, 1.0), &graph);
+            let gamma = Tensor::<1>::ones([8], &graph).require_grad();
+            let beta = Tensor::<1>::zeros([8], &graph);
+            assert!(
+                fused_layer_norm(x, gamma, beta, eps).is_none(),
+                "the fused kernel ran with a γ that takes a gradient (it has no dγ)"
             );
         }
     }
@@ -331,37 +376,7 @@ fn fused_attention_equals_burns() {
                 continue;
             }
             let fused = fused.expect("the fused kernel did not run on wgpu");
-            let split =
-                |t: Tensor<3>, len: usize| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
-            let hidden_keys = match mask {
-                KeyMask::Prefixes(visible) => {
-                    let hidden: Vec<bool> = visible
-                        .iter()
-                        .flat_map(|&n| (0..seq).map(move |key| key >= n))
-                        .collect();
-                    let hidden = TensorData::new(hidden, [batch, 1, queries, seq]);
-                    Some(
-                        Tensor::<4, Bool>::from_data(hidden, &device)
-                            .expand([batch, heads, queries, seq]),
-                    )
-                }
-                KeyMask::All | KeyMask::Causal => None,
-            };
-            let options = AttentionModuleOptions {
-                scale: Some(scale),
-                softcap: None,
-                is_causal: mask == KeyMask::Causal,
-            };
-            let burns = attention(
-                split(q.clone(), queries),
-                split(k.clone(), seq),
-                split(v.clone(), seq),
-                hidden_keys,
-                None,
-                options,
-            )
-            .swap_dims(1, 2)
-            .reshape([batch, queries, hidden]);
+            let burns = burns_attention(q.clone(), k.clone(), v.clone(), heads, scale, mask);
             let diff = max_abs_diff(fused, &values(burns));
             println!(
                 "[{batch}, {queries} over {seq}, {hidden}], {heads} heads, {mask:?}: {diff:.2e}"
@@ -396,6 +411,124 @@ fn fused_attention_equals_burns() {
             }
         }
     }
+}
+
+/// On an autodiff graph the attention kernel runs with a backward pass of its own: the same
+/// outputs and gradients of `q`, `k` and `v` as Burn's attention on the shapes the towers train
+/// (causal text, the vision tower's, and the pooled last layer of each: one query per sequence
+/// over a prefix of its keys, or over all), on a tiny model's heads, and when only some operands
+/// take a gradient.
+#[test]
+fn fused_attention_trains_like_burns() {
+    let pooled_rows = [77, 12, 1];
+    for (backend, device) in backends() {
+        let graph = device.clone().autodiff();
+        for (batch, queries, seq, hidden, heads, mask, trained) in [
+            (2, 77, 77, 512, 8, KeyMask::Causal, [true; 3]),
+            (2, 50, 50, 768, 12, KeyMask::All, [true; 3]),
+            (3, 1, 77, 512, 8, KeyMask::Prefixes(&pooled_rows), [true; 3]),
+            (2, 1, 50, 768, 12, KeyMask::All, [true, false, true]),
+            (2, 7, 7, 4, 2, KeyMask::Causal, [false, true, false]),
+            (2, 70, 70, 12, 4, KeyMask::All, [true; 3]),
+        ] {
+            let normal = Distribution::Normal(0.0, 1.0);
+            let operand = |len: usize, trained: bool| {
+                let t = Tensor::<3>::random([batch, len, hidden], normal, &graph);
+                if trained { t.require_grad() } else { t }
+            };
+            let q = operand(queries, trained[0]);
+            let k = operand(seq, trained[1]);
+            let v = operand(seq, trained[2]);
+            let scale = ((hidden / heads) as f64).powf(-0.5);
+            let fused = fused_attention(q.clone(), k.clone(), v.clone(), heads, scale, mask);
+            if backend != Backend::Wgpu {
+                assert!(fused.is_none(), "the fused kernel ran on {backend}");
+                continue;
+            }
+            let fused = fused.expect("the fused kernel did not run on the wgpu autodiff graph");
+            let burns = burns_attention(q.clone(), k.clone(), v.clone(), heads, scale, mask);
+            let case =
+                format!("[{batch}, {queries} over {seq}, {hidden}], {heads} heads, {mask:?}");
+            let outputs = max_abs_diff(fused.clone(), &values(burns.clone()));
+            assert!(outputs <= 1e-5, "{case}: outputs {outputs} from Burn's");
+            // A loss that weighs every output differently, so the gradients tell entries apart.
+            let g = Tensor::<3>::random([batch, queries, hidden], normal, &graph);
+            let ours = (fused * g.clone()).sum().backward();
+            let theirs = (burns * g).sum().backward();
+            let mut compared = vec![];
+            for ((name, operand), trained) in [("dq", &q), ("dk", &k), ("dv", &v)]
+                .into_iter()
+                .zip(trained)
+            {
+                if !trained {
+                    assert!(
+                        operand.grad(&ours).is_none(),
+                        "{case}: a gradient reached an untracked {name}"
+                    );
+                    continue;
+                }
+                let grad = |grads| {
+                    operand
+                        .grad(grads)
+                        .expect("no gradient reached a trained operand")
+                };
+                compared.push((name, max_abs_diff(grad(&ours), &values(grad(&theirs)))));
+            }
+            let told: Vec<String> = compared
+                .iter()
+                .map(|(what, d)| format!("{what} {d:.2e}"))
+                .collect();
+            println!("{case}: outputs {outputs:.2e}, {}", told.join(", "));
+            for (what, diff) in compared {
+                assert!(diff <= 2e-5, "{case}: {what} {diff} from Burn's");
+            }
+        }
+    }
+}
+
+/// Burn's multi-head attention of `[batch, len, hidden]` projections, as the model ran it before
+/// the kernel.
+fn burns_attention(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    heads: usize,
+    scale: f64,
+    mask: KeyMask,
+) -> Tensor<3> {
+    let [batch, queries, hidden] = q.dims();
+    let seq = k.dims()[1];
+    let head_dim = hidden / heads;
+    let split = |t: Tensor<3>, len: usize| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
+    let hidden_keys = match mask {
+        KeyMask::Prefixes(visible) => {
+            let hidden: Vec<bool> = visible
+                .iter()
+                .flat_map(|&n| (0..seq).map(move |key| key >= n))
+                .collect();
+            let hidden = TensorData::new(hidden, [batch, 1, queries, seq]);
+            Some(
+                Tensor::<4, Bool>::from_data(hidden, &q.device())
+                    .expand([batch, heads, queries, seq]),
+            )
+        }
+        KeyMask::All | KeyMask::Causal => None,
+    };
+    let options = AttentionModuleOptions {
+        scale: Some(scale),
+        softcap: None,
+        is_causal: mask == KeyMask::Causal,
+    };
+    attention(
+        split(q, queries),
+        split(k, seq),
+        split(v, seq),
+        hidden_keys,
+        None,
+        options,
+    )
+    .swap_dims(1, 2)
+    .reshape([batch, queries, hidden])
 }
 
 fn values(t: Tensor<3>) -> Vec<f64> {
