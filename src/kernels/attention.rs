@@ -177,7 +177,7 @@ pub(super) fn launch(
     output
 }
 
-mod kernel {
+pub(super) mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
 
@@ -208,15 +208,15 @@ mod kernel {
             terminate!();
         }
         let hidden_vectors = hidden_vectors as usize;
-        let batch = CUBE_POS_Z as usize;
-        let mine = CUBE_POS_Y as usize * head_vectors + (batch * queries + query) * hidden_vectors;
-        let head = CUBE_POS_Y as usize * head_vectors + batch * seq * hidden_vectors;
-        let all = if causal { query + 1 } else { seq };
-        #[comptime]
-        let keys = match prefixes {
-            ComptimeOption::Some(prefixes) => usize::cast_from(prefixes[batch]),
-            ComptimeOption::None => all,
-        };
+        let QuerySlot { mine, head, keys } = query_slot(
+            query,
+            queries,
+            seq,
+            hidden_vectors,
+            prefixes,
+            head_vectors,
+            causal,
+        );
 
         // Scores, the softmax and the weighted sum run in f32 whatever the storage dtype.
         let scale = Vector::<f32, N>::new(scale);
@@ -228,12 +228,7 @@ mod kernel {
 
         // Key 0 starts the running maximum, sum and output, so no infinity is needed.
         let mut acc = Array::<Vector<f32, N>>::new(head_vectors);
-        let mut dot = Vector::<f32, N>::new(0.0f32);
-        #[unroll]
-        for d in 0..head_vectors {
-            dot += query_row[d] * wide(k[head + d]);
-        }
-        let mut max = lanes_sum(dot);
+        let mut max = dot_row(&query_row, k, head, head_vectors);
         let mut sum = 1.0f32;
         #[unroll]
         for d in 0..head_vectors {
@@ -242,12 +237,7 @@ mod kernel {
 
         for key in 1..keys {
             let row = head + key * hidden_vectors;
-            let mut dot = Vector::<f32, N>::new(0.0f32);
-            #[unroll]
-            for d in 0..head_vectors {
-                dot += query_row[d] * wide(k[row + d]);
-            }
-            let score = lanes_sum(dot);
+            let score = dot_row(&query_row, k, row, head_vectors);
             let new_max = cubecl::prelude::max(max, score);
             let rescale = Vector::<f32, N>::new(f32::exp(max - new_max));
             let weight = f32::exp(score - new_max);
@@ -265,5 +255,56 @@ mod kernel {
         for d in 0..head_vectors {
             output[mine + d] = Vector::cast_from(acc[d] * inverse);
         }
+    }
+
+    /// Where the thread of one query of one head reads and writes: `mine`, its row's first vector
+    /// in `q` (and in the output, of the same layout); `head`, the head's first vector in `k` and
+    /// `v` of its sequence; `keys`, how many keys it sees.
+    #[derive(CubeType)]
+    pub struct QuerySlot {
+        pub mine: usize,
+        pub head: usize,
+        pub keys: usize,
+    }
+
+    /// The slot of query `query` of head `CUBE_POS_Y` of sequence `CUBE_POS_Z`.
+    #[cube]
+    pub fn query_slot<I: Int>(
+        query: usize,
+        queries: usize,
+        seq: usize,
+        hidden_vectors: usize,
+        prefixes: ComptimeOption<&Tensor<I>>,
+        #[comptime] head_vectors: usize,
+        #[comptime] causal: bool,
+    ) -> QuerySlot {
+        let batch = CUBE_POS_Z as usize;
+        let all = if causal { query + 1 } else { seq };
+        #[comptime]
+        let keys = match prefixes {
+            ComptimeOption::Some(prefixes) => usize::cast_from(prefixes[batch]),
+            ComptimeOption::None => all,
+        };
+        QuerySlot {
+            mine: CUBE_POS_Y as usize * head_vectors + (batch * queries + query) * hidden_vectors,
+            head: CUBE_POS_Y as usize * head_vectors + batch * seq * hidden_vectors,
+            keys,
+        }
+    }
+
+    /// `row · other[at..at + head_vectors]`, in f32.
+    #[cube]
+    pub fn dot_row<F: Float, N: Size>(
+        row: &Array<Vector<f32, N>>,
+        other: &Tensor<Vector<F, N>>,
+        at: usize,
+        #[comptime] head_vectors: usize,
+    ) -> f32 {
+        let mut dot = Vector::<f32, N>::new(0.0f32);
+        #[unroll]
+        for d in 0..head_vectors {
+            dot += row[d] * wide(other[at + d]);
+        }
+        lanes_sum(dot)
     }
 }

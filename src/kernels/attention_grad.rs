@@ -220,6 +220,7 @@ mod kernel {
     use burn_cubecl::cubecl;
     use cubecl::prelude::*;
 
+    use crate::kernels::attention::kernel::{QuerySlot, dot_row, query_slot};
     use crate::kernels::sums::{lanes_sum, wide};
 
     /// Query `CUBE_POS_X · CUBE_DIM_X + UNIT_POS_X` of head `CUBE_POS_Y` of sequence
@@ -250,15 +251,16 @@ mod kernel {
             terminate!();
         }
         let hidden_vectors = hidden_vectors as usize;
+        let QuerySlot { mine, head, keys } = query_slot(
+            query,
+            queries,
+            seq,
+            hidden_vectors,
+            prefixes,
+            head_vectors,
+            causal,
+        );
         let batch = CUBE_POS_Z as usize;
-        let mine = CUBE_POS_Y as usize * head_vectors + (batch * queries + query) * hidden_vectors;
-        let head = CUBE_POS_Y as usize * head_vectors + batch * seq * hidden_vectors;
-        let all = if causal { query + 1 } else { seq };
-        #[comptime]
-        let keys = match prefixes {
-            ComptimeOption::Some(prefixes) => usize::cast_from(prefixes[batch]),
-            ComptimeOption::None => all,
-        };
 
         let scaled = Vector::<f32, N>::new(scale);
         let mut query_row = Array::<Vector<f32, N>>::new(head_vectors);
@@ -273,10 +275,10 @@ mod kernel {
         let delta = lanes_sum(delta);
 
         // The scores' log-sum-exp, online as in the forward kernel; key 0 starts it.
-        let mut max = score(&query_row, k, head, head_vectors);
+        let mut max = dot_row(&query_row, k, head, head_vectors);
         let mut sum = 1.0f32;
         for key in 1..keys {
-            let score = score(&query_row, k, head + key * hidden_vectors, head_vectors);
+            let score = dot_row(&query_row, k, head + key * hidden_vectors, head_vectors);
             let new_max = cubecl::prelude::max(max, score);
             sum = sum * f32::exp(max - new_max) + f32::exp(score - new_max);
             max = new_max;
@@ -290,8 +292,8 @@ mod kernel {
         }
         for key in 0..keys {
             let row = head + key * hidden_vectors;
-            let p = f32::exp(score(&query_row, k, row, head_vectors) - log_sum_exp);
-            let dp = score(&grad_row, v, row, head_vectors);
+            let p = f32::exp(dot_row(&query_row, k, row, head_vectors) - log_sum_exp);
+            let dp = dot_row(&grad_row, v, row, head_vectors);
             let ds = Vector::<f32, N>::new(p * (dp - delta));
             #[unroll]
             for d in 0..head_vectors {
@@ -368,8 +370,8 @@ mod kernel {
         for query in first..last {
             let row = head + query * hidden_vectors;
             let at = (statistics_row + query) * 2;
-            let p = f32::exp(score(&key_row, q, row, head_vectors) - statistics[at]);
-            let dp = score(&value_row, grad, row, head_vectors);
+            let p = f32::exp(dot_row(&key_row, q, row, head_vectors) - statistics[at]);
+            let dp = dot_row(&value_row, grad, row, head_vectors);
             let ds = Vector::<f32, N>::new(p * (dp - statistics[at + 1]));
             let p = Vector::<f32, N>::new(p);
             #[unroll]
@@ -383,21 +385,5 @@ mod kernel {
             dk[mine + d] = Vector::cast_from(dk_acc[d] * scaled);
             dv[mine + d] = Vector::cast_from(dv_acc[d]);
         }
-    }
-
-    /// `row · other[at..at + head_vectors]`, in f32.
-    #[cube]
-    fn score<F: Float, N: Size>(
-        row: &Array<Vector<f32, N>>,
-        other: &Tensor<Vector<F, N>>,
-        at: usize,
-        #[comptime] head_vectors: usize,
-    ) -> f32 {
-        let mut dot = Vector::<f32, N>::new(0.0f32);
-        #[unroll]
-        for d in 0..head_vectors {
-            dot += row[d] * wide(other[at + d]);
-        }
-        lanes_sum(dot)
     }
 }
