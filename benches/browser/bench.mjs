@@ -67,7 +67,10 @@ const opts = {
 };
 
 const MODEL = resolve(args.model);
-for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'onnx/text_model.onnx', 'onnx/vision_model.onnx']) {
+const BACKENDS = args.only.split(',').map((s) => s.trim());
+// The ONNX export is for transformers.js alone: ours reads the safetensors.
+const ONNX = BACKENDS.some((b) => !b.startsWith('ours-')) ? ['onnx/text_model.onnx', 'onnx/vision_model.onnx'] : [];
+for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', ...ONNX]) {
   if (!existsSync(join(MODEL, f))) {
     console.error(`${join(MODEL, f)} is missing: run python3 benches/browser/make_model.py first`);
     process.exit(2);
@@ -202,8 +205,7 @@ async function main() {
   }
   print(JSON.stringify({ measure: 'environment', ...env }));
 
-  const backends = args.only.split(',').map((s) => s.trim());
-  for (const backend of backends) {
+  for (const backend of BACKENDS) {
     const { context, close } = await launch();
     const page = await newPage(context);
     const t = Date.now();
